@@ -1,0 +1,329 @@
+// fabric.hpp - the one interface between the IBTRS core and a network.
+//
+// NAME
+//     ibnbd::fabric - reliable-connected RDMA (an RC queue pair, or a libfabric FI_EP_MSG endpoint)
+//     with verbs semantics as the reference, plus a clock, one-shot timers and a random stream.
+//
+// BACKENDS
+//     sim/   deterministic in-memory simulator (virtual time, seeded faults)
+//     ofi/   libfabric FI_EP_MSG + FI_RMA + remote CQ data (tcp provider here, verbs on hardware)
+//     verbs/ librdmacm + libibverbs RC QPs
+//     Every backend passes the conformance suite in tests/fabric/.
+//
+// THREADING
+//     A Fabric and everything created from it belong to one thread (one reactor). No method may be
+//     called from another thread. Callbacks run only from inside Fabric::poll() (real backends) or
+//     from the simulator's World::run*() (sim); never from inside a post or connect call, so a
+//     handler may post, connect, destroy endpoints or start timers freely.
+//
+// OBJECT LIFETIME
+//     Listener, Endpoint and MemoryRegion are owned by the caller through std::unique_ptr and must
+//     be destroyed before the Fabric that made them. Destroying an Endpoint disconnects it without
+//     further callbacks (no flush completions, no CM event). Destroying a MemoryRegion invalidates
+//     its rkey at once: later remote access with that key fails with WcStatus::remote_access_error.
+//     Handlers must outlive the objects they are registered with.
+//
+// ORDERING (per endpoint, i.e. per connection)
+//     - Work requests of one kind start in post order; RDMA writes land in post order.
+//     - A write-with-immediate's (or a send's) completion at the target implies that every earlier
+//       write on the same connection is visible in target memory.
+//     - Completions on the initiator are reported in post order for each of the send and receive
+//       queues; the two queues are not ordered with respect to each other.
+//     - An RDMA read may pass earlier writes on real hardware; callers must not rely on read-after-
+//       write ordering across a connection.
+//
+// IMMEDIATE DATA AND RECEIVES
+//     Immediate data is 32 bits and is given and reported as a host value; backends put it on the
+//     wire in network byte order. With verbs semantics (imm_consumes_recv() == true) every incoming
+//     send and write-with-immediate consumes one posted receive; the completion carries that
+//     receive's context and recv_consumed == true. With libfabric tcp semantics (false) a
+//     write-with-immediate consumes no receive: its completion has recv_consumed == false and
+//     context == 0. Callers post receives as verbs needs and re-post only when recv_consumed is set.
+//     An incoming send or (verbs) write-with-immediate that finds no posted receive is a
+//     receiver-not-ready condition: the sender retries and, if still none is posted, completes with
+//     WcStatus::rnr_retry_exceeded and the connection breaks (as RC does).
+//
+// COMPLETIONS AND ERRORS
+//     Every post that returns success produces exactly one completion, unless the endpoint is
+//     destroyed first. On a non-success status only `context`, `status` and `opcode` are
+//     meaningful (opcode is the kind of work that was posted; for a receive it is Opcode::recv).
+//     Any error other than WcStatus::flushed breaks the connection: every other outstanding work
+//     request then completes with WcStatus::flushed and a CmEventType::disconnected event follows.
+//
+// FLUSH
+//     disconnect() (local or remote) or a fatal error moves the endpoint to the error state: all
+//     posted work that has not completed completes with WcStatus::flushed, in post order per queue,
+//     and only then is CmEventType::disconnected delivered. Flushes are expected, not errors.
+//     After disconnected no further completion arrives for that endpoint, and posts fail with
+//     Errc::not_connected. A peer that dies silently produces no event at all until local work to it
+//     fails (WcStatus::transport_retry_exceeded); only heartbeats notice a silent peer.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "fabric/expected.hpp"
+
+namespace ibnbd::fabric {
+
+// ---- limits ----------------------------------------------------------------------------------
+
+// RDMA CM REQ private data limit; connect() refuses more with Errc::private_data_too_long.
+inline constexpr std::size_t kMaxConnectPrivateData = 56;
+// RDMA CM REP/REJ private data limit; accept()/reject() refuse more.
+inline constexpr std::size_t kMaxAcceptPrivateData = 196;
+// Scatter-gather entries per work request.
+inline constexpr std::size_t kMaxSge = 4;
+
+// ---- basic types -----------------------------------------------------------------------------
+
+using Nanos = std::uint64_t;  // time, in nanoseconds since an arbitrary epoch of the Fabric
+
+// Errors returned by calls (as opposed to statuses delivered in completions).
+enum class Errc : std::uint8_t {
+    invalid_argument = 1,      // bad size, too many SGEs, buffer outside its MR, ...
+    private_data_too_long,     // > kMaxConnectPrivateData / kMaxAcceptPrivateData
+    queue_full,                // the send or receive queue has no free slot; never blocks
+    not_connected,             // endpoint not (yet, or no longer) connected
+    address_in_use,            // listen(): address already taken
+    address_invalid,           // address cannot be parsed or resolved by this backend
+    registration_failed,       // register_memory(): backend refused (or injected fault)
+    no_resources,              // backend ran out of something (CQ entries, endpoints, ...)
+    backend_error,             // anything else the backend reported; details are logged
+};
+
+std::string_view to_string(Errc errc);
+
+// Work completion status (named after ibv_wc_status).
+enum class WcStatus : std::uint8_t {
+    success = 0,
+    flushed,                   // endpoint went to error state before this work completed
+    local_error,               // local length / protection / operation error
+    remote_access_error,       // bad rkey, range outside the remote MR, or access not granted
+    remote_operation_error,    // remote side failed the operation
+    rnr_retry_exceeded,        // no receive posted at the target after all retries
+    transport_retry_exceeded,  // peer did not answer (dead peer, link down for too long)
+    general_error,
+};
+
+std::string_view to_string(WcStatus status);
+
+enum class Opcode : std::uint8_t {
+    send,                // local: a post_send completed
+    rdma_write,          // local: a post_write completed (with or without immediate)
+    rdma_read,           // local: a post_read completed; the data is in the local buffer
+    recv,                // target: an incoming send consumed a posted receive
+    recv_rdma_with_imm,  // target: an incoming write-with-immediate arrived
+};
+
+std::string_view to_string(Opcode opcode);
+
+// A completion. Valid fields depend on status and opcode:
+//   always:                context, opcode, status
+//   success, recv:         byte_len (bytes received), has_imm/imm (send with immediate)
+//   success, recv_rdma_with_imm: byte_len (bytes written by that write), imm, recv_consumed
+//   success, rdma_read:    byte_len (bytes read)
+struct Completion {
+    std::uint64_t context = 0;
+    Opcode opcode = Opcode::send;
+    WcStatus status = WcStatus::success;
+    std::uint32_t byte_len = 0;
+    std::uint32_t imm = 0;
+    bool has_imm = false;
+    bool recv_consumed = false;
+};
+
+enum Access : std::uint32_t {
+    access_local_write = 1u << 0,   // the backend may write into it (receives, read targets)
+    access_remote_read = 1u << 1,   // peers may RDMA-read it
+    access_remote_write = 1u << 2,  // peers may RDMA-write it
+};
+
+// What the wire carries to name remote memory: a virtual address and a 32-bit key.
+struct RemoteKey {
+    std::uint64_t addr = 0;
+    std::uint32_t rkey = 0;
+};
+
+// A registered buffer. Deregistered (and its rkey invalidated) on destruction.
+class MemoryRegion {
+public:
+    virtual ~MemoryRegion() = default;
+    virtual std::byte* data() const = 0;
+    virtual std::size_t size() const = 0;
+    virtual std::uint32_t access() const = 0;
+    // Key of the first byte; remote offset o is RemoteKey{addr + o, rkey}.
+    virtual RemoteKey remote_key() const = 0;
+};
+
+// A local scatter-gather entry: `length` bytes at `addr`, which must lie inside `mr`.
+// A zero-length entry list is allowed (an empty send, an empty write-with-immediate, an empty
+// receive that only catches immediate data).
+struct Sge {
+    const MemoryRegion* mr = nullptr;
+    std::byte* addr = nullptr;
+    std::uint32_t length = 0;
+};
+
+// Addresses are "host:port" or "host" for connect/listen. Backends define what host means: the
+// simulator uses its node addresses ("10.0.0.1"), libfabric and verbs use IP addresses.
+struct Address {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;
+    // Parses "host", "host:port" and "[v6]:port"; port defaults to default_port.
+    static Expected<Address, Errc> parse(std::string_view text, std::uint16_t default_port);
+};
+
+// Queue sizes of one connection. Posts beyond them fail with Errc::queue_full.
+struct QueueSizes {
+    std::uint32_t max_send_wr = 128;
+    std::uint32_t max_recv_wr = 128;
+};
+
+// ---- connection management -------------------------------------------------------------------
+
+enum class CmEventType : std::uint8_t {
+    established,   // connection is up; active side: private_data = the acceptor's data
+    rejected,      // active side: peer rejected; private_data = the rejecter's data (may be empty)
+    unreachable,   // active side: nobody listens there, address or route resolution failed
+    disconnected,  // either side: the connection is gone; all posted work has completed (flushed)
+};
+
+std::string_view to_string(CmEventType type);
+
+struct CmEvent {
+    CmEventType type = CmEventType::established;
+    std::span<const std::byte> private_data;  // valid only during the callback
+};
+
+class EndpointHandler {
+public:
+    virtual ~EndpointHandler() = default;
+    virtual void on_completion(const Completion& completion) = 0;
+    virtual void on_cm_event(const CmEvent& event) = 0;
+};
+
+// One reliable connection.
+class Endpoint {
+public:
+    virtual ~Endpoint() = default;
+
+    // Posting never blocks. Each successful post produces exactly one completion carrying
+    // `context`. Errors: not_connected (before established or after disconnect), queue_full,
+    // invalid_argument (more than kMaxSge entries, an entry outside its MR or an MR without the
+    // needed access).
+    // A receive: the buffers catch an incoming send's payload (longer payloads complete with
+    // WcStatus::local_error at the target and break the connection).
+    virtual Status<Errc> post_recv(std::uint64_t context, std::span<const Sge> sges) = 0;
+    // A send, optionally with immediate data, consuming one receive at the target.
+    virtual Status<Errc> post_send(std::uint64_t context, std::span<const Sge> sges,
+                                   const std::uint32_t* imm = nullptr) = 0;
+    // An RDMA write of the gathered local bytes to `remote`; with `imm` the target also gets a
+    // recv_rdma_with_imm completion (and, with verbs semantics, a receive is consumed).
+    virtual Status<Errc> post_write(std::uint64_t context, std::span<const Sge> sges,
+                                    RemoteKey remote, const std::uint32_t* imm = nullptr) = 0;
+    // An RDMA read of sum(sges.length) bytes from `remote` into the local entries.
+    virtual Status<Errc> post_read(std::uint64_t context, std::span<const Sge> sges,
+                                   RemoteKey remote) = 0;
+
+    // Starts a disconnect: flushes posted work, then on_cm_event(disconnected) here and at the
+    // peer. Idempotent; a no-op after disconnected.
+    virtual void disconnect() = 0;
+
+    virtual bool connected() const = 0;
+    virtual const Address& peer_address() const = 0;
+    virtual const Address& local_address() const = 0;
+};
+
+// A connect request seen by a listener. Answer it inside on_connect_request() with exactly one of
+// accept() or reject(); an unanswered request is rejected with empty private data when the
+// callback returns.
+class ConnectRequest {
+public:
+    virtual ~ConnectRequest() = default;
+    virtual std::span<const std::byte> private_data() const = 0;
+    virtual const Address& peer_address() const = 0;   // the client's address
+    virtual const Address& local_address() const = 0;  // the address the client connected to
+    // Accepts: returns the new endpoint, which reports established (with empty private data) once
+    // the connection is up. Errors: private_data_too_long, no_resources, invalid_argument (called
+    // twice).
+    virtual Expected<std::unique_ptr<Endpoint>, Errc> accept(std::span<const std::byte> private_data,
+                                                             EndpointHandler& handler,
+                                                             QueueSizes queues) = 0;
+    virtual Status<Errc> reject(std::span<const std::byte> private_data) = 0;
+};
+
+class ListenerHandler {
+public:
+    virtual ~ListenerHandler() = default;
+    virtual void on_connect_request(ConnectRequest& request) = 0;
+};
+
+class Listener {
+public:
+    virtual ~Listener() = default;
+    virtual const Address& address() const = 0;  // with the real port when 0 was asked for
+};
+
+// ---- timers ----------------------------------------------------------------------------------
+
+class TimerHandler {
+public:
+    virtual ~TimerHandler() = default;
+    virtual void on_timer(std::uint64_t cookie) = 0;
+};
+
+// 0 is never a valid timer id.
+using TimerId = std::uint64_t;
+
+// ---- the fabric ------------------------------------------------------------------------------
+
+class Fabric {
+public:
+    virtual ~Fabric() = default;
+
+    // Name of the backend ("sim", "ofi:tcp", "verbs").
+    virtual std::string_view name() const = 0;
+    // True when a write-with-immediate consumes a posted receive at the target (verbs).
+    virtual bool imm_consumes_recv() const = 0;
+
+    // Monotonic time. The core reads time only from here.
+    virtual Nanos now() const = 0;
+    // One-shot timer: handler.on_timer(cookie) runs once, no earlier than `delay` from now.
+    // Timers with equal deadlines fire in start order.
+    virtual TimerId start_timer(Nanos delay, TimerHandler& handler, std::uint64_t cookie) = 0;
+    // Cancels a pending timer. Returns false if it already fired, was cancelled, or is unknown.
+    virtual bool cancel_timer(TimerId id) = 0;
+    // A seeded stream on the simulator, an OS-seeded one elsewhere.
+    virtual std::uint64_t random_u64() = 0;
+
+    // Errors: address_invalid, address_in_use, backend_error.
+    virtual Expected<std::unique_ptr<Listener>, Errc> listen(const Address& address,
+                                                             ListenerHandler& handler) = 0;
+    // Starts an active connection; the outcome comes as established, rejected or unreachable on
+    // `handler`. `source` may name the local address to use (empty host: any).
+    // Errors: private_data_too_long (> 56 bytes), address_invalid, no_resources.
+    virtual Expected<std::unique_ptr<Endpoint>, Errc> connect(const Address& destination,
+                                                              const Address& source,
+                                                              std::span<const std::byte> private_data,
+                                                              EndpointHandler& handler,
+                                                              QueueSizes queues) = 0;
+    // Registers `size` bytes at `data` (the caller keeps the memory alive longer than the MR).
+    // rkeys fit in 32 bits. Errors: registration_failed, invalid_argument (size 0, access 0).
+    virtual Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data,
+                                                                           std::size_t size,
+                                                                           std::uint32_t access) = 0;
+
+    // Drives progress without blocking: delivers up to `budget` pending completions, CM events and
+    // expired timers to their handlers and returns how many it delivered. The simulator delivers
+    // events from World::run*() instead; its poll() returns 0.
+    virtual std::size_t poll(std::size_t budget) = 0;
+};
+
+}  // namespace ibnbd::fabric

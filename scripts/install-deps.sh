@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package ibnbd needs to build and test. Idempotent and non-interactive:
+# packages already present are skipped, and `apt-get update` runs at most once per call.
+set -euo pipefail
+
+packages=(
+  cmake g++ ninja-build pkg-config git
+  libfabric-dev libfabric-bin
+  libibverbs-dev librdmacm-dev ibverbs-providers rdma-core
+  libboost-test-dev libbenchmark-dev
+  liburing-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
+  libnbd-dev libnbd-bin nbdkit
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
