@@ -226,6 +226,9 @@ public:
                                    const std::uint32_t* imm = nullptr) = 0;
     // An RDMA write of the gathered local bytes to `remote`; with `imm` the target also gets a
     // recv_rdma_with_imm completion (and, with verbs semantics, a receive is consumed).
+    // A zero-length write (no SGEs, or only empty ones) touches no memory: `remote` is not checked
+    // (pass {0, 0}); only its immediate data matters. IBTRS heartbeats and write responses are
+    // such empty writes-with-immediate.
     virtual Status<Errc> post_write(std::uint64_t context, std::span<const Sge> sges,
                                     RemoteKey remote, const std::uint32_t* imm = nullptr) = 0;
     // An RDMA read of sum(sges.length) bytes from `remote` into the local entries.

@@ -35,4 +35,8 @@ public:
 // Returns nullptr and sets `why_not` when the backend cannot run on this machine.
 std::unique_ptr<Harness> make_harness(std::string_view backend, std::string& why_not);
 
+// Backend factories used by make_harness (harness_registry.cpp).
+std::unique_ptr<Harness> make_sim_harness(bool imm_consumes_recv, std::string& why_not);  // harness_sim.cpp
+std::unique_ptr<Harness> make_ofi_harness(std::string_view provider, std::string& why_not);  // harness_ofi.cpp
+
 }  // namespace ibnbd::fabric::test

@@ -1,0 +1,58 @@
+// Session-wide permits (protocol.md §1.7.1): one per server chunk, so at most queue_depth
+// requests are in flight per session and chunk N is used by one request at a time. The pool is
+// sized once; getting and putting a permit never allocates.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace ibnbd::ibtrs {
+
+using Permit = std::uint32_t;  // the chunk index, 0..queue_depth-1
+
+// Someone waiting for a permit (the "wait" form). Intrusive: the pool links waiters through
+// `next_waiter`, so waiting allocates nothing. A waiter may wait for one permit at a time.
+class PermitWaiter {
+public:
+    virtual ~PermitWaiter() = default;
+    // Called from put() with a permit that now belongs to the waiter.
+    virtual void on_permit(Permit permit) = 0;
+
+private:
+    friend class PermitPool;
+    PermitWaiter* next_waiter = nullptr;
+    bool waiting = false;
+};
+
+class PermitPool {
+public:
+    PermitPool() = default;
+    explicit PermitPool(std::uint32_t count) { resize(count); }
+
+    // Sizes the pool; only while no permit is in use (setup).
+    void resize(std::uint32_t count);
+
+    // The no-wait form: the lowest free permit, or nullopt when all are in use.
+    std::optional<Permit> try_get();
+    // The wait form: a permit now if one is free; otherwise `waiter` is queued (FIFO) and gets
+    // one through on_permit() when it is put back.
+    std::optional<Permit> get_or_wait(PermitWaiter& waiter);
+    // Removes a queued waiter; false if it was not waiting.
+    bool cancel_wait(PermitWaiter& waiter);
+    // Returns a permit; hands it straight to the first waiter if there is one.
+    void put(Permit permit);
+
+    std::uint32_t capacity() const { return capacity_; }
+    std::uint32_t in_use() const { return in_use_; }
+    bool is_used(Permit permit) const;
+
+private:
+    std::vector<std::uint64_t> used_bits_;
+    std::uint32_t capacity_ = 0;
+    std::uint32_t in_use_ = 0;
+    PermitWaiter* first_waiter_ = nullptr;
+    PermitWaiter* last_waiter_ = nullptr;
+};
+
+}  // namespace ibnbd::ibtrs

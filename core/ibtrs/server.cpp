@@ -1,0 +1,179 @@
+#include "core/ibtrs/server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/ibtrs/server_path.hpp"
+#include "core/log.hpp"
+
+namespace ibnbd::ibtrs {
+
+Server::Server(fabric::Fabric& fabric, ServerConfig config, ServerHandler& handler)
+    : fabric_(fabric), config_(config), handler_(handler) {}
+
+Server::~Server() {
+    if (reap_timer_ != 0) fabric_.cancel_timer(reap_timer_);
+    // Paths first: they refer to their sessions.
+    closing_paths_.clear();
+    for (auto& [uuid, session] : sessions_) session->paths_.clear();
+    for (auto& session : retired_sessions_) session->paths_.clear();
+}
+
+Expected<std::unique_ptr<Server>, int> Server::create(fabric::Fabric& fabric, ServerConfig config,
+                                                     ServerHandler& handler) {
+    if (!wire::check_server_params(config.queue_depth, config.chunk_size) ||
+        config.chunk_size <= wire::kMaxHdrSize) {
+        return unexpected(-EINVAL);
+    }
+    return std::unique_ptr<Server>(new Server(fabric, config, handler));
+}
+
+Status<int> Server::listen(const fabric::Address& address) {
+    auto listener = fabric_.listen(address, *this);
+    if (!listener) {
+        switch (listener.error()) {
+            case fabric::Errc::address_in_use: return unexpected(-EADDRINUSE);
+            case fabric::Errc::address_invalid: return unexpected(-EINVAL);
+            default: return unexpected(-EIO);
+        }
+    }
+    listeners_.push_back(std::move(listener.value()));
+    return {};
+}
+
+ServerSession* Server::find_session(std::string_view name) {
+    for (auto& [uuid, session] : sessions_) {
+        if (session->name() == name) return session.get();
+    }
+    return nullptr;
+}
+
+std::vector<ServerSession*> Server::sessions() {
+    std::vector<ServerSession*> result;
+    for (auto& [uuid, session] : sessions_) result.push_back(session.get());
+    return result;
+}
+
+bool Server::name_taken_by_other(std::string_view name, const ServerSession& session) const {
+    return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
+        return entry.second.get() != &session && entry.second->name() == name;
+    });
+}
+
+void Server::reject(fabric::ConnectRequest& request, int error) {
+    ++stats_.rejected;
+    wire::ConnRsp rsp;
+    rsp.status = static_cast<std::int16_t>(error);
+    std::array<std::byte, wire::kConnRspSize> private_data{};
+    (void)wire::encode_conn_rsp(rsp, private_data);
+    log().debug("ibtrs server: rejecting connection from {} (errno {})",
+                request.peer_address().to_string(), -error);
+    (void)request.reject(private_data);
+}
+
+void Server::on_connect_request(fabric::ConnectRequest& request) {
+    ++stats_.connect_requests;
+    const auto req = wire::decode_conn_req(request.private_data());
+    if (!req || !wire::check_conn_req(*req)) {
+        ++stats_.violations;
+        log().warn("ibtrs server: invalid connection request from {}", request.peer_address().to_string());
+        return reject(request, -ECONNRESET);
+    }
+    if (const int error = admit(request, *req); error != 0) reject(request, error);
+}
+
+int Server::admit(fabric::ConnectRequest& request, const wire::ConnReq& req) {
+    auto found = sessions_.find(req.paths_uuid);
+    if (found == sessions_.end()) {
+        if (!req.first_conn) return -ENXIO;  // not the first connection request for this session
+        found = sessions_.emplace(req.paths_uuid, std::make_unique<ServerSession>(
+                                                      *this, req.paths_uuid, config_.queue_depth,
+                                                      config_.chunk_size)).first;
+    }
+    ServerSession& session = *found->second;
+    ServerPath* path = nullptr;
+    if (auto existing = session.paths_.find(req.sess_uuid); existing != session.paths_.end()) {
+        if (req.cid == 0 && req.recon_cnt != existing->second->recon_cnt()) {
+            // The client reconnected before we noticed: the old path is stale.
+            existing->second->close("client reconnected");
+            closing_paths_.push_back(std::move(existing->second));
+            session.paths_.erase(existing);
+        } else if (auto joined = existing->second->check_join(req); !joined) {
+            return joined.error();
+        } else {
+            path = existing->second.get();
+        }
+    }
+    if (path == nullptr) {
+        if (session.paths_.size() >= wire::kMaxPaths) return -ECONNRESET;
+        for (const auto& [uuid, other] : session.paths_) {
+            if (other->peer().host == request.peer_address().host &&
+                other->local().host == request.local_address().host) {
+                return -EEXIST;
+            }
+        }
+        auto created = std::make_unique<ServerPath>(*this, session, req, request.peer_address(),
+                                                    request.local_address());
+        if (auto ok = created->init(); !ok) {
+            schedule_reap();  // drops the session again if it is empty
+            return ok.error();
+        }
+        path = created.get();
+        session.paths_.emplace(req.sess_uuid, std::move(created));
+    }
+    if (auto accepted = path->accept(request, req.cid); !accepted) {
+        path->close("accept failed");
+        return accepted.error();
+    }
+    return 0;
+}
+
+void Server::schedule_reap() {
+    if (reap_timer_ == 0) reap_timer_ = fabric_.start_timer(0, *this, 0);
+}
+
+void Server::on_timer(std::uint64_t) {
+    reap_timer_ = 0;
+    reap();
+}
+
+void Server::reap() {
+    std::erase_if(closing_paths_, [](const auto& path) {
+        if (!path->closed()) return false;
+        path->session().forget_path(*path);
+        return true;
+    });
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        ServerSession& session = *it->second;
+        for (auto p = session.paths_.begin(); p != session.paths_.end();) {
+            if (p->second->closed()) {
+                ++stats_.paths_closed;
+                session.forget_path(*p->second);
+                p = session.paths_.erase(p);
+            } else {
+                ++p;
+            }
+        }
+        const bool detached_alive = std::any_of(closing_paths_.begin(), closing_paths_.end(),
+                                                [&](const auto& path) { return &path->session() == &session; });
+        if (!session.paths_.empty() || detached_alive) {
+            ++it;
+            continue;
+        }
+        std::unique_ptr<ServerSession> lost = std::move(it->second);
+        it = sessions_.erase(it);
+        on_session_lost(*lost);
+        if (lost->busy_chunks() != 0) retired_sessions_.push_back(std::move(lost));
+    }
+    std::erase_if(retired_sessions_, [](const auto& session) { return session->busy_chunks() == 0; });
+}
+
+void Server::on_session_lost(ServerSession& session) {
+    log().debug("ibtrs server: session {} lost its last path", session.name());
+    if (session.announced_) {
+        session.announced_ = false;
+        handler_.on_session_disconnected(session);
+    }
+}
+
+}  // namespace ibnbd::ibtrs

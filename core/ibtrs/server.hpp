@@ -1,0 +1,82 @@
+// IBTRS server (protocol.md §1.3): listens, checks every connect request, finds sessions by
+// paths_uuid and paths by sess_uuid, and owns the sessions.
+//
+// CONNECT CHECKS (rejections carry a conn_rsp whose errno the client logs)
+//     short private data, bad magic or major version, cid_num 0 or > 4096, cid ≥ cid_num
+//                                                                          → -ECONNRESET
+//     unknown session without first_conn                                   → -ENXIO
+//     known path not connecting, other cid_num, or cid already connected   → -ECONNRESET
+//     a 129th path                                                         → -ECONNRESET
+//     a new path with the same client and server addresses as another    → -EEXIST
+//     memory registration failure                                          → -ENOMEM
+//   Beyond the kernel: a cid-0 request for a known path with a different recon_cnt means the
+//   client reconnected before we noticed the old path died; the old path is closed and replaced.
+//   After INFO_REQ (§1.5): a name with '/' or '.' (-EINVAL) or a name used by another session
+//   (-EPERM) closes the path.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "core/ibtrs/server_session.hpp"
+#include "core/ibtrs/types.hpp"
+#include "fabric/fabric.hpp"
+
+namespace ibnbd::ibtrs {
+
+struct ServerStats {
+    std::uint64_t connect_requests = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t paths_closed = 0;
+    std::uint64_t violations = 0;  // requests or handshakes that broke the protocol
+};
+
+class Server : private fabric::ListenerHandler, private fabric::TimerHandler {
+public:
+    // Errors: -EINVAL when the queue depth / chunk size fail check_server_params().
+    static Expected<std::unique_ptr<Server>, int> create(fabric::Fabric& fabric, ServerConfig config,
+                                                         ServerHandler& handler);
+    ~Server() override;
+
+    // Errors: -EADDRINUSE, -EINVAL (bad address), -EIO.
+    Status<int> listen(const fabric::Address& address);
+
+    fabric::Fabric& fabric() { return fabric_; }
+    const ServerConfig& config() const { return config_; }
+    ServerHandler& handler() { return handler_; }
+    const ServerStats& stats() const { return stats_; }
+    std::size_t session_count() const { return sessions_.size(); }
+    ServerSession* find_session(std::string_view name);
+    std::vector<ServerSession*> sessions();
+    const std::vector<std::unique_ptr<fabric::Listener>>& listeners() const { return listeners_; }
+
+private:
+    friend class ServerPath;
+    friend class ServerSession;
+
+    Server(fabric::Fabric& fabric, ServerConfig config, ServerHandler& handler);
+    void on_connect_request(fabric::ConnectRequest& request) override;
+    void on_timer(std::uint64_t cookie) override;
+    int admit(fabric::ConnectRequest& request, const wire::ConnReq& req);
+    void reject(fabric::ConnectRequest& request, int error);
+    bool name_taken_by_other(std::string_view name, const ServerSession& session) const;
+    // Paths and sessions are destroyed from a timer, never inside their own callbacks.
+    void schedule_reap();
+    void reap();
+    void on_session_lost(ServerSession& session);
+
+    fabric::Fabric& fabric_;
+    ServerConfig config_;
+    ServerHandler& handler_;
+    std::vector<std::unique_ptr<fabric::Listener>> listeners_;
+    std::map<Uuid, std::unique_ptr<ServerSession>> sessions_;
+    std::vector<std::unique_ptr<ServerPath>> closing_paths_;
+    std::vector<std::unique_ptr<ServerSession>> retired_sessions_;  // waiting for busy chunks
+    fabric::TimerId reap_timer_ = 0;
+    ServerStats stats_;
+};
+
+}  // namespace ibnbd::ibtrs

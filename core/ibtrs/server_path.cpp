@@ -1,0 +1,372 @@
+#include "core/ibtrs/server_path.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/ibtrs/server.hpp"
+#include "core/ibtrs/server_session.hpp"
+#include "core/ibtrs/work_context.hpp"
+#include "core/log.hpp"
+
+namespace ibnbd::ibtrs {
+
+struct ServerPath::Connection final : fabric::EndpointHandler {
+    Connection(ServerPath& owner, std::uint16_t cid) : path(owner), cid(cid) {}
+    void on_completion(const fabric::Completion& completion) override {
+        path.on_completion(*this, completion);
+    }
+    void on_cm_event(const fabric::CmEvent& event) override { path.on_cm_event(*this, event); }
+
+    ServerPath& path;
+    const std::uint16_t cid;
+    std::unique_ptr<fabric::Endpoint> endpoint;
+    bool established = false;
+    bool drained = false;
+    struct ParkedResponse {
+        std::uint32_t msg_id;
+        int status;
+        wire::SgDesc read_desc;
+    };
+    std::vector<ParkedResponse> parked;  // responses waiting for send-queue room (capacity QD)
+};
+
+ServerPath::ServerPath(Server& server, ServerSession& session, const wire::ConnReq& first_request,
+                       const fabric::Address& peer, const fabric::Address& local)
+    : server_(server),
+      session_(session),
+      fabric_(server.fabric()),
+      sess_uuid_(first_request.sess_uuid),
+      cid_num_(first_request.cid_num),
+      recon_cnt_(first_request.recon_cnt),
+      peer_(peer),
+      local_(local),
+      name_(peer.host + "@" + local.host),
+      conns_(first_request.cid_num),
+      heartbeat_(server.config().heartbeat) {}
+
+ServerPath::~ServerPath() {
+    for (std::uint64_t kind = 0; kind < timer_kinds; ++kind) cancel_timer(static_cast<TimerKind>(kind));
+}
+
+Status<int> ServerPath::init() {
+    auto chunks = RegisteredBuffer::register_external(fabric_, session_.all_chunks(),
+                                                      fabric::access_local_write | fabric::access_remote_write);
+    auto info = RegisteredBuffer::create(fabric_, wire::kInfoReqSize + wire::info_rsp_size(1),
+                                         fabric::access_local_write);
+    if (!chunks || !info) return unexpected(-ENOMEM);
+    chunks_mr_ = std::move(chunks.value());
+    info_buffer_ = std::move(info.value());
+    return {};
+}
+
+Status<int> ServerPath::check_join(const wire::ConnReq& req) const {
+    if (state_ != ServerPathState::connecting || req.cid_num != cid_num_ || req.cid >= conns_.size() ||
+        conns_[req.cid] != nullptr) {
+        return unexpected(-ECONNRESET);
+    }
+    return {};
+}
+
+Status<int> ServerPath::accept(fabric::ConnectRequest& request, std::uint16_t cid) {
+    const std::uint32_t depth = session_.queue_depth();
+    wire::ConnRsp rsp;
+    rsp.queue_depth = static_cast<std::uint16_t>(depth);
+    rsp.max_io_size = session_.chunk_size() - wire::kMaxHdrSize;
+    rsp.max_hdr_size = wire::kMaxHdrSize;
+    std::array<std::byte, wire::kConnRspSize> private_data{};
+    (void)wire::encode_conn_rsp(rsp, private_data);
+    const fabric::QueueSizes queues = cid == 0
+        ? fabric::QueueSizes{2 * wire::kServiceConQueueDepth + 2, 2 * wire::kServiceConQueueDepth + 2}
+        : fabric::QueueSizes{3 * depth + 1, depth + 1};
+    auto conn = std::make_unique<Connection>(*this, cid);
+    auto endpoint = request.accept(private_data, *conn, queues);
+    if (!endpoint) return unexpected(-ENOMEM);
+    conn->endpoint = std::move(endpoint.value());
+    conn->parked.reserve(depth);
+    conns_[cid] = std::move(conn);
+    return {};
+}
+
+void ServerPath::set_state(ServerPathState to, std::string_view reason) {
+    assert(transition_allowed(state_, to));
+    log().debug("ibtrs server path {} ({}): {} -> {} ({})", name_, session_.name(), to_string(state_),
+                to_string(to), reason);
+    state_ = to;
+}
+
+void ServerPath::start_timer(TimerKind kind, fabric::Nanos delay) {
+    cancel_timer(kind);
+    timers_[kind] = fabric_.start_timer(delay, *this, kind);
+}
+
+void ServerPath::cancel_timer(TimerKind kind) {
+    if (timers_[kind] != 0) fabric_.cancel_timer(timers_[kind]);
+    timers_[kind] = 0;
+}
+
+void ServerPath::on_timer(std::uint64_t cookie) {
+    timers_[cookie] = 0;
+    if (cookie == heartbeat_timer) return heartbeat_tick();
+    if (cookie == drain_timer) finish_close();
+}
+
+// ---- events ------------------------------------------------------------------------------------
+
+void ServerPath::on_cm_event(Connection& conn, const fabric::CmEvent& event) {
+    switch (event.type) {
+        case fabric::CmEventType::established: {
+            conn.established = true;
+            if (conn.cid != 0 || state_ != ServerPathState::connecting) return;
+            const fabric::Sge sge = info_buffer_.sge(0, wire::kInfoReqSize);
+            const std::uint64_t context = WorkContext{WorkKind::recv, 0, 0, 1}.pack();
+            if (!conn.endpoint->post_recv(context, {&sge, 1})) close("posting INFO_REQ receive failed");
+            return;
+        }
+        case fabric::CmEventType::disconnected:
+            close("disconnected");
+            on_connection_drained(conn);
+            return;
+        case fabric::CmEventType::rejected:
+        case fabric::CmEventType::unreachable:
+            conn.drained = true;
+            close("connection failed");
+            return;
+    }
+}
+
+void ServerPath::on_completion(Connection& conn, const fabric::Completion& completion) {
+    if (completion.status != fabric::WcStatus::success) {
+        if (completion.status != fabric::WcStatus::flushed) {
+            log().warn("ibtrs server path {}: cid {} {} failed: {}", name_, conn.cid,
+                       fabric::to_string(completion.opcode), fabric::to_string(completion.status));
+            close("work completion error");
+        }
+        return;
+    }
+    switch (completion.opcode) {
+        case fabric::Opcode::recv_rdma_with_imm:
+            heartbeat_.on_receive();
+            on_imm(conn, completion);
+            return;
+        case fabric::Opcode::recv:
+            if (conn.cid == 0 && state_ == ServerPathState::connecting) {
+                on_info_request(completion.byte_len);
+            } else {
+                violation("unexpected send from client");
+            }
+            return;
+        case fabric::Opcode::rdma_write:
+            if (!conn.parked.empty()) retry_parked(conn);
+            return;
+        case fabric::Opcode::send:
+        case fabric::Opcode::rdma_read: return;
+    }
+}
+
+// ---- INFO exchange (§1.5) ----------------------------------------------------------------------
+
+int ServerPath::check_info_request(const wire::InfoReq& req) const {
+    if (req.pathname.empty() || req.pathname.find_first_of("/.") != std::string::npos) return -EINVAL;
+    if (server_.name_taken_by_other(req.pathname, session_)) return -EPERM;
+    if (!session_.name().empty() && session_.name() != req.pathname) return -EINVAL;
+    const bool all_connected = std::all_of(conns_.begin(), conns_.end(),
+                                           [](const auto& conn) { return conn && conn->established; });
+    return all_connected ? 0 : -EIO;
+}
+
+Status<int> ServerPath::post_empty_recvs(Connection& conn, std::uint32_t count) {
+    const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, 0, 0}.pack();
+    for (std::uint32_t i = 0; i < count; ++i) {
+        if (!conn.endpoint->post_recv(context, {})) return unexpected(-EIO);
+    }
+    return {};
+}
+
+void ServerPath::on_info_request(std::uint32_t byte_len) {
+    const auto req = wire::decode_info_req(info_buffer_.span().subspan(0, byte_len));
+    if (!req) return violation("malformed INFO_REQ");
+    if (const int error = check_info_request(*req); error != 0) {
+        log().warn("ibtrs server path {}: INFO_REQ for session '{}' refused (errno {})", name_,
+                   req->pathname, -error);
+        ++server_.stats_.violations;
+        return close("INFO_REQ refused");
+    }
+    session_.name_ = req->pathname;
+    if (!post_empty_recvs(*conns_[0], wire::kServiceConQueueDepth)) return close("posting receives failed");
+    for (std::size_t cid = 1; cid < conns_.size(); ++cid) {
+        if (!post_empty_recvs(*conns_[cid], session_.queue_depth())) return close("posting receives failed");
+    }
+    set_state(ServerPathState::connected, "INFO exchanged");
+    if (!session_.announced_) {
+        if (const int refused = server_.handler().on_session_connected(session_); refused != 0) {
+            return close("refused by the upper layer");
+        }
+        session_.announced_ = true;
+    }
+    if (!send_info_response()) return close("sending INFO_RSP failed");
+    heartbeat_.reset();
+    start_timer(heartbeat_timer, heartbeat_.config().interval);
+}
+
+bool ServerPath::send_info_response() {
+    const fabric::RemoteKey key = chunks_mr_.mr()->remote_key();
+    const wire::SgDesc desc{key.addr, key.rkey,
+                            static_cast<std::uint32_t>(std::size_t{session_.queue_depth()} * session_.chunk_size())};
+    const std::span<std::byte> out = info_buffer_.span().subspan(wire::kInfoReqSize);
+    const auto written = wire::encode_info_rsp({&desc, 1}, out);
+    const fabric::Sge sge = info_buffer_.sge(wire::kInfoReqSize, static_cast<std::uint32_t>(written.value()));
+    const std::uint64_t context = WorkContext{WorkKind::info_response, 0, 0, 0}.pack();
+    return conns_[0]->endpoint->post_send(context, {&sge, 1}).has_value();
+}
+
+// ---- requests (§1.7.6) -------------------------------------------------------------------------
+
+void ServerPath::on_imm(Connection& conn, const fabric::Completion& completion) {
+    if (completion.recv_consumed && !post_empty_recvs(conn, 1)) return close("re-posting a receive failed");
+    const wire::Imm imm = wire::imm_decode(completion.imm);
+    switch (imm.type) {
+        case wire::ImmType::io_req: on_io_request(conn, imm.payload); return;
+        case wire::ImmType::hb_msg:
+            if (!post_heartbeat(wire::kHbAckImm)) close("heartbeat ack post failed");
+            return;
+        case wire::ImmType::hb_ack: return;
+        default:
+            log().warn("ibtrs server path {}: unknown immediate {:#x} ignored", name_, completion.imm);
+            return;
+    }
+}
+
+void ServerPath::violation(std::string_view reason) {
+    ++server_.stats_.violations;
+    ++session_.stats_.violations;
+    log().warn("ibtrs server path {} ({}): protocol violation: {}", name_, session_.name(), reason);
+    close(reason);
+}
+
+void ServerPath::on_io_request(Connection& conn, std::uint32_t payload) {
+    if (state_ != ServerPathState::connected) return;  // dropped without a response, as the kernel does
+    const std::uint32_t chunk_size = session_.chunk_size();
+    const wire::IoReq req = wire::io_req_decode(payload, wire::mem_bits(session_.queue_depth()));
+    if (req.msg_id >= session_.queue_depth() || req.off >= chunk_size) return violation("request outside the chunks");
+    const std::span<const std::byte> message = session_.chunk(req.msg_id).subspan(req.off);
+    const auto type = wire::peek_type(message);
+    if (!type) return violation("RTRS message crosses the chunk end");
+    Dir dir;
+    std::uint32_t usr_len = 0;
+    wire::SgDesc read_desc{};
+    if (*type == static_cast<std::uint16_t>(wire::MsgType::write)) {
+        const auto write = wire::decode_rdma_write(message);
+        if (!write) return violation("WRITE message crosses the chunk end");
+        dir = Dir::write;
+        usr_len = write->usr_len;
+    } else if (*type == static_cast<std::uint16_t>(wire::MsgType::read)) {
+        const auto read = wire::decode_rdma_read(message);
+        if (!read) return violation("READ message crosses the chunk end");
+        if (read->sg_cnt > 1) return violation("READ with more than one descriptor");
+        dir = Dir::read;
+        usr_len = read->usr_len;
+        if (read->sg_cnt == 1) read_desc = read->desc(0);
+    } else {
+        return violation("unknown RTRS message type");
+    }
+    if (usr_len > req.off) return violation("user message longer than its offset");
+    const std::uint32_t data_len = req.off - usr_len;
+    if (read_desc.len > data_len) return violation("READ descriptor longer than the reserved data");
+    if (session_.chunk_busy_on(req.msg_id, *this)) return violation("chunk reused before its response");
+    if (session_.chunk_busy(req.msg_id)) return session_.defer(*this, conn.cid, req.msg_id, payload);
+    const std::uint64_t bytes = std::uint64_t{data_len} + usr_len;
+    (dir == Dir::write ? stats_.write_count : stats_.read_count) += 1;
+    (dir == Dir::write ? stats_.write_bytes : stats_.read_bytes) += bytes;
+    session_.on_request(*this, conn.cid, req.msg_id, dir, data_len, usr_len, read_desc);
+}
+
+void ServerPath::send_response(std::uint16_t cid, std::uint32_t msg_id, int status,
+                               const wire::SgDesc& read_desc) {
+    if (cid >= conns_.size() || !conns_[cid] || !conns_[cid]->endpoint) return;
+    Connection& conn = *conns_[cid];
+    if (!conn.parked.empty() || !post_response(conn, msg_id, status, read_desc)) {
+        if (state_ == ServerPathState::connected && conn.parked.size() < session_.queue_depth()) {
+            conn.parked.push_back({msg_id, status, read_desc});  // retried from the next send completion
+        }
+    }
+}
+
+bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int status,
+                               const wire::SgDesc& read_desc) {
+    // Errno magnitudes above 9 bits cannot travel; report them as EIO rather than wrongly.
+    const auto imm = wire::io_rsp_imm(msg_id, status, false);
+    const std::uint32_t value = imm ? *imm : wire::io_rsp_imm(msg_id, -EIO, false).value();
+    const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, msg_id}.pack();
+    // A read's data and its response travel in one write-with-immediate (protocol.md, decision 7).
+    const bool with_data = status == 0 && read_desc.len != 0;
+    const fabric::Sge data = chunks_mr_.sge(std::size_t{msg_id} * session_.chunk_size(), read_desc.len);
+    const auto posted = with_data
+        ? conn.endpoint->post_write(context, {&data, 1}, {read_desc.addr, read_desc.key}, &value)
+        : conn.endpoint->post_write(context, {}, {}, &value);
+    if (posted) return true;
+    if (posted.error() != fabric::Errc::queue_full) close("response post failed");
+    return false;
+}
+
+void ServerPath::retry_parked(Connection& conn) {
+    std::size_t sent = 0;
+    while (sent < conn.parked.size()) {
+        const auto& parked = conn.parked[sent];
+        if (!post_response(conn, parked.msg_id, parked.status, parked.read_desc)) break;
+        ++sent;
+    }
+    conn.parked.erase(conn.parked.begin(), conn.parked.begin() + static_cast<std::ptrdiff_t>(sent));
+}
+
+// ---- heartbeat (§1.9) --------------------------------------------------------------------------
+
+bool ServerPath::post_heartbeat(std::uint32_t imm) {
+    if (conns_.empty() || !conns_[0] || !conns_[0]->endpoint) return false;
+    const std::uint64_t context = WorkContext{WorkKind::heartbeat, 0, 0, 0}.pack();
+    return conns_[0]->endpoint->post_write(context, {}, {}, &imm).has_value();
+}
+
+void ServerPath::heartbeat_tick() {
+    if (state_ != ServerPathState::connected) return;
+    switch (heartbeat_.tick(fabric_.now())) {
+        case Heartbeat::Action::fail: return close("heartbeat timeout");
+        case Heartbeat::Action::send:
+            if (!post_heartbeat(wire::kHbMsgImm)) return close("heartbeat post failed");
+            break;
+        case Heartbeat::Action::wait: break;
+    }
+    start_timer(heartbeat_timer, heartbeat_.config().interval);
+}
+
+// ---- close (§1.14) -----------------------------------------------------------------------------
+
+void ServerPath::close(std::string_view reason) {
+    if (state_ == ServerPathState::closing || state_ == ServerPathState::closed) return;
+    set_state(ServerPathState::closing, reason);
+    cancel_timer(heartbeat_timer);
+    drain_pending_ = 0;
+    for (auto& conn : conns_) {
+        if (conn && conn->endpoint && conn->established && !conn->drained) {
+            ++drain_pending_;
+            conn->endpoint->disconnect();
+        } else if (conn) {
+            conn->drained = true;
+        }
+    }
+    start_timer(drain_timer, drain_pending_ == 0 ? 0 : 30 * kSecond);
+}
+
+void ServerPath::on_connection_drained(Connection& conn) {
+    if (conn.drained) return;
+    conn.drained = true;
+    if (state_ == ServerPathState::closing && drain_pending_ > 0 && --drain_pending_ == 0) finish_close();
+}
+
+void ServerPath::finish_close() {
+    if (state_ != ServerPathState::closing) return;
+    cancel_timer(drain_timer);
+    set_state(ServerPathState::closed, "drained");
+    server_.schedule_reap();
+}
+
+}  // namespace ibnbd::ibtrs

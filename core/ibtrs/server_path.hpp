@@ -1,0 +1,101 @@
+// One server path (protocol.md §1.3, §1.5, §1.7.6, §1.9, §1.14): its connections, the INFO
+// exchange, the heartbeat, validation of every incoming request, responses, and close.
+// A violation by the client closes this path only, with a logged reason.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ibtrs/heartbeat.hpp"
+#include "core/ibtrs/registered_buffer.hpp"
+#include "core/ibtrs/types.hpp"
+#include "core/wire/rtrs.hpp"
+#include "fabric/fabric.hpp"
+
+namespace ibnbd::ibtrs {
+
+class Server;
+class ServerSession;
+
+struct ServerPathStats {
+    std::uint64_t read_count = 0;
+    std::uint64_t read_bytes = 0;
+    std::uint64_t write_count = 0;
+    std::uint64_t write_bytes = 0;
+};
+
+class ServerPath : private fabric::TimerHandler {
+public:
+    ServerPath(Server& server, ServerSession& session, const wire::ConnReq& first_request,
+               const fabric::Address& peer, const fabric::Address& local);
+    ~ServerPath() override;
+
+    // Registers the session's chunks for this path. Errors: -ENOMEM.
+    Status<int> init();
+    // Can connection `req.cid` join this path (§1.3)? Errors: -ECONNRESET.
+    Status<int> check_join(const wire::ConnReq& req) const;
+    // Accepts connection `cid` with the session's parameters. Errors: -ENOMEM.
+    Status<int> accept(fabric::ConnectRequest& request, std::uint16_t cid);
+
+    // Sends the response of `msg_id` on connection `cid`; parks it if the send queue is full.
+    void send_response(std::uint16_t cid, std::uint32_t msg_id, int status, const wire::SgDesc& read_desc);
+    void close(std::string_view reason);
+
+    ServerPathState state() const { return state_; }
+    bool closed() const { return state_ == ServerPathState::closed; }
+    const std::string& name() const { return name_; }
+    const fabric::Address& peer() const { return peer_; }
+    const fabric::Address& local() const { return local_; }
+    std::uint16_t recon_cnt() const { return recon_cnt_; }
+    ServerSession& session() const { return session_; }
+    const ServerPathStats& stats() const { return stats_; }
+
+private:
+    struct Connection;
+    enum TimerKind : std::uint64_t { heartbeat_timer, drain_timer, timer_kinds };
+
+    void on_timer(std::uint64_t cookie) override;
+    void on_cm_event(Connection& conn, const fabric::CmEvent& event);
+    void on_completion(Connection& conn, const fabric::Completion& completion);
+
+    void on_info_request(std::uint32_t byte_len);
+    int check_info_request(const wire::InfoReq& req) const;
+    Status<int> post_empty_recvs(Connection& conn, std::uint32_t count);
+    bool send_info_response();
+    void on_imm(Connection& conn, const fabric::Completion& completion);
+    void on_io_request(Connection& conn, std::uint32_t payload);
+    void violation(std::string_view reason);
+    bool post_heartbeat(std::uint32_t imm);
+    void heartbeat_tick();
+    void retry_parked(Connection& conn);
+    bool post_response(Connection& conn, std::uint32_t msg_id, int status, const wire::SgDesc& read_desc);
+    void on_connection_drained(Connection& conn);
+    void finish_close();
+    void set_state(ServerPathState to, std::string_view reason);
+    void start_timer(TimerKind kind, fabric::Nanos delay);
+    void cancel_timer(TimerKind kind);
+
+    friend class ServerSession;
+
+    Server& server_;
+    ServerSession& session_;
+    fabric::Fabric& fabric_;
+    const Uuid sess_uuid_;
+    const std::uint16_t cid_num_;
+    const std::uint16_t recon_cnt_;
+    const fabric::Address peer_;
+    const fabric::Address local_;
+    const std::string name_;
+    ServerPathState state_ = ServerPathState::connecting;
+    std::vector<std::unique_ptr<Connection>> conns_;
+    RegisteredBuffer chunks_mr_;    // the session's chunks, remote-write access, for this path
+    RegisteredBuffer info_buffer_;  // INFO_REQ receive at 0, INFO_RSP send after kInfoReqSize
+    Heartbeat heartbeat_;
+    std::uint32_t drain_pending_ = 0;
+    std::array<fabric::TimerId, timer_kinds> timers_{};
+    ServerPathStats stats_;
+};
+
+}  // namespace ibnbd::ibtrs

@@ -1,0 +1,114 @@
+#include "core/ibtrs/server_session.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/ibtrs/server.hpp"
+#include "core/ibtrs/server_path.hpp"
+#include "core/log.hpp"
+
+namespace ibnbd::ibtrs {
+
+void ServerSession::FreeAligned::operator()(std::byte* p) const { std::free(p); }
+
+ServerSession::ServerSession(Server& server, const Uuid& paths_uuid, std::uint32_t queue_depth,
+                             std::uint32_t chunk_size)
+    : server_(server), paths_uuid_(paths_uuid), queue_depth_(queue_depth), chunk_size_(chunk_size),
+      slots_(queue_depth) {
+    const std::size_t bytes = std::size_t{queue_depth} * chunk_size;
+    auto* memory = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
+    assert(memory != nullptr);
+    std::memset(memory, 0, bytes);
+    chunks_.reset(memory);
+}
+
+ServerSession::~ServerSession() = default;
+
+std::size_t ServerSession::connected_paths() const {
+    std::size_t count = 0;
+    for (const auto& [uuid, path] : paths_) count += path->state() == ServerPathState::connected;
+    return count;
+}
+
+std::vector<const ServerPath*> ServerSession::paths() const {
+    std::vector<const ServerPath*> result;
+    for (const auto& [uuid, path] : paths_) result.push_back(path.get());
+    return result;
+}
+
+void ServerSession::close_all_paths(std::string_view reason) {
+    for (auto& [uuid, path] : paths_) path->close(reason);
+}
+
+bool ServerSession::chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) const {
+    const Slot& slot = slots_[msg_id];
+    return (slot.state == Slot::State::busy && slot.path == &path) ||
+           (slot.has_deferred && slot.deferred_path == &path);
+}
+
+void ServerSession::on_request(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, Dir dir,
+                               std::uint32_t data_len, std::uint32_t usr_len,
+                               const wire::SgDesc& read_desc) {
+    Slot& slot = slots_[msg_id];
+    assert(slot.state == Slot::State::idle);
+    slot.state = Slot::State::busy;
+    ++slot.token;
+    slot.path = &path;
+    slot.cid = cid;
+    slot.read_desc = read_desc;
+    ++busy_chunks_;
+    ++stats_.requests;
+    const std::span<std::byte> memory = chunk(msg_id);
+    const RequestId id{msg_id, slot.token};
+    const int status = server_.handler().on_request(*this, id, dir, memory.subspan(0, data_len),
+                                                    memory.subspan(data_len, usr_len));
+    if (status != 0) respond(id, status);
+}
+
+void ServerSession::defer(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, std::uint32_t payload) {
+    Slot& slot = slots_[msg_id];
+    // A newer re-issue replaces an older deferred one: that one's path already failed.
+    slot.has_deferred = true;
+    slot.deferred_path = &path;
+    slot.deferred_cid = cid;
+    slot.deferred_payload = payload;
+    ++stats_.deferred;
+    log().debug("ibtrs server session {}: chunk {} busy, request from {} deferred", name_, msg_id, path.name());
+}
+
+void ServerSession::respond(RequestId id, int status) {
+    if (id.msg_id >= queue_depth_ || slots_[id.msg_id].state != Slot::State::busy ||
+        slots_[id.msg_id].token != id.token) {
+        log().error("ibtrs server session {}: respond() for a request that is not pending (msg {})",
+                    name_, id.msg_id);
+        return;
+    }
+    Slot& slot = slots_[id.msg_id];
+    if (slot.path != nullptr && slot.path->state() == ServerPathState::connected) {
+        slot.path->send_response(slot.cid, id.msg_id, status, slot.read_desc);
+        ++stats_.responses;
+    } else {
+        ++stats_.responses_dropped;
+    }
+    slot.state = Slot::State::idle;
+    slot.path = nullptr;
+    --busy_chunks_;
+    if (slot.has_deferred) {
+        slot.has_deferred = false;
+        ServerPath* path = slot.deferred_path;
+        if (path != nullptr && path->state() == ServerPathState::connected) {
+            path->on_io_request(*path->conns_[slot.deferred_cid], slot.deferred_payload);
+        }
+    }
+    if (busy_chunks_ == 0 && paths_.empty()) server_.schedule_reap();
+}
+
+void ServerSession::forget_path(ServerPath& path) {
+    for (Slot& slot : slots_) {
+        if (slot.path == &path) slot.path = nullptr;
+        if (slot.has_deferred && slot.deferred_path == &path) slot.has_deferred = false;
+    }
+}
+
+}  // namespace ibnbd::ibtrs

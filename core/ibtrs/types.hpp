@@ -1,0 +1,123 @@
+// IBTRS core: configuration, states, statistics and events shared by client and server.
+//
+// Everything in core/ibtrs is sans-IO: it acts only through fabric::Fabric (posts, timers, the
+// clock and the random stream) and reacts only to the callbacks that interface delivers. One
+// session (client or server) and all its paths belong to one Fabric, i.e. one reactor thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fabric/fabric.hpp"
+
+namespace ibnbd::ibtrs {
+
+using Uuid = std::array<std::uint8_t, 16>;
+
+inline constexpr fabric::Nanos kMillisecond = 1'000'000;
+inline constexpr fabric::Nanos kSecond = 1'000 * kMillisecond;
+
+enum class Dir : std::uint8_t { read, write };
+
+// Multipath policy (protocol.md §1.13); numeric values are the kernel's.
+enum class MpPolicy : std::uint8_t { round_robin = 0, min_inflight = 1, min_latency = 2 };
+
+std::string_view to_string(MpPolicy policy);
+// Accepts "round-robin", "min-inflight", "min-latency" and the kernel's short forms rr/mi/ml.
+bool parse_mp_policy(std::string_view text, MpPolicy& out);
+
+// Client path states and their kernel numbering (protocol.md §1.10).
+enum class ClientPathState : std::uint8_t {
+    connecting = 0,
+    connecting_err = 1,
+    reconnecting = 2,
+    connected = 3,
+    closing = 4,
+    closed = 5,
+    dead = 6,
+};
+
+std::string_view to_string(ClientPathState state);
+// The transition table of §1.10: only these transitions are ever taken.
+bool transition_allowed(ClientPathState from, ClientPathState to);
+
+enum class ServerPathState : std::uint8_t { connecting = 0, connected = 1, closing = 2, closed = 3 };
+
+std::string_view to_string(ServerPathState state);
+bool transition_allowed(ServerPathState from, ServerPathState to);
+
+struct HeartbeatConfig {
+    fabric::Nanos interval = 5 * kSecond;  // RTRS_HB_INTERVAL_MS
+    std::uint32_t missed_max = 5;          // RTRS_HB_MISSED_MAX
+};
+
+struct ClientConfig {
+    std::string session_name;            // ≤ 254 bytes, no '/' or '.'
+    std::uint16_t port = 1234;           // default destination port when a path names none
+    std::uint32_t io_connections = 1;    // IO connections per path besides the service connection
+    MpPolicy policy = MpPolicy::min_inflight;
+    HeartbeatConfig heartbeat;
+    // Reconnect (protocol.md §1.11): wait delay × 2^attempt (capped at max_delay) plus a jitter
+    // drawn from the fabric's random stream; -1 attempts = forever, 0 = never reconnect.
+    fabric::Nanos reconnect_delay = 1 * kSecond;
+    fabric::Nanos reconnect_max_delay = 30 * kSecond;
+    fabric::Nanos reconnect_jitter = 500 * kMillisecond;
+    std::int32_t max_reconnect_attempts = -1;
+    // Connection establishment and INFO exchange must finish within this (RTRS_CONNECT_TIMEOUT_MS).
+    fabric::Nanos connect_timeout = 30 * kSecond;
+    // With no connected path, IO fails at once (0, the kernel's behaviour) or waits this long for
+    // a path to come back.
+    fabric::Nanos queue_while_reconnecting = 0;
+};
+
+struct ServerConfig {
+    std::uint16_t queue_depth = 512;    // chunks per session, 1..65535
+    std::uint32_t chunk_size = 131072;  // power of two ≥ 8192; bits(qd-1)+bits(chunk-1) ≤ 28
+    HeartbeatConfig heartbeat;
+};
+
+// Per-path statistics (the kernel's stats/rdma, stats/reconnects and cur_latency).
+struct PathStats {
+    std::uint64_t read_count = 0;
+    std::uint64_t read_bytes = 0;   // data + user message bytes, as the kernel counts
+    std::uint64_t write_count = 0;
+    std::uint64_t write_bytes = 0;
+    std::uint32_t inflight = 0;
+    std::uint64_t failovered = 0;   // requests moved off this path when it failed
+    std::uint64_t reconnects_ok = 0;
+    std::uint64_t reconnects_failed = 0;
+    fabric::Nanos cur_latency = 0;  // last heartbeat round trip; 0 until the first ack
+    std::uint64_t state_transitions = 0;
+};
+
+struct SessionStats {
+    std::uint64_t requests_submitted = 0;
+    std::uint64_t requests_completed_ok = 0;
+    std::uint64_t requests_failed = 0;
+    std::uint64_t failovers = 0;
+    std::uint64_t permits_in_use = 0;
+    std::uint64_t requests_queued = 0;  // currently waiting for a path (queue_while_reconnecting)
+};
+
+// Structured events for operators and tests (delivered synchronously from the reactor).
+class ClientEventListener {
+public:
+    virtual ~ClientEventListener() = default;
+    virtual void on_path_state(std::string_view path, ClientPathState from, ClientPathState to,
+                               std::string_view reason) {
+        (void)path, (void)from, (void)to, (void)reason;
+    }
+    virtual void on_failover(std::string_view from_path, std::string_view to_path, std::uint32_t ios) {
+        (void)from_path, (void)to_path, (void)ios;
+    }
+    virtual void on_reconnect_attempt(std::string_view path, std::uint32_t attempt, bool succeeded) {
+        (void)path, (void)attempt, (void)succeeded;
+    }
+    // Session-level link events: all paths down, and a path up again after that.
+    virtual void on_session_disconnected() {}
+    virtual void on_session_reconnected() {}
+};
+
+}  // namespace ibnbd::ibtrs
