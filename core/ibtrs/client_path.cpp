@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "core/ibtrs/client_session.hpp"
 #include "core/ibtrs/work_context.hpp"
@@ -81,7 +82,9 @@ void ClientPath::on_timer(std::uint64_t cookie) {
         case deferred_fail_timer: fail("post failed"); break;
         case timer_kinds: break;
         case drain_timer:
-            log().warn("ibtrs client path {}: drain timed out, destroying connections", name_);
+            if (drain_pending_ != 0) {
+                log().warn("ibtrs client path {}: drain timed out, destroying connections", name_);
+            }
             finish_drain();
             break;
         case reconnect_timer:
@@ -149,7 +152,8 @@ int ClientPath::check_conn_rsp(std::uint16_t cid, std::span<const std::byte> pri
         log().warn("ibtrs client path {}: server parameters out of range", name_);
         return -ECONNRESET;
     }
-    if (ever_connected_ && queue_depth_seen_ != rsp->queue_depth) {
+    const bool adopt = std::exchange(adopt_new_depth_, false);
+    if (ever_connected_ && queue_depth_seen_ != rsp->queue_depth && !adopt) {
         log().warn("ibtrs client path {}: queue depth changed {} -> {}, auto-reconnect disabled",
                    name_, queue_depth_seen_, rsp->queue_depth);
         auto_reconnect_disabled_ = true;
@@ -471,6 +475,7 @@ void ClientPath::close_for_good(std::string_view reason) {
 Status<int> ClientPath::reconnect() {
     switch (state_) {
         case ClientPathState::closed:
+            adopt_new_depth_ = auto_reconnect_disabled_;
             auto_reconnect_disabled_ = false;
             reconnect_attempts_ = 0;
             set_state(ClientPathState::reconnecting, "manual reconnect");

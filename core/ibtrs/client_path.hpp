@@ -101,6 +101,7 @@ private:
     bool first_attempt_done_ = false;
     bool auto_reconnect_disabled_ = false;
     bool reconnect_now_ = false;  // manual reconnect: no delay after the drain
+    bool adopt_new_depth_ = false;  // manual reconnect: a changed queue depth may be accepted
     bool remove_when_closed_ = false;
     bool draining_ = false;
     std::uint32_t drain_pending_ = 0;

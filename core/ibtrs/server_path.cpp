@@ -116,6 +116,9 @@ void ServerPath::on_cm_event(Connection& conn, const fabric::CmEvent& event) {
     switch (event.type) {
         case fabric::CmEventType::established: {
             conn.established = true;
+            if (state_ == ServerPathState::connected && !post_receive_credits(conn)) {
+                return close("posting receives failed");
+            }
             if (conn.cid != 0 || state_ != ServerPathState::connecting) return;
             const fabric::Sge sge = info_buffer_.sge(0, wire::kInfoReqSize);
             const std::uint64_t context = WorkContext{WorkKind::recv, 0, 0, 1}.pack();
@@ -169,9 +172,15 @@ int ServerPath::check_info_request(const wire::InfoReq& req) const {
     if (req.pathname.empty() || req.pathname.find_first_of("/.") != std::string::npos) return -EINVAL;
     if (server_.name_taken_by_other(req.pathname, session_)) return -EPERM;
     if (!session_.name().empty() && session_.name() != req.pathname) return -EINVAL;
-    const bool all_connected = std::all_of(conns_.begin(), conns_.end(),
-                                           [](const auto& conn) { return conn && conn->established; });
-    return all_connected ? 0 : -EIO;
+    // Every connection must have been accepted; the last ones may still wait for their
+    // establishment event, and get their receives when it comes.
+    const bool all_present = std::all_of(conns_.begin(), conns_.end(), [](const auto& conn) { return conn != nullptr; });
+    return all_present ? 0 : -EIO;
+}
+
+bool ServerPath::post_receive_credits(Connection& conn) {
+    const std::uint32_t count = conn.cid == 0 ? wire::kServiceConQueueDepth : session_.queue_depth();
+    return post_empty_recvs(conn, count).has_value();
 }
 
 Status<int> ServerPath::post_empty_recvs(Connection& conn, std::uint32_t count) {
@@ -192,11 +201,10 @@ void ServerPath::on_info_request(std::uint32_t byte_len) {
         return close("INFO_REQ refused");
     }
     session_.name_ = req->pathname;
-    if (!post_empty_recvs(*conns_[0], wire::kServiceConQueueDepth)) return close("posting receives failed");
-    for (std::size_t cid = 1; cid < conns_.size(); ++cid) {
-        if (!post_empty_recvs(*conns_[cid], session_.queue_depth())) return close("posting receives failed");
-    }
     set_state(ServerPathState::connected, "INFO exchanged");
+    for (auto& conn : conns_) {
+        if (conn->established && !post_receive_credits(*conn)) return close("posting receives failed");
+    }
     if (!session_.announced_) {
         if (const int refused = server_.handler().on_session_connected(session_); refused != 0) {
             return close("refused by the upper layer");

@@ -63,6 +63,8 @@ private:
     void on_info_request(std::uint32_t byte_len);
     int check_info_request(const wire::InfoReq& req) const;
     Status<int> post_empty_recvs(Connection& conn, std::uint32_t count);
+    // The receives of §1.8, once the path is connected and the connection established.
+    bool post_receive_credits(Connection& conn);
     bool send_info_response();
     void on_imm(Connection& conn, const fabric::Completion& completion);
     void on_io_request(Connection& conn, std::uint32_t payload);

@@ -1,0 +1,211 @@
+// Failover, all-paths-down, server crash, silent peer death and half-open paths.
+#include <boost/test/unit_test.hpp>
+
+#include "core/ibtrs/client_path.hpp"
+#include "core/wire/rtrs_imm.hpp"
+#include "tests/core/ibtrs/cluster.hpp"
+
+using namespace ibnbd;
+using namespace ibnbd::ibtrs;
+using namespace ibnbd::ibtrs::test;
+using fabric::sim::Direction;
+
+namespace {
+
+enum class Kill { link_down, connection_error, server_side_silent };
+
+// Two paths under load; path 0 is killed after the load has started. No IO may fail.
+void kill_one_of_two(Kill how, MpPolicy policy, std::uint64_t seed, std::uint64_t* digest = nullptr) {
+    Cluster cluster(seed);
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.policy = policy;
+    cluster.open(2, config);
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(6000, 16), cluster.target.disk);
+    driver.pump();
+    cluster.run_for(kMillisecond);
+    BOOST_REQUIRE(!driver.done());
+    switch (how) {
+        case Kill::link_down:
+            cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+            break;
+        case Kill::connection_error:
+            BOOST_REQUIRE(cluster.world.break_connections(client_address(0), server_address(0)) > 0u);
+            break;
+        case Kill::server_side_silent:
+            // Only the server's direction dies: requests still arrive, nothing comes back.
+            cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::b_to_a);
+            break;
+    }
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 60 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.submit_errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+    BOOST_TEST(driver.completed == 6000u);
+    BOOST_TEST(cluster.path(0).stats().failovered > 0u);
+    BOOST_TEST(cluster.events.failover_events > 0);
+    BOOST_TEST(cluster.path(1).state() == ClientPathState::connected);
+    BOOST_TEST(cluster.session->permits_in_use() == 0u);
+    if (digest) *digest = cluster.world.trace_digest();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(link_down_under_load_fails_over_for_every_policy) {
+    for (const auto policy : {MpPolicy::round_robin, MpPolicy::min_inflight, MpPolicy::min_latency}) {
+        BOOST_TEST_CONTEXT("policy " << to_string(policy)) { kill_one_of_two(Kill::link_down, policy, 3); }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(connection_error_under_load_fails_over) {
+    kill_one_of_two(Kill::connection_error, MpPolicy::min_inflight, 5);
+}
+
+BOOST_AUTO_TEST_CASE(silent_server_side_death_of_a_link_fails_over) {
+    kill_one_of_two(Kill::server_side_silent, MpPolicy::round_robin, 9);
+}
+
+BOOST_AUTO_TEST_CASE(failover_run_twice_with_one_seed_gives_one_trace) {
+    std::uint64_t first = 0, second = 0, other = 0;
+    kill_one_of_two(Kill::link_down, MpPolicy::round_robin, 42, &first);
+    kill_one_of_two(Kill::link_down, MpPolicy::round_robin, 42, &second);
+    kill_one_of_two(Kill::link_down, MpPolicy::round_robin, 43, &other);
+    BOOST_TEST(first == second);
+    BOOST_TEST(first != other);
+}
+
+BOOST_AUTO_TEST_CASE(killed_path_reconnects_when_the_link_returns) {
+    Cluster cluster;
+    cluster.start_server();
+    cluster.open(2);
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() != ClientPathState::connected; },
+                                    2 * kSecond));
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).stats().reconnects_failed > 0u; }, 5 * kSecond));
+    cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
+                                    10 * kSecond));
+    BOOST_TEST(cluster.path(0).stats().reconnects_ok == 1u);
+    BOOST_TEST(cluster.events.reconnects_ok == 1);
+    // The returned path carries IO again.
+    ClientConfig unused;
+    cluster.session->set_policy(MpPolicy::round_robin);
+    const auto writes_before = cluster.path(0).stats().write_count + cluster.path(0).stats().read_count;
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(400, 4), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(driver));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(cluster.path(0).stats().write_count + cluster.path(0).stats().read_count > writes_before);
+}
+
+BOOST_AUTO_TEST_CASE(all_paths_down_fails_io_then_io_resumes_when_a_path_returns) {
+    Cluster cluster;
+    cluster.start_server();
+    cluster.open(2);
+    for (int p = 0; p < 2; ++p) {
+        cluster.world.set_link_state(client_address(p), server_address(p), false, Direction::both);
+    }
+    IoDriver stuck(cluster.client_node, *cluster.session, cluster.io_options(64, 8), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(stuck, 10 * kSecond));
+    BOOST_TEST(stuck.errors + stuck.submit_errors == 64u);  // in flight: -ECONNABORTED; later: refused
+    BOOST_TEST(cluster.session->connected_paths() == 0u);
+    BOOST_TEST(cluster.events.session_down == 1);
+    cluster.world.set_link_state(client_address(1), server_address(1), true, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.session->connected_paths() == 1u; }, 10 * kSecond));
+    BOOST_TEST(cluster.events.session_up == 1);
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(500, 8), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(driver));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(queue_while_reconnecting_waits_for_a_path) {
+    Cluster cluster;
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.queue_while_reconnecting = 3 * kSecond;
+    cluster.open(1, config);
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(200, 8), cluster.target.disk);
+    driver.pump();
+    cluster.run_for(500 * kMillisecond);
+    BOOST_TEST(!driver.done());
+    BOOST_TEST(cluster.session->stats().requests_queued > 0u);
+    cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 10 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.submit_errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+
+    // Waiting is bounded: with the path gone for longer, queued IO fails with -ETIMEDOUT.
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    IoDriver late(cluster.client_node, *cluster.session, cluster.io_options(8, 8), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(late, 10 * kSecond));
+    BOOST_TEST(late.errors == 8u);
+    BOOST_TEST(late.last_error == -ETIMEDOUT);
+}
+
+BOOST_AUTO_TEST_CASE(server_crash_and_restart_client_reconnects_and_io_resumes) {
+    Cluster cluster;
+    cluster.start_server();
+    cluster.open(2);
+    IoDriver warm(cluster.client_node, *cluster.session, cluster.io_options(300, 8), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(warm));
+    cluster.server_node.crash();
+    cluster.server.reset();  // the process is gone with the node
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.session->connected_paths() == 0u; }, 5 * kSecond));
+    cluster.run_for(500 * kMillisecond);
+    cluster.server_node.restart();
+    cluster.start_server();
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.session->connected_paths() == 2u; }, 10 * kSecond));
+    BOOST_TEST(cluster.events.session_up >= 1);
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(500, 8), cluster.target.disk);
+    driver.pump();
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 10 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(silent_peer_death_detected_within_missed_max_plus_two_intervals) {
+    // A transport timeout far longer than the heartbeat budget: only missed heartbeats can tell.
+    fabric::sim::WorldConfig world_config;
+    world_config.transport_timeout = 3600 * kSecond;
+    Cluster cluster(1, world_config);
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.max_reconnect_attempts = 0;
+    cluster.open(1, config);
+    cluster.run_for(kSecond);  // steady heartbeats
+    const fabric::Nanos died = cluster.world.now();
+    cluster.server_node.crash();
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() != ClientPathState::connected; },
+                                    5 * kSecond));
+    const fabric::Nanos detected = cluster.world.now() - died;
+    BOOST_TEST(detected <= (3 + 2) * 100 * kMillisecond);
+    BOOST_TEST(detected >= 3 * 100 * kMillisecond);  // not before missed_max heartbeats were missed
+    cluster.server.reset();
+}
+
+BOOST_AUTO_TEST_CASE(half_open_path_only_heartbeats_lost) {
+    Cluster cluster;
+    cluster.start_server();
+    cluster.open(1);
+    const auto is_heartbeat = [](std::uint32_t imm) {
+        return imm == wire::kHbMsgImm || imm == wire::kHbAckImm;
+    };
+    cluster.world.set_imm_filter(client_address(0), server_address(0), Direction::both, is_heartbeat);
+    // While IO flows, responses prove the server alive: the path stays up.
+    IoDriver busy(cluster.client_node, *cluster.session, cluster.io_options(20000, 4), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(busy));
+    BOOST_TEST(busy.errors == 0u);
+    // Idle, only heartbeats could prove it, and they are lost: the path is declared dead and
+    // reconnects (the handshake itself still works).
+    const auto transitions = cluster.path(0).stats().state_transitions;
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).stats().state_transitions > transitions; },
+                                    2 * kSecond));
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
+                                    5 * kSecond));
+    IoDriver after(cluster.client_node, *cluster.session, cluster.io_options(200, 4), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(after));
+    BOOST_TEST(after.errors == 0u);
+    BOOST_TEST(after.verify_failures == 0u);
+}
