@@ -3,26 +3,10 @@
 #define BOOST_TEST_MODULE core_alloc
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include "tests/core/ibtrs/cluster.hpp"
+#include "tests/support/alloc_hook.hpp"
 
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-
-void* operator new(std::size_t size) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace ibnbd;
 using namespace ibnbd::ibtrs;
@@ -33,10 +17,10 @@ namespace {
 std::uint64_t allocations_for(Cluster& cluster, IoDriver& driver) {
     const std::function<bool()> done = [&] { return driver.done(); };
     const fabric::Nanos deadline = cluster.world.now() + 60 * kSecond;
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = ibnbd::test::allocation_count();
     driver.pump();
     const bool finished = cluster.world.run_until(done, deadline);
-    const std::uint64_t after = g_allocations.load();
+    const std::uint64_t after = ibnbd::test::allocation_count();
     BOOST_REQUIRE(finished);
     return after - before;
 }
@@ -62,8 +46,8 @@ BOOST_AUTO_TEST_CASE(ten_thousand_ios_allocate_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(the_hook_counts) {
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = ibnbd::test::allocation_count();
     auto* p = new int(3);
-    BOOST_TEST(g_allocations.load() == before + 1);
+    BOOST_TEST(ibnbd::test::allocation_count() == before + 1);
     delete p;
 }

@@ -1,0 +1,132 @@
+// Per-IO CPU cost of the IBTRS client and server cores together, over a zero-latency simulator:
+// 4 KiB writes and reads at queue depth 32 over two paths. Reports ns per IO (the benchmark's
+// time), simulated IOs per wall-clock second, heap allocations per IO (must be 0) and network
+// operations per IO (must be 2: protocol.md, decision 7).
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+
+#include "core/ibtrs/client_session.hpp"
+#include "core/ibtrs/server.hpp"
+#include "fabric/sim/world.hpp"
+#include "tests/support/alloc_hook.hpp"
+
+
+namespace {
+
+using namespace ibnbd;
+using namespace ibnbd::ibtrs;
+
+constexpr std::uint32_t kBlock = 4096;
+constexpr std::uint32_t kDepth = 32;
+
+class Target : public ServerHandler {
+public:
+    int on_session_connected(ServerSession&) override { return 0; }
+    void on_session_disconnected(ServerSession&) override {}
+    int on_request(ServerSession& session, RequestId id, Dir, std::span<std::byte>, std::span<const std::byte>) override {
+        session.respond(id, 0);
+        return 0;
+    }
+};
+
+class Opener : public ClientSessionHandler {
+public:
+    void on_open(int status) override { open_status = status; }
+    int open_status = 1;
+};
+
+// Keeps kDepth requests in flight until `remaining` reaches zero.
+class Loop : public IoHandler {
+public:
+    Loop(ClientSession& session, Dir dir, const RegisteredBuffer& source)
+        : session_(session), dir_(dir), source_(source) {}
+    void run(std::uint64_t ios) {
+        remaining_ = ios;
+        for (std::uint32_t i = 0; i < kDepth && remaining_ > 0; ++i) issue(*session_.get_permit());
+    }
+    bool done() const { return remaining_ == 0 && outstanding_ == 0; }
+    void on_io_complete(std::uint64_t permit, int status) override {
+        if (status != 0) std::abort();
+        --outstanding_;
+        if (remaining_ > 0) {
+            issue(static_cast<Permit>(permit));
+        } else {
+            session_.put_permit(static_cast<Permit>(permit));
+        }
+    }
+
+private:
+    void issue(Permit permit) {
+        --remaining_;
+        ++outstanding_;
+        const std::array<std::byte, 8> usr{};
+        const fabric::Sge sge = dir_ == Dir::write ? source_.sge(0, kBlock) : session_.read_buffer(permit, kBlock);
+        if (!session_.request(dir_, permit, usr, {&sge, 1}, *this, permit)) std::abort();
+    }
+    ClientSession& session_;
+    Dir dir_;
+    const RegisteredBuffer& source_;
+    std::uint64_t remaining_ = 0;
+    std::uint32_t outstanding_ = 0;
+};
+
+void run_io(benchmark::State& state, Dir dir) {
+    fabric::sim::World world(1);
+    auto& server_node = world.add_node("server", {"10.0.0.1", "10.0.1.1"});
+    auto& client_node = world.add_node("client", {"10.0.0.2", "10.0.1.2"});
+    world.add_link("10.0.0.2", "10.0.0.1", {0, 0, 0});
+    world.add_link("10.0.1.2", "10.0.1.1", {0, 0, 0});
+    Target target;
+    ServerConfig server_config;
+    server_config.queue_depth = kDepth;
+    server_config.chunk_size = 16384;
+    auto server = std::move(Server::create(server_node, server_config, target).value());
+    (void)server->listen({"10.0.0.1", 1234});
+    (void)server->listen({"10.0.1.1", 1234});
+    Opener opener;
+    ClientConfig config;
+    config.session_name = "bench";
+    auto session = std::move(ClientSession::create(client_node, config,
+                                                   {{{"10.0.0.2", 0}, {"10.0.0.1", 1234}},
+                                                    {{"10.0.1.2", 0}, {"10.0.1.1", 1234}}},
+                                                   opener).value());
+    session->start();
+    world.run_until([&] { return session->connected_paths() == 2; }, world.now() + 1'000'000'000);
+    if (session->connected_paths() != 2) {
+        state.SkipWithError("session did not connect");
+        return;
+    }
+    auto source = std::move(RegisteredBuffer::create(client_node, kBlock, fabric::access_local_write).value());
+    Loop loop(*session, dir, source);
+    const std::function<bool()> done = [&] { return loop.done(); };
+    loop.run(10'000);  // warm-up
+    world.run_until(done, world.now() + 3'600'000'000'000);
+
+    std::uint64_t ios = 0;
+    std::uint64_t allocations = 0;
+    std::uint64_t operations = 0;
+    for (auto _ : state) {
+        const std::uint64_t ops_before = world.stats().network_operations();
+        const std::uint64_t allocs_before = ibnbd::test::allocation_count();
+        loop.run(10'000);
+        world.run_until(done, world.now() + 3'600'000'000'000);
+        allocations += ibnbd::test::allocation_count() - allocs_before;
+        operations += world.stats().network_operations() - ops_before;
+        ios += 10'000;
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(ios));
+    state.counters["ns_per_io"] = benchmark::Counter(static_cast<double>(ios), benchmark::Counter::kIsRate |
+                                                                               benchmark::Counter::kInvert);
+    state.counters["allocs_per_io"] = static_cast<double>(allocations) / static_cast<double>(ios);
+    state.counters["net_ops_per_io"] = static_cast<double>(operations) / static_cast<double>(ios);
+}
+
+void BM_ibtrs_write_4k_qd32(benchmark::State& state) { run_io(state, Dir::write); }
+void BM_ibtrs_read_4k_qd32(benchmark::State& state) { run_io(state, Dir::read); }
+
+}  // namespace
+
+BENCHMARK(BM_ibtrs_write_4k_qd32)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ibtrs_read_4k_qd32)->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();
