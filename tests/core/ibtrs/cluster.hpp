@@ -10,10 +10,14 @@
 #include "core/ibtrs/client_session.hpp"
 #include "core/ibtrs/server.hpp"
 #include "fabric/sim/world.hpp"
-#include "tests/core/ibtrs/io_driver.hpp"
-#include "tests/core/ibtrs/target.hpp"
+#include "sim-scenarios/lib/verified_io.hpp"
+#include "tests/core/ibtrs/session_events.hpp"
 
 namespace ibnbd::ibtrs::test {
+
+using scenario::IoDriver;
+using scenario::MemoryTarget;
+using scenario::UserMessage;
 
 inline std::string server_address(int path) { return "10.0." + std::to_string(path) + ".1"; }
 inline std::string client_address(int path) { return "10.0." + std::to_string(path) + ".2"; }

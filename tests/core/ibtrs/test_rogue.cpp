@@ -124,9 +124,12 @@ namespace {
 
 // Sends one malformed request on a fresh rogue session and checks that exactly that session's
 // path is closed while the bystander goes on.
-void expect_violation_closes_path(const std::function<void(Cluster&, RogueSession&)>& send) {
+void expect_violation_closes_path(const std::function<void(Cluster&, RogueSession&)>& send,
+                                  std::uint16_t queue_depth = 32) {
     Cluster cluster;
-    cluster.start_server();
+    ServerConfig config = test_server_config();
+    config.queue_depth = queue_depth;
+    cluster.start_server(config);
     Bystander bystander(cluster);
     RogueSession rogue(cluster, "rogue");
     BOOST_REQUIRE(rogue.ready());
@@ -150,7 +153,8 @@ std::vector<std::byte> read_message(std::uint16_t usr_len, std::uint16_t sg_cnt,
 
 BOOST_AUTO_TEST_CASE(request_violations_close_only_the_offending_path) {
     BOOST_TEST_CONTEXT("msg_id >= queue depth") {
-        expect_violation_closes_path([](Cluster&, RogueSession& r) { r.send(0, 0, {}, r.io_req(r.queue_depth, 16)); });
+        // With 24 chunks the 5-bit chunk index can name chunks 24..31 that do not exist.
+        expect_violation_closes_path([](Cluster&, RogueSession& r) { r.send(0, 0, {}, r.io_req(30, 16)); }, 24);
     }
     BOOST_TEST_CONTEXT("offset >= chunk size") {
         expect_violation_closes_path([](Cluster&, RogueSession& r) {

@@ -2,17 +2,25 @@
 // fixed queue depth over `blocks` blocks of `block_size` bytes. Every write's data is a pattern of
 // (block, version); every read is checked byte for byte against the last acknowledged write.
 // Blocks with an IO in flight are not chosen again, so each read has exactly one right answer.
+// Latencies (virtual or real time, from the fabric's clock) are kept for percentiles; everything
+// is allocated at construction, so the workload itself allocates nothing per IO.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
 
 #include "core/ibtrs/client_session.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
-#include "tests/core/ibtrs/target.hpp"
+#include "sim-scenarios/lib/memory_target.hpp"
 
-namespace ibnbd::ibtrs::test {
+namespace ibnbd::scenario {
+
+using ibtrs::ClientSession;
+using ibtrs::IoHandler;
+using ibtrs::Permit;
+using ibtrs::RegisteredBuffer;
 
 class IoDriver : public IoHandler {
 public:
@@ -30,7 +38,7 @@ public:
     // `disk` is what the target holds now: the shadow starts from it.
     IoDriver(fabric::Fabric& fabric, ClientSession& session, Options options,
              std::span<const std::byte> disk)
-        : session_(session), options_(options), rng_(options.seed),
+        : fabric_(fabric), session_(session), options_(options), rng_(options.seed),
           shadow_(disk.begin(), disk.begin() + std::size_t{options.blocks} * options.block_size),
           busy_(options.blocks, false) {
         auto buffer = RegisteredBuffer::create(fabric, std::size_t{options.queue_depth + 1} * options.block_size,
@@ -38,6 +46,16 @@ public:
         assert(buffer.has_value());
         buffers_ = std::move(buffer.value());
         inflight_.resize(options.queue_depth);  // every slot starts free
+        latencies_.reserve(options.total_ios);
+    }
+
+    // The q-quantile (0..1) of completed IO latencies, in the fabric's nanoseconds.
+    fabric::Nanos latency_percentile(double q) const {
+        if (latencies_.empty()) return 0;
+        std::vector<fabric::Nanos> sorted(latencies_);
+        std::sort(sorted.begin(), sorted.end());
+        const auto index = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+        return sorted[std::min(index, sorted.size() - 1)];
     }
 
     // Starts (or continues) issuing IO up to the queue depth.
@@ -70,6 +88,7 @@ private:
         std::uint32_t version = 0;
         Dir dir = Dir::read;
         std::uint32_t slot = 0;
+        fabric::Nanos started = 0;
     };
 
     std::uint32_t pick_block() {
@@ -111,6 +130,7 @@ private:
             entries = 1;
         }
         busy_[io.block] = true;
+        io.started = fabric_.now();
         ++issued_;
         ++outstanding_;
         const auto submitted = session_.request(io.dir, permit, usr, {&sge, entries}, *this, slot);
@@ -132,6 +152,7 @@ private:
     void on_io_complete(std::uint64_t cookie, int status) override {
         Inflight& io = inflight_[cookie];
         ++completed;
+        if (latencies_.size() < latencies_.capacity()) latencies_.push_back(fabric_.now() - io.started);
         if (status != 0) {
             ++errors;
             last_error = status;
@@ -151,6 +172,7 @@ private:
         pump();
     }
 
+    fabric::Fabric& fabric_;
     ClientSession& session_;
     Options options_;
     std::mt19937_64 rng_;
@@ -161,7 +183,8 @@ private:
     std::uint64_t issued_ = 0;
     std::uint32_t outstanding_ = 0;
     std::uint32_t version_ = 0;
+    std::vector<fabric::Nanos> latencies_;
     bool stopped_ = false;
 };
 
-}  // namespace ibnbd::ibtrs::test
+}  // namespace ibnbd::scenario
