@@ -209,3 +209,64 @@ BOOST_AUTO_TEST_CASE(half_open_path_only_heartbeats_lost) {
     BOOST_TEST(after.errors == 0u);
     BOOST_TEST(after.verify_failures == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(failover_while_storage_holds_requests_defers_the_reissue) {
+    // Slow storage: the server still processes requests of the dead path when their re-issues
+    // arrive on the other path. The re-issues must wait for their chunks (so that an old write
+    // cannot land after its re-issue), and nothing may fail or be corrupted.
+    Cluster cluster;
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.policy = MpPolicy::round_robin;
+    cluster.open(2, config);
+    cluster.target.hold_responses = true;
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(400, 16), cluster.target.disk);
+    driver.pump();
+    cluster.run_for(kMillisecond);
+    BOOST_REQUIRE(!cluster.target.held.empty());
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).stats().failovered > 0u; }, 2 * kSecond));
+    cluster.run_for(10 * kMillisecond);
+    ServerSession* session = cluster.server->find_session("sess");
+    BOOST_REQUIRE(session != nullptr);
+    BOOST_TEST(session->stats().deferred > 0u);
+    cluster.target.hold_responses = false;
+    cluster.target.release_held();
+    BOOST_REQUIRE(cluster.run_until([&] {
+        cluster.target.release_held();
+        return driver.done();
+    }, 20 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+    BOOST_TEST(driver.completed == 400u);
+}
+
+BOOST_AUTO_TEST_CASE(reconnect_before_the_server_noticed_replaces_the_stale_path) {
+    // The client loses the path (its heartbeat write times out) while the server, which sends
+    // nothing in that time, still believes in it; the client's new cid-0 request replaces it.
+    fabric::sim::WorldConfig world_config;
+    world_config.transport_timeout = 20 * kMillisecond;
+    Cluster cluster(1, world_config);
+    ServerConfig server_config = test_server_config();
+    server_config.heartbeat.interval = 3600 * kSecond;  // the server never probes
+    cluster.start_server(server_config);
+    ClientConfig config = test_client_config();
+    config.reconnect_jitter = 0;
+    cluster.open(1, config);
+    cluster.run_for(10 * kMillisecond);  // every handshake acknowledgement is back
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() != ClientPathState::connected; },
+                                    2 * kSecond));
+    cluster.run_for(50 * kMillisecond);  // the client's disconnect requests are lost on the dead link
+    const ServerSession* stale = cluster.server->find_session("sess");
+    BOOST_REQUIRE(stale != nullptr);
+    BOOST_TEST(stale->connected_paths() == 1u);
+    cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
+                                    5 * kSecond));
+    BOOST_TEST(cluster.server->stats().stale_paths_replaced == 1u);
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(300, 8), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(driver));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+}

@@ -1,0 +1,104 @@
+#include "fabric/sim/listener.hpp"
+
+#include "fabric/sim/endpoint.hpp"
+#include "fabric/sim/engine.hpp"
+#include "fabric/sim/node.hpp"
+
+namespace ibnbd::fabric::sim {
+namespace {
+
+bool is_wildcard_host(const std::string& host) {
+    return host.empty() || host == "0.0.0.0" || host == "::";
+}
+
+}  // namespace
+
+SimListener::~SimListener() { node_.remove_listener(this); }
+
+bool SimListener::wildcard() const { return is_wildcard_host(address_.host); }
+
+Expected<std::unique_ptr<Endpoint>, Errc> SimConnectRequest::accept(
+    std::span<const std::byte> private_data, EndpointHandler& handler, QueueSizes queues) {
+    if (answered_) return unexpected(Errc::invalid_argument);
+    if (private_data.size() > kMaxAcceptPrivateData) return unexpected(Errc::private_data_too_long);
+    if (auto sizes = check_queue_sizes(queues); !sizes) return unexpected(sizes.error());
+    if (node_.crashed()) return unexpected(Errc::no_resources);
+    answered_ = true;
+
+    Connection& connection = engine_.connections.allocate(queues);
+    connection.node = &node_;
+    connection.handler = &handler;
+    connection.state = ConnState::accepted;
+    connection.peer = request_.from;
+    connection.peer_node = request_.sender;
+    connection.link = request_.link;
+    connection.tx = static_cast<std::uint8_t>(1 - request_.direction);
+    connection.local_address = request_.destination;
+    connection.peer_address = request_.source;
+
+    CmPool& pool = engine_.cm_messages;
+    const std::uint64_t index = pool.acquire();
+    CmMessage& reply = pool.at(index);
+    reply.kind = CmKind::reply;
+    reply.from = connection.self;
+    reply.to = request_.from;
+    reply.sender = &node_;
+    reply.target = request_.sender;
+    reply.link = connection.link;
+    reply.direction = connection.tx;
+    reply.set_payload(private_data);
+    send_cm(engine_, index, &connection.last_tx_arrival);
+    engine_.schedule(EventKind::cm_timeout, connection, engine_.now + engine_.config.cm_timeout, 0);
+    return std::unique_ptr<Endpoint>(std::make_unique<SimEndpoint>(engine_, connection.self));
+}
+
+Status<Errc> SimConnectRequest::reject(std::span<const std::byte> private_data) {
+    if (answered_) return unexpected(Errc::invalid_argument);
+    if (private_data.size() > kMaxAcceptPrivateData) return unexpected(Errc::private_data_too_long);
+    answered_ = true;
+    reply_reject(engine_, request_, CmKind::reject, private_data);
+    return {};
+}
+
+void reply_reject(Engine& engine, const CmMessage& request, CmKind kind,
+                  std::span<const std::byte> private_data) {
+    CmPool& pool = engine.cm_messages;
+    const std::uint64_t index = pool.acquire();
+    CmMessage& answer = pool.at(index);
+    answer.kind = kind;
+    answer.from = EndpointHandle{};
+    answer.to = request.from;
+    answer.sender = request.target;
+    answer.target = request.sender;
+    answer.link = request.link;
+    answer.direction = static_cast<std::uint8_t>(1 - request.direction);
+    answer.set_payload(private_data);
+    send_cm(engine, index, nullptr);
+}
+
+void deliver_connect_request(Engine& engine, Node& node, std::uint64_t index) {
+    const CmMessage& request = engine.cm_messages.at(index);
+    if (node.take_injected_drop()) {
+        engine.cm_messages.release(index);
+        return;
+    }
+    SimListener* listener = nullptr;
+    if (node.take_injected_reject()) {
+        reply_reject(engine, request, CmKind::reject, {});
+    } else if ((listener = node.find_listener(request.destination.host, request.destination.port))) {
+        SimConnectRequest connect_request(engine, node, request);
+        TraceEvent trace;
+        trace.time = engine.now;
+        trace.node = node.id();
+        trace.kind = TraceKind::connect_request;
+        trace.byte_len = request.private_length;
+        engine.tracer.record(trace);
+        listener->handler().on_connect_request(connect_request);
+        if (!connect_request.answered() && !node.crashed()) reply_reject(engine, request, CmKind::reject, {});
+    } else {
+        reply_reject(engine, request, CmKind::no_listener, {});
+    }
+    engine.cm_messages.release(index);
+}
+
+}  // namespace ibnbd::fabric::sim

@@ -1,0 +1,16 @@
+// Maps backend names to harness factories.
+#include <string>
+
+#include "tests/fabric/harness.hpp"
+
+namespace ibnbd::fabric::test {
+
+std::unique_ptr<Harness> make_harness(std::string_view backend, std::string& why_not) {
+    if (backend == "sim-verbs") return make_sim_harness(true, why_not);
+    if (backend == "sim-tcp") return make_sim_harness(false, why_not);
+    if (backend == "ofi-tcp") return make_ofi_harness("tcp", why_not);
+    why_not = "unknown backend '" + std::string(backend) + "' (known: sim-verbs, sim-tcp, ofi-tcp)";
+    return nullptr;
+}
+
+}  // namespace ibnbd::fabric::test
