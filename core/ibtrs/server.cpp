@@ -95,6 +95,7 @@ int Server::admit(fabric::ConnectRequest& request, const wire::ConnReq& req) {
     if (auto existing = session.paths_.find(req.sess_uuid); existing != session.paths_.end()) {
         if (req.cid == 0 && req.recon_cnt != existing->second->recon_cnt()) {
             // The client reconnected before we noticed: the old path is stale.
+            ++stats_.stale_paths_replaced;
             existing->second->close("client reconnected");
             closing_paths_.push_back(std::move(existing->second));
             session.paths_.erase(existing);

@@ -32,6 +32,7 @@ struct ServerStats {
     std::uint64_t rejected = 0;
     std::uint64_t paths_closed = 0;
     std::uint64_t violations = 0;  // requests or handshakes that broke the protocol
+    std::uint64_t stale_paths_replaced = 0;  // a client reconnected before we saw its path die
 };
 
 class Server : private fabric::ListenerHandler, private fabric::TimerHandler {
