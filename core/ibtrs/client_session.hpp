@@ -109,6 +109,8 @@ public:
     std::optional<Permit> get_permit() { return permits_.try_get(); }
     std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return permits_.get_or_wait(waiter); }
     void put_permit(Permit permit) { permits_.put(permit); }
+    // Stops waiting for a permit; false if `waiter` was not waiting.
+    bool cancel_permit_wait(PermitWaiter& waiter) { return permits_.cancel_wait(waiter); }
     Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
                         std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);
     // The permit's buffer in the read pool (max_io_size bytes, remote-write registered).

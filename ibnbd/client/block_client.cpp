@@ -1,0 +1,445 @@
+#include "ibnbd/client/block_client.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.hpp"
+
+namespace ibnbd::block {
+
+using ibtrs::Dir;
+using ibtrs::Permit;
+
+namespace {
+enum TimerKind : std::uint64_t { park_timer, deferred_controls_timer };
+}
+
+struct BlockClient::ControlOp final : ibtrs::PermitWaiter, ibtrs::IoHandler {
+    enum class Kind : std::uint8_t { sess_info, open, close };
+    ControlOp(BlockClient& owner, Kind kind) : client(owner), kind(kind) {}
+    void on_permit(Permit granted) override { client.issue_control(*this, granted); }
+    void on_io_complete(std::uint64_t, int status) override { client.control_done(*this, status); }
+
+    BlockClient& client;
+    const Kind kind;
+    BlockDevice* device = nullptr;
+    std::array<std::byte, wire::kRnbdOpenSize> usr{};
+    std::size_t usr_len = 0;
+    std::uint32_t response_len = 0;  // READ requests: the response struct the server writes
+    Permit permit = 0;
+    bool has_permit = false;
+    int deferred_status = 0;  // a submission that failed at once, reported from the event loop
+};
+
+void BlockIo::on_permit(Permit granted) {
+    permit = granted;
+    has_permit = true;
+    client->issue_io(*this);
+}
+
+BlockClient::BlockClient(fabric::Fabric& fabric, BlockClientConfig config, BlockClientHandler& handler)
+    : fabric_(fabric), config_(std::move(config)), handler_(handler) {}
+
+BlockClient::~BlockClient() {
+    if (park_timer_ != 0) fabric_.cancel_timer(park_timer_);
+}
+
+Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& fabric, BlockClientConfig config,
+                                                                std::vector<ibtrs::PathSpec> paths,
+                                                                BlockClientHandler& handler) {
+    std::unique_ptr<BlockClient> client(new BlockClient(fabric, std::move(config), handler));
+    ibtrs::ClientConfig transport_config = client->config_.transport;
+    transport_config.queue_while_reconnecting = 0;  // the block layer queues (see the header)
+    auto transport = ibtrs::ClientSession::create(fabric, transport_config, std::move(paths), *client);
+    if (!transport) return unexpected(transport.error());
+    client->transport_ = std::move(transport.value());
+    client->transport_->start();
+    return client;
+}
+
+BlockDevice* BlockClient::find(std::string_view name) {
+    for (auto& device : devices_) {
+        if (device->name() == name) return device.get();
+    }
+    return nullptr;
+}
+
+// ---- transport events ----------------------------------------------------------------------
+
+void BlockClient::on_open(int status) {
+    if (status != 0) {
+        fail_pending_maps(status);
+        return;
+    }
+    opened_ = true;
+    allocate_pool();
+    send_sess_info();
+}
+
+void BlockClient::on_session_disconnected() {
+    ready_ = false;
+    for (auto& device : devices_) {
+        if (device->state() == DeviceState::mapped) device->set_state(DeviceState::mapped_disconnected);
+    }
+    if (auto* listener = handler_.transport_listener()) listener->on_session_disconnected();
+}
+
+void BlockClient::on_session_reconnected() {
+    if (auto* listener = handler_.transport_listener()) listener->on_session_reconnected();
+    send_sess_info();
+}
+
+void BlockClient::on_path_state(std::string_view path, ibtrs::ClientPathState from, ibtrs::ClientPathState to,
+                                std::string_view reason) {
+    if (auto* listener = handler_.transport_listener()) listener->on_path_state(path, from, to, reason);
+}
+
+void BlockClient::on_failover(std::string_view from, std::string_view to, std::uint32_t ios) {
+    if (auto* listener = handler_.transport_listener()) listener->on_failover(from, to, ios);
+}
+
+void BlockClient::on_reconnect_attempt(std::string_view path, std::uint32_t attempt, bool ok) {
+    if (auto* listener = handler_.transport_listener()) listener->on_reconnect_attempt(path, attempt, ok);
+}
+
+// ---- control messages ------------------------------------------------------------------------
+
+void BlockClient::send_sess_info() {
+    auto op = std::make_unique<ControlOp>(*this, ControlOp::Kind::sess_info);
+    op->usr_len = wire::encode_rnbd_sess_info({wire::kRnbdVersionMajor}, op->usr).value();
+    op->response_len = wire::kRnbdSessInfoRspSize;
+    start_control(std::move(op));
+}
+
+void BlockClient::send_open(BlockDevice& device) {
+    auto op = std::make_unique<ControlOp>(*this, ControlOp::Kind::open);
+    op->device = &device;
+    op->usr_len = wire::encode_rnbd_open({device.mode(), device.name()}, op->usr).value();
+    op->response_len = wire::kRnbdOpenRspSize;
+    start_control(std::move(op));
+}
+
+void BlockClient::send_close(std::uint32_t device_id) {
+    auto op = std::make_unique<ControlOp>(*this, ControlOp::Kind::close);
+    op->usr_len = wire::encode_rnbd_close({device_id}, op->usr).value();
+    start_control(std::move(op));
+}
+
+void BlockClient::start_control(std::unique_ptr<ControlOp> owned) {
+    ControlOp& op = *owned;
+    controls_.push_back(std::move(owned));
+    if (auto permit = transport_->get_permit_wait(op)) issue_control(op, *permit);
+}
+
+void BlockClient::issue_control(ControlOp& op, Permit permit) {
+    op.permit = permit;
+    op.has_permit = true;
+    const fabric::Sge response = transport_->read_buffer(permit, op.response_len);
+    const Dir dir = op.response_len != 0 ? Dir::read : Dir::write;
+    auto submitted = transport_->request(dir, permit, {op.usr.data(), op.usr_len},
+                                         {&response, op.response_len != 0 ? 1u : 0u}, op, 0);
+    if (!submitted) {
+        // Report from the event loop: never call back into whoever asked for this.
+        op.deferred_status = submitted.error();
+        fabric_.start_timer(0, *this, deferred_controls_timer);
+    }
+}
+
+void BlockClient::control_done(ControlOp& op, int status) {
+    switch (op.kind) {
+        case ControlOp::Kind::sess_info: on_sess_info_done(op, status); break;
+        case ControlOp::Kind::open: on_open_done(op, status); break;
+        case ControlOp::Kind::close: break;
+    }
+    if (op.has_permit) transport_->put_permit(op.permit);
+    controls_.remove_if([&](const auto& entry) { return entry.get() == &op; });
+}
+
+void BlockClient::on_sess_info_done(ControlOp& op, int status) {
+    const auto rsp = status == 0 ? wire::decode_rnbd_sess_info_rsp(transport_->read_buffer_bytes(op.permit))
+                                 : wire::Result<wire::RnbdSessInfo>(unexpected(wire::Error::too_short));
+    if (!rsp) {
+        log().warn("ibnbd client {}: SESS_INFO failed (errno {})", transport_->config().session_name, -status);
+        fail_pending_maps(status != 0 ? status : -EPROTO);
+        return;
+    }
+    version_ = std::min(rsp->ver, wire::kRnbdVersionMajor);
+    ready_ = true;
+    for (auto& device : devices_) {
+        if (device->state() == DeviceState::init || device->state() == DeviceState::mapped_disconnected) {
+            send_open(*device);
+        }
+    }
+}
+
+void BlockClient::on_open_done(ControlOp& op, int status) {
+    BlockDevice* device = op.device;
+    const bool still_ours = std::any_of(devices_.begin(), devices_.end(),
+                                        [&](const auto& entry) { return entry.get() == device; });
+    const auto rsp = status == 0 ? wire::decode_rnbd_open_rsp(transport_->read_buffer_bytes(op.permit))
+                                 : wire::Result<wire::RnbdOpenRsp>(unexpected(wire::Error::too_short));
+    if (rsp && (!still_ours || device->state() == DeviceState::unmapped)) {
+        send_close(rsp->device_id);  // unmapped meanwhile: give the server its device back
+        return;
+    }
+    if (!still_ours) return;
+    if (rsp && rsp->logical_block_size == 0) {
+        send_close(rsp->device_id);
+        status = -EPROTO;
+    }
+    if (!rsp || status != 0) {
+        const int error = status != 0 ? status : -EPROTO;
+        if (device->state() == DeviceState::init) {
+            handler_.on_mapped(*device, error);
+            remove_device(*device);
+        } else {
+            fail_parked(device, -EIO);
+        }
+        return;
+    }
+    const DeviceInfo before = device->info_;
+    DeviceInfo& info = device->info_;
+    info.device_id = rsp->device_id;
+    info.size_bytes = rsp->nsectors * 512;
+    info.logical_block_size = rsp->logical_block_size;
+    info.physical_block_size = rsp->physical_block_size;
+    info.max_io_bytes = std::min<std::uint64_t>(std::uint64_t{rsp->max_hw_sectors} * 512, transport_->max_io_size()) /
+                        info.logical_block_size * info.logical_block_size;
+    info.max_discard_bytes = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(std::uint64_t{rsp->max_discard_sectors} * 512, UINT32_MAX) /
+        info.logical_block_size * info.logical_block_size);
+    info.max_write_zeroes_bytes = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(std::uint64_t{rsp->max_write_zeroes_sectors} * 512, UINT32_MAX) /
+        info.logical_block_size * info.logical_block_size);
+    info.discard_granularity = rsp->discard_granularity;
+    info.secure_discard = rsp->secure_discard != 0;
+    info.writeback_cache = (rsp->cache_policy & wire::kRnbdCacheWriteback) != 0;
+    info.fua = info.writeback_cache && (rsp->cache_policy & wire::kRnbdCacheFua) != 0;
+    const bool remap = device->state() == DeviceState::mapped_disconnected;
+    device->set_state(DeviceState::mapped);
+    if (!remap) {
+        handler_.on_mapped(*device, 0);
+        return;
+    }
+    ++device->remaps_;
+    if (before.device_id != info.device_id || before.size_bytes != info.size_bytes) {
+        handler_.on_device_changed(*device, before);
+    }
+    resume_parked(*device);
+}
+
+void BlockClient::fail_pending_maps(int status) {
+    std::vector<BlockDevice*> failed;
+    for (auto& device : devices_) {
+        if (device->state() == DeviceState::init) failed.push_back(device.get());
+    }
+    for (BlockDevice* device : failed) {
+        handler_.on_mapped(*device, status);
+        remove_device(*device);
+    }
+}
+
+void BlockClient::remove_device(BlockDevice& device) {
+    devices_.remove_if([&](const auto& entry) { return entry.get() == &device; });
+}
+
+// ---- map, unmap, remap ---------------------------------------------------------------------
+
+Expected<BlockDevice*, int> BlockClient::map(const std::string& name, wire::AccessMode mode) {
+    if (name.empty() || name.size() > wire::kMaxDevNameLen) return unexpected(-EINVAL);
+    if (find(name) != nullptr) return unexpected(-EEXIST);
+    devices_.push_back(std::make_unique<BlockDevice>(*this, name, mode));
+    BlockDevice& device = *devices_.back();
+    if (ready_) send_open(device);
+    return &device;
+}
+
+Status<int> BlockClient::remap(BlockDevice& device) {
+    switch (device.state()) {
+        case DeviceState::mapped: return unexpected(-EALREADY);
+        case DeviceState::unmapped: return unexpected(-ENODEV);
+        case DeviceState::init: return unexpected(-EBUSY);
+        case DeviceState::mapped_disconnected:
+            if (!ready_) return unexpected(-ENOTCONN);
+            send_open(device);
+            return {};
+    }
+    return unexpected(-EINVAL);
+}
+
+Status<int> BlockClient::unmap(BlockDevice& device, bool force) {
+    if (device.state() == DeviceState::unmapped) return unexpected(-ENODEV);
+    if (!force && (device.users() != 0 || device.inflight() != 0)) return unexpected(-EBUSY);
+    if (force) {
+        for (BlockIo& io : pool_) {
+            if (io.device != &device || io.handler == nullptr) continue;
+            if (io.parked) {
+                std::erase(parked_, &io);
+                io.parked = false;
+            } else if (!io.has_permit) {
+                transport_->cancel_permit_wait(io);
+            }
+            BlockIoHandler* handler = io.handler;
+            const std::uint64_t cookie = io.cookie;
+            --device.inflight_;
+            io.handler = nullptr;
+            if (io.has_permit) {
+                io.abandoned = true;  // the transport still owns it; its completion frees it
+            } else {
+                give_back(io);
+            }
+            handler->on_block_io_complete(cookie, -EIO);
+        }
+    }
+    const bool tell_server = device.state() == DeviceState::mapped && ready_;
+    const std::uint32_t device_id = device.info().device_id;
+    device.set_state(DeviceState::unmapped);
+    if (tell_server) send_close(device_id);
+    handler_.on_unmapped(device);
+    remove_device(device);
+    return {};
+}
+
+// ---- data IO --------------------------------------------------------------------------------
+
+void BlockClient::allocate_pool() {
+    if (!pool_.empty()) return;
+    pool_.resize(std::size_t{2} * transport_->queue_depth());
+    parked_.reserve(pool_.size());
+    for (auto& io : pool_) {
+        io.client = this;
+        give_back(io);
+    }
+}
+
+BlockIo* BlockClient::take_io() {
+    BlockIo* io = free_;
+    if (io != nullptr) free_ = io->next_free;
+    return io;
+}
+
+void BlockClient::give_back(BlockIo& io) {
+    io.device = nullptr;
+    io.handler = nullptr;
+    io.has_permit = false;
+    io.parked = false;
+    io.abandoned = false;
+    io.deadline = 0;
+    io.next_free = free_;
+    free_ = &io;
+}
+
+void BlockClient::start_io(BlockIo& io) {
+    if (io.device->state() != DeviceState::mapped || !ready_) return park(io);
+    if (auto permit = transport_->get_permit_wait(io)) io.on_permit(*permit);
+}
+
+void BlockClient::issue_io(BlockIo& io) {
+    BlockDevice& device = *io.device;
+    if (device.state() != DeviceState::mapped || !ready_) {
+        transport_->put_permit(io.permit);
+        io.has_permit = false;
+        return park(io);
+    }
+    wire::RnbdIo message;
+    message.device_id = device.info().device_id;
+    message.sector = io.offset >> 9;
+    message.rw = wire::rnbd_rw(io.op, io.flags);
+    message.bi_size = io.length;
+    std::array<std::byte, wire::kRnbdIoSize> usr{};
+    (void)wire::encode_rnbd_io(message, usr);
+    const bool carries_data = io.op == wire::RnbdOp::read || io.op == wire::RnbdOp::write;
+    if (io.op == wire::RnbdOp::write && io.length != 0) {
+        std::memcpy(transport_->read_buffer_bytes(io.permit).data(), io.write_from.data(), io.length);
+    }
+    const fabric::Sge data = transport_->read_buffer(io.permit, carries_data ? io.length : 0);
+    const std::size_t entries = carries_data && io.length != 0 ? 1 : 0;
+    const Dir dir = io.op == wire::RnbdOp::read ? Dir::read : Dir::write;
+    const auto index = static_cast<std::uint64_t>(&io - pool_.data());
+    if (auto submitted = transport_->request(dir, io.permit, usr, {&data, entries}, *this, index); !submitted) {
+        transport_->put_permit(io.permit);
+        io.has_permit = false;
+        if (submitted.error() == -ECONNABORTED && config_.queue_while_reconnecting > 0) return park(io);
+        finish_io(io, submitted.error() == -ECONNABORTED ? -EIO : submitted.error());
+    }
+}
+
+void BlockClient::on_io_complete(std::uint64_t cookie, int status) {
+    BlockIo& io = pool_[cookie];
+    if (io.abandoned) {
+        transport_->put_permit(io.permit);
+        give_back(io);
+        return;
+    }
+    if (status == 0 && io.op == wire::RnbdOp::read && io.length != 0) {
+        std::memcpy(io.read_into.data(), transport_->read_buffer_bytes(io.permit).data(), io.length);
+    }
+    transport_->put_permit(io.permit);
+    io.has_permit = false;
+    // A transport failure is not the server's answer: with queueing, try again after the remap.
+    if (status == -ECONNABORTED && config_.queue_while_reconnecting > 0) return park(io);
+    finish_io(io, status == -ECONNABORTED ? -EIO : status);
+}
+
+void BlockClient::finish_io(BlockIo& io, int status) {
+    BlockIoHandler* handler = io.handler;
+    const std::uint64_t cookie = io.cookie;
+    --io.device->inflight_;
+    give_back(io);
+    handler->on_block_io_complete(cookie, status);
+}
+
+void BlockClient::park(BlockIo& io) {
+    if (config_.queue_while_reconnecting == 0) return finish_io(io, -EIO);
+    if (io.deadline == 0) io.deadline = fabric_.now() + config_.queue_while_reconnecting;
+    io.parked = true;
+    parked_.push_back(&io);
+    arm_park_timer();
+}
+
+void BlockClient::resume_parked(BlockDevice& device) {
+    std::vector<BlockIo*> resumed;
+    std::erase_if(parked_, [&](BlockIo* io) {
+        if (io->device != &device) return false;
+        io->parked = false;
+        resumed.push_back(io);
+        return true;
+    });
+    for (BlockIo* io : resumed) start_io(*io);
+}
+
+void BlockClient::fail_parked(BlockDevice* device, int status) {
+    std::vector<BlockIo*> failed;
+    const fabric::Nanos now = fabric_.now();
+    std::erase_if(parked_, [&](BlockIo* io) {
+        const bool due = device != nullptr ? io->device == device : io->deadline <= now;
+        if (due) failed.push_back(io);
+        return due;
+    });
+    for (BlockIo* io : failed) finish_io(*io, status);
+}
+
+void BlockClient::arm_park_timer() {
+    if (park_timer_ != 0 || parked_.empty()) return;
+    fabric::Nanos first = parked_.front()->deadline;
+    for (const BlockIo* io : parked_) first = std::min(first, io->deadline);
+    const fabric::Nanos now = fabric_.now();
+    park_timer_ = fabric_.start_timer(first > now ? first - now : 0, *this, park_timer);
+}
+
+void BlockClient::on_timer(std::uint64_t cookie) {
+    if (cookie == deferred_controls_timer) {
+        std::vector<ControlOp*> failed;
+        for (auto& op : controls_) {
+            if (op->deferred_status != 0) failed.push_back(op.get());
+        }
+        for (ControlOp* op : failed) control_done(*op, op->deferred_status);
+        return;
+    }
+    park_timer_ = 0;
+    fail_parked(nullptr, -ETIMEDOUT);
+    arm_park_timer();
+}
+
+}  // namespace ibnbd::block

@@ -1,0 +1,151 @@
+// The IBNBD client session (protocol.md §3.1, §3.3, §3.11): one per IBTRS session, many devices.
+//
+// MAP      map(name, mode) returns the device at once in state init and reports the outcome to the
+//          handler: the session is opened if needed, SESS_INFO is exchanged (once per session
+//          establishment), then OPEN. Errors in on_mapped: the server's errno (-ENOENT, -EPERM,
+//          -EACCES, ...) or the session's failure to open. Mapping a name twice → -EEXIST at once.
+// UNMAP    normal: refused with -EBUSY while the device has users or IO in flight; force: in-flight
+//          and queued IO completes with -EIO at once. Either way CLOSE goes to the server if the
+//          session is up, and the device is gone (its pointer invalid) once on_unmapped ran.
+// REMAP    after the transport reconnects (every path had been lost), SESS_INFO and OPEN are sent
+//          again for every mapped device; the device id and the capacity may change
+//          (on_device_changed). remap() asks for it by hand: -EALREADY when mapped, -ENODEV when
+//          unmapped.
+// QUEUEING IO submitted while a device is mapped_disconnected, and IO whose transport failed,
+//          waits up to queue_while_reconnecting for the remap, else fails with -EIO. (The IBTRS
+//          session underneath never queues: a request must be re-encoded with the device id the
+//          remap gives.)
+// LIMITS   the request pool holds 2 × queue_depth requests, allocated once when the session
+//          first connects; nothing is allocated per IO.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ibtrs/client_session.hpp"
+#include "core/wire/rnbd.hpp"
+#include "ibnbd/client/block_device.hpp"
+
+namespace ibnbd::block {
+
+class BlockClientHandler {
+public:
+    virtual ~BlockClientHandler() = default;
+    virtual void on_mapped(BlockDevice& device, int status) = 0;
+    virtual void on_unmapped(BlockDevice& device) { (void)device; }
+    virtual void on_device_state(BlockDevice& device, DeviceState from, DeviceState to) {
+        (void)device, (void)from, (void)to;
+    }
+    // After a remap: the id or the capacity changed.
+    virtual void on_device_changed(BlockDevice& device, const DeviceInfo& before) { (void)device, (void)before; }
+    // The IBTRS session's own events (paths, failovers, reconnects).
+    virtual ibtrs::ClientEventListener* transport_listener() { return nullptr; }
+};
+
+struct BlockClientConfig {
+    ibtrs::ClientConfig transport;          // transport.queue_while_reconnecting is not used
+    fabric::Nanos queue_while_reconnecting = 0;
+};
+
+// One request in flight or waiting (pre-allocated).
+struct BlockIo : ibtrs::PermitWaiter {
+    BlockClient* client = nullptr;
+    BlockDevice* device = nullptr;
+    BlockIoHandler* handler = nullptr;
+    std::uint64_t cookie = 0;
+    wire::RnbdOp op = wire::RnbdOp::read;
+    std::uint32_t flags = 0;
+    std::uint64_t offset = 0;
+    std::uint32_t length = 0;
+    std::span<std::byte> read_into;
+    std::span<const std::byte> write_from;
+    ibtrs::Permit permit = 0;
+    bool has_permit = false;
+    bool parked = false;
+    bool abandoned = false;  // completed early (force unmap); the transport completion is ignored
+    fabric::Nanos deadline = 0;
+    BlockIo* next_free = nullptr;
+    void on_permit(ibtrs::Permit permit) override;
+};
+
+class BlockClient : private ibtrs::ClientSessionHandler, private ibtrs::IoHandler, private fabric::TimerHandler {
+public:
+    // Errors: the IBTRS session's (-EINVAL for bad names or paths).
+    static Expected<std::unique_ptr<BlockClient>, int> create(fabric::Fabric& fabric, BlockClientConfig config,
+                                                              std::vector<ibtrs::PathSpec> paths,
+                                                              BlockClientHandler& handler);
+    ~BlockClient() override;
+
+    Expected<BlockDevice*, int> map(const std::string& name, wire::AccessMode mode);
+    Status<int> unmap(BlockDevice& device, bool force);
+    Status<int> remap(BlockDevice& device);
+
+    ibtrs::ClientSession& transport() { return *transport_; }
+    const std::list<std::unique_ptr<BlockDevice>>& devices() const { return devices_; }
+    BlockDevice* find(std::string_view name);
+    bool ready() const { return ready_; }
+    std::uint8_t protocol_version() const { return version_; }
+    fabric::Fabric& fabric() { return fabric_; }
+
+private:
+    friend class BlockDevice;
+    friend struct BlockIo;
+    struct ControlOp;
+
+    BlockClient(fabric::Fabric& fabric, BlockClientConfig config, BlockClientHandler& handler);
+
+    // ibtrs::ClientSessionHandler
+    void on_open(int status) override;
+    void on_session_disconnected() override;
+    void on_session_reconnected() override;
+    void on_path_state(std::string_view path, ibtrs::ClientPathState from, ibtrs::ClientPathState to,
+                       std::string_view reason) override;
+    void on_failover(std::string_view from, std::string_view to, std::uint32_t ios) override;
+    void on_reconnect_attempt(std::string_view path, std::uint32_t attempt, bool ok) override;
+    // ibtrs::IoHandler (data IO)
+    void on_io_complete(std::uint64_t cookie, int status) override;
+    void on_timer(std::uint64_t cookie) override;
+
+    // Control messages.
+    void send_sess_info();
+    void send_open(BlockDevice& device);
+    void send_close(std::uint32_t device_id);
+    void start_control(std::unique_ptr<ControlOp> op);
+    void issue_control(ControlOp& op, ibtrs::Permit permit);
+    void control_done(ControlOp& op, int status);
+    void on_sess_info_done(ControlOp& op, int status);
+    void on_open_done(ControlOp& op, int status);
+    void fail_pending_maps(int status);
+    void remove_device(BlockDevice& device);
+
+    // Data IO.
+    BlockIo* take_io();
+    void give_back(BlockIo& io);
+    void start_io(BlockIo& io);
+    void issue_io(BlockIo& io);
+    void finish_io(BlockIo& io, int status);
+    void park(BlockIo& io);
+    void resume_parked(BlockDevice& device);
+    void fail_parked(BlockDevice* device, int status);
+    void arm_park_timer();
+    void allocate_pool();
+
+    fabric::Fabric& fabric_;
+    BlockClientConfig config_;
+    BlockClientHandler& handler_;
+    std::unique_ptr<ibtrs::ClientSession> transport_;
+    std::list<std::unique_ptr<BlockDevice>> devices_;
+    std::list<std::unique_ptr<ControlOp>> controls_;
+    std::vector<BlockIo> pool_;
+    BlockIo* free_ = nullptr;
+    std::vector<BlockIo*> parked_;  // capacity pool size
+    fabric::TimerId park_timer_ = 0;
+    std::uint8_t version_ = wire::kRnbdVersionMajor;
+    bool opened_ = false;
+    bool ready_ = false;  // SESS_INFO done on the current establishment
+};
+
+}  // namespace ibnbd::block

@@ -1,0 +1,116 @@
+// The IBNBD server (protocol.md §3, design.md §5): passive. It serves whatever a client opens under
+// dev_search_path; nothing is exported explicitly. Plug it into an ibtrs::Server as its handler.
+//
+// MESSAGES (all results travel as the IBTRS response errno)
+//   SESS_INFO  (RTRS read)  negotiates the major version (min(client, 2)); response in the data
+//   OPEN       (RTRS read)  resolves the name (device_resolver.hpp), applies the access mode
+//                           (device_table.hpp), gives a per-session device id that is never reused,
+//                           and answers with OPEN_RSP filled from the real store; opening a name the
+//                           session already has open returns the same id (remap)
+//   CLOSE      (RTRS write) releases the device once its in-flight IO is done; unknown ids: 0
+//   IO         (RTRS read for READ, write for the rest) goes to storage; -ENOTCONN for an unknown or
+//                           force-closed id, -EINVAL for a bad op, a data length other than bi_size,
+//                           or a direction that does not fit the op, -EROFS for a write-type op on a
+//                           read-only mapping, and the storage's errno
+// Every device of a session is released when the session's last path goes. A device whose old
+// session still has IO in flight is not opened again (OPEN waits) until that IO has completed,
+// so that a write of the old session cannot land after the new session's writes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/ibtrs/server.hpp"
+#include "core/wire/rnbd.hpp"
+#include "ibnbd/server/device_resolver.hpp"
+#include "ibnbd/server/device_table.hpp"
+#include "ibnbd/storage/device.hpp"
+
+namespace ibnbd::block {
+
+struct BlockServerConfig {
+    std::string dev_search_path = "/";
+};
+
+struct BlockServerStats {
+    std::uint64_t sessions_opened = 0;
+    std::uint64_t opens = 0;
+    std::uint64_t opens_refused = 0;
+    std::uint64_t closes = 0;
+    std::uint64_t ios = 0;
+    std::uint64_t io_errors = 0;
+    std::uint64_t bad_requests = 0;
+};
+
+// What an operator sees of one mapped device.
+struct ExportedDevice {
+    std::string session;
+    std::uint32_t device_id = 0;
+    std::string name;
+    std::string path;
+    wire::AccessMode mode = wire::AccessMode::ro;
+    std::uint32_t inflight = 0;
+};
+
+class BlockServer : public ibtrs::ServerHandler, private storage::CompletionHandler {
+public:
+    BlockServer(storage::Backend& backend, BlockServerConfig config);
+    ~BlockServer() override;
+
+    int on_session_connected(ibtrs::ServerSession& session) override;
+    void on_session_disconnected(ibtrs::ServerSession& session) override;
+    int on_request(ibtrs::ServerSession& session, ibtrs::RequestId id, ibtrs::Dir dir,
+                   std::span<std::byte> data, std::span<const std::byte> usr) override;
+
+    // Server-side close of one session's device: later IO with that id fails with -ENOTCONN and
+    // the id is not reused. Errors: -ENOENT (no such session or device).
+    Status<int> force_close(std::string_view session, std::uint32_t device_id);
+
+    std::vector<ExportedDevice> devices() const;
+    const BlockServerStats& stats() const { return stats_; }
+    std::size_t open_devices() const { return table_.size(); }
+
+private:
+    struct SessionDevice;
+    struct BlockSession;
+    struct IoContext {
+        BlockSession* session = nullptr;
+        SessionDevice* device = nullptr;
+        ibtrs::RequestId id{};
+    };
+    struct PendingOpen {
+        BlockSession* session;
+        ibtrs::RequestId id;
+        wire::RnbdOpen message;
+        std::span<std::byte> response;
+    };
+
+    void on_storage_complete(std::uint64_t cookie, int status) override;
+
+    int handle_sess_info(BlockSession& session, ibtrs::Dir dir, std::span<std::byte> data,
+                         std::span<const std::byte> usr);
+    int handle_open(BlockSession& session, ibtrs::RequestId id, ibtrs::Dir dir, std::span<std::byte> data,
+                    std::span<const std::byte> usr);
+    int open_device(BlockSession& session, const wire::RnbdOpen& message, std::span<std::byte> response);
+    int handle_close(BlockSession& session, ibtrs::RequestId id, std::span<const std::byte> usr);
+    int handle_io(BlockSession& session, ibtrs::RequestId id, ibtrs::Dir dir, std::span<std::byte> data,
+                  std::span<const std::byte> usr);
+
+    bool draining(const OpenDevice& device) const;
+    void retry_pending_opens();
+    void detach(BlockSession& session, SessionDevice& device);
+    void finish_detach(BlockSession& session, SessionDevice& device);
+    void forget_session_if_done(BlockSession& session);
+
+    DeviceResolver resolver_;
+    DeviceTable table_;
+    std::vector<std::unique_ptr<BlockSession>> sessions_;
+    std::vector<PendingOpen> pending_opens_;
+    BlockServerStats stats_;
+};
+
+}  // namespace ibnbd::block
