@@ -397,6 +397,7 @@ void ClientPath::fail(std::string_view reason) {
     }
     cancel_timer(heartbeat_timer);
     cancel_timer(connect_timer);
+    if (session_.config().unsafe_failover_without_drain) session_.on_path_drained(*this);
     begin_drain();
 }
 

@@ -1,0 +1,141 @@
+// IBNBD on the simulator: a server node with an IBTRS server, a BlockServer over memory stores,
+// and client nodes with BlockClients, joined by two paths each.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ibtrs/server.hpp"
+#include "fabric/sim/world.hpp"
+#include "ibnbd/client/block_client.hpp"
+#include "ibnbd/server/block_server.hpp"
+#include "ibnbd/storage/memory/memory_backend.hpp"
+#include "sim-scenarios/lib/block_oracle.hpp"
+
+namespace ibnbd::block::test {
+
+using ibtrs::kMillisecond;
+using ibtrs::kSecond;
+
+inline std::string server_address(int path) { return "10.0." + std::to_string(path) + ".1"; }
+inline std::string client_address(int client, int path) {
+    return "10." + std::to_string(client + 1) + "." + std::to_string(path) + ".2";
+}
+
+// Records what a BlockClient reports.
+struct ClientEvents : BlockClientHandler {
+    void on_mapped(BlockDevice& device, int status) override {
+        mapped.push_back(&device);
+        statuses.push_back(status);
+    }
+    void on_unmapped(BlockDevice&) override { ++unmapped; }
+    void on_device_changed(BlockDevice&, const DeviceInfo&) override { ++changed; }
+    int status_of(const BlockDevice* device) const {
+        for (std::size_t i = 0; i < mapped.size(); ++i) {
+            if (mapped[i] == device) return statuses[i];
+        }
+        return 1;  // not reported yet
+    }
+    std::vector<BlockDevice*> mapped;
+    std::vector<int> statuses;
+    int unmapped = 0;
+    int changed = 0;
+};
+
+struct BlockCluster {
+    static constexpr int kClients = 3;
+    static constexpr int kPaths = 2;
+
+    explicit BlockCluster(std::uint64_t seed = 1, std::string search_path = "/srv")
+        : world(seed), server_node(world.add_node("server", {server_address(0), server_address(1)})),
+          search_path_(std::move(search_path)) {
+        for (int c = 0; c < kClients; ++c) {
+            std::vector<std::string> addresses;
+            for (int p = 0; p < kPaths; ++p) addresses.push_back(client_address(c, p));
+            client_nodes.push_back(&world.add_node("client" + std::to_string(c), addresses));
+            for (int p = 0; p < kPaths; ++p) world.add_link(client_address(c, p), server_address(p), {5'000, 1'000, 0});
+        }
+        start_server();
+    }
+
+    void start_server() {
+        backend = std::make_unique<storage::memory::MemoryBackend>(server_node, catalog);
+        block_server = std::make_unique<BlockServer>(*backend, BlockServerConfig{search_path_});
+        ibtrs::ServerConfig config;
+        config.queue_depth = 32;
+        config.chunk_size = 16384;
+        config.heartbeat = {100 * kMillisecond, 3};
+        server = std::move(ibtrs::Server::create(server_node, config, *block_server).value());
+        for (int p = 0; p < kPaths; ++p) BOOST_REQUIRE(server->listen({server_address(p), 1234}).has_value());
+    }
+
+    // Crash of the server node: the process is gone, the memory stores lose what was not durable.
+    void crash_server(std::uint64_t seed) {
+        server_node.crash();
+        server.reset();
+        block_server.reset();
+        backend.reset();
+        catalog.crash_all(seed);
+    }
+    void restart_server() {
+        server_node.restart();
+        start_server();
+    }
+
+    std::unique_ptr<BlockClient> client(int index, const std::string& session, int paths = 2,
+                                        fabric::Nanos queue_while_reconnecting = 0) {
+        BlockClientConfig config;
+        config.transport.session_name = session;
+        config.transport.heartbeat = {100 * kMillisecond, 3};
+        config.transport.reconnect_delay = 100 * kMillisecond;
+        config.transport.reconnect_max_delay = 400 * kMillisecond;
+        config.transport.reconnect_jitter = 20 * kMillisecond;
+        config.queue_while_reconnecting = queue_while_reconnecting;
+        std::vector<ibtrs::PathSpec> specs;
+        for (int p = 0; p < paths; ++p) specs.push_back({{client_address(index, p), 0}, {server_address(p), 1234}});
+        auto created = BlockClient::create(*client_nodes[index], config, specs, events[index]);
+        BOOST_REQUIRE(created.has_value());
+        return std::move(created.value());
+    }
+
+    // Maps and waits; returns the device (nullptr on failure, with the status in *status).
+    BlockDevice* map(BlockClient& client, int index, const std::string& name, wire::AccessMode mode,
+                     int* status = nullptr) {
+        auto device = client.map(name, mode);
+        if (!device) {
+            if (status) *status = device.error();
+            return nullptr;
+        }
+        BlockDevice* result = *device;
+        BOOST_REQUIRE(run_until([&] { return events[index].status_of(result) != 1; }, 5 * kSecond));
+        const int outcome = events[index].status_of(result);
+        if (status) *status = outcome;
+        return outcome == 0 ? result : nullptr;
+    }
+
+    bool run_until(const std::function<bool()>& done, fabric::Nanos timeout) {
+        return world.run_until(done, world.now() + timeout);
+    }
+    void run_for(fabric::Nanos duration) { world.run_until(world.now() + duration); }
+
+    bool drive(scenario::BlockOracle& oracle, fabric::Nanos timeout = 60 * kSecond) {
+        oracle.pump();
+        return run_until([&] { return oracle.done(); }, timeout);
+    }
+
+    fabric::sim::World world;
+    fabric::sim::Node& server_node;
+    std::vector<fabric::sim::Node*> client_nodes;
+    storage::memory::MemoryCatalog catalog;
+    std::unique_ptr<storage::memory::MemoryBackend> backend;
+    std::unique_ptr<BlockServer> block_server;
+    std::unique_ptr<ibtrs::Server> server;
+    ClientEvents events[kClients];
+
+private:
+    std::string search_path_;
+};
+
+}  // namespace ibnbd::block::test

@@ -1,0 +1,214 @@
+// Server crash and restart (remap, durability), force close, malformed requests, unmap, and IO
+// while the session is down.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/ibnbd/block/block_cluster.hpp"
+
+using namespace ibnbd;
+using namespace ibnbd::block;
+using namespace ibnbd::block::test;
+using wire::AccessMode;
+using fabric::sim::Direction;
+
+namespace {
+
+struct Collect : BlockIoHandler {
+    void on_block_io_complete(std::uint64_t cookie, int status) override { results.emplace_back(cookie, status); }
+    std::vector<std::pair<std::uint64_t, int>> results;
+    int status_of(std::uint64_t cookie) const {
+        for (const auto& [c, s] : results) {
+            if (c == cookie) return s;
+        }
+        return 1;
+    }
+};
+
+constexpr std::uint32_t kBlock = 4096;
+
+void write_block(BlockDevice& device, std::uint32_t block, std::uint32_t version, bool fua, Collect& sink,
+                 std::vector<std::byte>& buffer) {
+    buffer.resize(std::size_t{kBlock} * (block + 1));
+    std::byte* data = buffer.data() + std::size_t{block} * kBlock;
+    for (std::uint32_t i = 0; i < kBlock; ++i) data[i] = scenario::BlockOracle::pattern(block, version, i);
+    BOOST_REQUIRE(device.write(std::uint64_t{block} * kBlock, {data, kBlock}, fua, sink, block).has_value());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(server_crash_remaps_and_keeps_flushed_and_fua_data) {
+    std::uint64_t unflushed_lost = 0, unflushed_total = 0;
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+        BlockCluster cluster(seed);
+        cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+        auto client = cluster.client(0, "alpha", 2, 10 * kSecond);
+        BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+        BOOST_REQUIRE(device != nullptr);
+        // Blocks 0-15 written then flushed, 16-31 written with FUA, 32-63 written and not flushed.
+        Collect sink;
+        std::vector<std::byte> buffers;
+        for (std::uint32_t b = 0; b < 16; ++b) write_block(*device, b, 1, false, sink, buffers);
+        BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 16; }, kSecond));
+        BOOST_REQUIRE(device->flush(sink, 1000).has_value());
+        for (std::uint32_t b = 16; b < 32; ++b) write_block(*device, b, 2, true, sink, buffers);
+        BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 33; }, kSecond));
+        for (std::uint32_t b = 32; b < 64; ++b) write_block(*device, b, 3, false, sink, buffers);
+        BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 65; }, kSecond));
+        for (const auto& [cookie, status] : sink.results) BOOST_REQUIRE(status == 0);
+
+        const std::uint32_t id_before = device->info().device_id;
+        cluster.crash_server(seed);
+        BOOST_REQUIRE(cluster.run_until([&] { return device->state() == DeviceState::mapped_disconnected; },
+                                        5 * kSecond));
+        cluster.run_for(200 * kMillisecond);
+        cluster.restart_server();
+        BOOST_REQUIRE(cluster.run_until([&] { return device->state() == DeviceState::mapped; }, 10 * kSecond));
+        BOOST_TEST(device->remaps() == 1u);
+        BOOST_TEST(device->info().device_id == id_before);  // a fresh server numbers from 0 again
+
+        std::vector<std::byte> back(64 * kBlock);
+        Collect reads;
+        for (std::uint32_t b = 0; b < 64; ++b) {
+            BOOST_REQUIRE(device->read(std::uint64_t{b} * kBlock, {back.data() + std::size_t{b} * kBlock, kBlock},
+                                       reads, b).has_value());
+        }
+        BOOST_REQUIRE(cluster.run_until([&] { return reads.results.size() == 64; }, 5 * kSecond));
+        for (std::uint32_t b = 0; b < 64; ++b) {
+            BOOST_REQUIRE(reads.status_of(b) == 0);
+            const std::uint32_t version = b < 16 ? 1 : b < 32 ? 2 : 3;
+            bool intact = true;
+            for (std::uint32_t i = 0; i < kBlock; ++i) {
+                intact = intact && back[std::size_t{b} * kBlock + i] == scenario::BlockOracle::pattern(b, version, i);
+            }
+            if (b < 32) {
+                BOOST_TEST(intact, "durable block " << b << " survived, seed " << seed);
+                continue;
+            }
+            ++unflushed_total;
+            if (!intact) {
+                ++unflushed_lost;
+                // What is there is, sector by sector, the old content (zeros) or the new one.
+                for (std::uint32_t s = 0; s < kBlock / 512; ++s) {
+                    const std::byte* sector = back.data() + std::size_t{b} * kBlock + s * 512;
+                    const bool old = std::all_of(sector, sector + 512, [](std::byte x) { return x == std::byte{0}; });
+                    bool now = true;
+                    for (std::uint32_t i = 0; i < 512; ++i) {
+                        now = now && sector[i] == scenario::BlockOracle::pattern(b, version, s * 512 + i);
+                    }
+                    BOOST_TEST((old || now), "block " << b << " sector " << s);
+                }
+            }
+        }
+    }
+    BOOST_TEST(unflushed_lost > 0u);               // the durability model does lose unflushed data
+    BOOST_TEST(unflushed_lost < unflushed_total);  // and keeps some of it
+}
+
+BOOST_AUTO_TEST_CASE(without_a_crash_nothing_is_lost_across_a_reconnect) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha", 1, 5 * kSecond);
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    scenario::BlockOracle::Options options;
+    options.total_ops = 3000;
+    options.use_discard = false;
+    scenario::BlockOracle oracle(*device, options);
+    oracle.pump();
+    cluster.run_for(2 * kMillisecond);
+    cluster.world.set_link_state(client_address(0, 0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return device->state() == DeviceState::mapped_disconnected; }, 5 * kSecond));
+    cluster.world.set_link_state(client_address(0, 0), server_address(0), true, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return oracle.done(); }, 30 * kSecond));
+    BOOST_TEST(oracle.errors == 0u);
+    BOOST_TEST(oracle.verify_failures == 0u);
+    BOOST_TEST(device->remaps() >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(io_while_disconnected_fails_without_queueing) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha", 1, 0);
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    cluster.world.set_link_state(client_address(0, 0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return device->state() == DeviceState::mapped_disconnected; }, 5 * kSecond));
+    std::vector<std::byte> data(512);
+    Collect sink;
+    BOOST_TEST(device->write(0, data, false, sink, 0).error() == -EIO);
+}
+
+BOOST_AUTO_TEST_CASE(force_close_fails_later_io_and_never_reuses_the_id) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    cluster.catalog.add_store("/srv/vol1", 1 << 20, {});
+    auto client = cluster.client(0, "alpha");
+    BlockDevice* first = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(first != nullptr);
+    BOOST_REQUIRE(cluster.block_server->force_close("alpha", first->info().device_id).has_value());
+    BOOST_TEST(cluster.block_server->force_close("alpha", first->info().device_id).error() == -ENOENT);
+    std::vector<std::byte> data(512);
+    Collect sink;
+    BOOST_REQUIRE(first->write(0, data, false, sink, 7).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return !sink.results.empty(); }, kSecond));
+    BOOST_TEST(sink.status_of(7) == -ENOTCONN);
+    BlockDevice* second = cluster.map(*client, 0, "vol1", AccessMode::rw);
+    BOOST_REQUIRE(second != nullptr);
+    BOOST_TEST(second->info().device_id != first->info().device_id);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_io_messages_fail_with_their_errno) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha");
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    ibtrs::ClientSession& transport = client->transport();
+    struct Shot : ibtrs::IoHandler {
+        void on_io_complete(std::uint64_t, int s) override { status = s; }
+        int status = 1;
+    };
+    const auto send = [&](const wire::RnbdIo& message, ibtrs::Dir dir, std::uint32_t data_len) {
+        std::array<std::byte, wire::kRnbdIoSize> usr{};
+        (void)wire::encode_rnbd_io(message, usr);
+        const ibtrs::Permit permit = *transport.get_permit();
+        const fabric::Sge data = transport.read_buffer(permit, data_len);
+        Shot shot;
+        BOOST_REQUIRE(transport.request(dir, permit, usr, {&data, data_len ? 1u : 0u}, shot, 0).has_value());
+        BOOST_REQUIRE(cluster.run_until([&] { return shot.status != 1; }, kSecond));
+        transport.put_permit(permit);
+        return shot.status;
+    };
+    const std::uint32_t id = device->info().device_id;
+    BOOST_TEST(send({999, 0, wire::rnbd_rw(wire::RnbdOp::read, 0), 512, 0}, ibtrs::Dir::read, 512) == -ENOTCONN);
+    BOOST_TEST(send({id, 0, wire::rnbd_rw(wire::RnbdOp::write, 0), 4096, 0}, ibtrs::Dir::write, 512) == -EINVAL);
+    BOOST_TEST(send({id, 0, wire::rnbd_rw(wire::RnbdOp::read, 0), 512, 0}, ibtrs::Dir::write, 512) == -EINVAL);
+    BOOST_TEST(send({id, 0, 9, 512, 0}, ibtrs::Dir::write, 512) == -EINVAL);  // unknown op
+    BOOST_TEST(send({id, (1 << 20) / 512, wire::rnbd_rw(wire::RnbdOp::read, 0), 512, 0}, ibtrs::Dir::read, 512) ==
+               -EINVAL);  // past the end
+    BOOST_TEST(send({id, 0, wire::rnbd_rw(wire::RnbdOp::read, 0), 512, 0}, ibtrs::Dir::read, 512) == 0);
+    BOOST_TEST(cluster.block_server->stats().bad_requests >= 3u);
+}
+
+BOOST_AUTO_TEST_CASE(unmap_normal_is_refused_while_in_use_and_force_fails_inflight_io) {
+    BlockCluster cluster;
+    auto& store = cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha");
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    device->acquire();
+    BOOST_TEST(client->unmap(*device, false).error() == -EBUSY);
+    device->release();
+    store.set_latency(50 * kMillisecond, 0);
+    std::vector<std::byte> data(4096);
+    Collect sink;
+    BOOST_REQUIRE(device->write(0, data, false, sink, 1).has_value());
+    cluster.run_for(kMillisecond);
+    BOOST_TEST(client->unmap(*device, false).error() == -EBUSY);  // IO in flight
+    BOOST_REQUIRE(client->unmap(*device, true).has_value());
+    BOOST_TEST(sink.status_of(1) == -EIO);
+    BOOST_TEST(cluster.events[0].unmapped == 1);
+    BOOST_TEST(client->find("vol0") == nullptr);
+    cluster.run_for(200 * kMillisecond);  // the abandoned request completes underneath; nothing leaks
+    BOOST_TEST(client->transport().permits_in_use() == 0u);
+    BOOST_TEST(cluster.block_server->open_devices() == 0u);
+}
