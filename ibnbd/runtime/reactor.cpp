@@ -1,0 +1,124 @@
+#include "ibnbd/runtime/reactor.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cerrno>
+
+namespace ibnbd::runtime {
+
+Reactor::Reactor(ReactorConfig config)
+    : config_(config), epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    assert(epoll_fd_ >= 0 && wake_fd_ >= 0);
+}
+
+Reactor::~Reactor() {
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Reactor::add(Pollable& pollable) {
+    pollables_.push_back(&pollable);
+    epoll_dirty_ = true;
+}
+
+void Reactor::remove(Pollable& pollable) {
+    std::erase(pollables_, &pollable);
+    epoll_dirty_ = true;
+}
+
+Status<int> Reactor::post(Task task) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return unexpected(-ESHUTDOWN);
+        if (tasks_.size() >= config_.task_queue) return unexpected(-EAGAIN);
+        tasks_.push_back(std::move(task));
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+    return {};
+}
+
+void Reactor::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+bool Reactor::stopping() const {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
+std::size_t Reactor::run_tasks() {
+    std::deque<Task> ready;
+    {
+        std::lock_guard lock(mutex_);
+        ready.swap(tasks_);
+    }
+    for (auto& task : ready) task();
+    stats_.tasks += ready.size();
+    return ready.size();
+}
+
+std::size_t Reactor::run_once(bool may_sleep) {
+    ++stats_.rounds;
+    std::size_t events = run_tasks();
+    for (Pollable* pollable : pollables_) events += pollable->poll(config_.poll_budget);
+    stats_.events += events;
+    if (events != 0) {
+        idle_rounds_ = 0;
+    } else if (may_sleep && ++idle_rounds_ > config_.spin_polls) {
+        sleep();
+    }
+    return events;
+}
+
+void Reactor::rebuild_epoll() {
+    ::close(epoll_fd_);
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wake_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+    for (Pollable* pollable : pollables_) {
+        const int fd = pollable->wait_fd();
+        if (fd < 0) continue;
+        event.data.fd = fd;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+    }
+    epoll_dirty_ = false;
+}
+
+void Reactor::sleep() {
+    if (epoll_dirty_) rebuild_epoll();
+    std::int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.max_sleep).count();
+    for (Pollable* pollable : pollables_) {
+        const std::int64_t deadline = pollable->next_deadline_ns();
+        if (deadline >= 0) timeout_ns = std::min(timeout_ns, deadline);
+    }
+    const int timeout_ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    std::array<epoll_event, 16> ready{};
+    ++stats_.sleeps;
+    const int count = epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), timeout_ms);
+    for (int i = 0; i < count; ++i) {
+        if (ready[i].data.fd != wake_fd_) continue;
+        std::uint64_t drained = 0;
+        (void)!::read(wake_fd_, &drained, sizeof drained);
+    }
+    idle_rounds_ = 0;
+}
+
+void Reactor::run() {
+    while (!stopping()) run_once(true);
+    run_tasks();  // what was posted before stop() still runs
+}
+
+}  // namespace ibnbd::runtime

@@ -1,0 +1,96 @@
+// A reactor: one thread that drives everything it owns (fabrics, io_uring rings, sockets) by
+// polling, and sleeps when idle (design.md §4, "Threads on real backends").
+//
+// LOOP
+//   Poll every Pollable and run queued tasks. While there is work, keep polling. After
+//   spin_polls empty rounds in a row, sleep in epoll_wait on the pollables' wait fds and the
+//   reactor's own eventfd, for at most max_sleep or until the nearest deadline a pollable asked
+//   for; a pollable without a wait fd (libfabric tcp has none) is thus polled at least every
+//   max_sleep while idle. Busy periods never sleep.
+// THREADING
+//   Everything added to a reactor belongs to its thread. post() and stop() may be called from any
+//   thread; post() hands a task over through a bounded queue (never blocks: -EAGAIN when full) and
+//   wakes the reactor. Tasks are for control work (map, unmap, stats); the IO path of a device runs
+//   entirely on its reactor and takes no lock shared with other threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "fabric/expected.hpp"
+
+namespace ibnbd::runtime {
+
+class Pollable {
+public:
+    virtual ~Pollable() = default;
+    // Makes progress without blocking; returns how many events it handled.
+    virtual std::size_t poll(std::size_t budget) = 0;
+    // A descriptor that becomes readable when there is work, or -1.
+    virtual int wait_fd() const { return -1; }
+    // Nanoseconds until this pollable needs polling again (a timer), or -1 for none.
+    virtual std::int64_t next_deadline_ns() const { return -1; }
+};
+
+struct ReactorConfig {
+    std::uint32_t spin_polls = 200;                        // empty rounds before sleeping
+    std::chrono::microseconds max_sleep{1000};             // longest sleep while idle
+    std::size_t task_queue = 1024;                         // bounded cross-thread queue
+    std::size_t poll_budget = 64;                          // events per pollable per round
+};
+
+struct ReactorStats {
+    std::uint64_t rounds = 0;
+    std::uint64_t sleeps = 0;
+    std::uint64_t events = 0;
+    std::uint64_t tasks = 0;
+};
+
+class Reactor {
+public:
+    using Task = std::function<void()>;
+
+    explicit Reactor(ReactorConfig config = {});
+    ~Reactor();
+    Reactor(const Reactor&) = delete;
+    Reactor& operator=(const Reactor&) = delete;
+
+    // Reactor thread only. The pollable must outlive its membership.
+    void add(Pollable& pollable);
+    void remove(Pollable& pollable);
+
+    // Any thread. Errors: -EAGAIN (queue full), -ESHUTDOWN (stopped).
+    Status<int> post(Task task);
+    // Any thread: run() returns after the current round.
+    void stop();
+
+    // Runs the loop on the calling thread until stop().
+    void run();
+    // One round; returns the events handled (tasks included). may_sleep: idle rounds may sleep.
+    std::size_t run_once(bool may_sleep);
+
+    const ReactorStats& stats() const { return stats_; }
+    bool stopping() const;
+
+private:
+    std::size_t run_tasks();
+    void sleep();
+    void rebuild_epoll();
+
+    ReactorConfig config_;
+    std::vector<Pollable*> pollables_;
+    int epoll_fd_ = -1;
+    int wake_fd_ = -1;
+    bool epoll_dirty_ = true;
+    std::uint32_t idle_rounds_ = 0;
+    mutable std::mutex mutex_;  // guards tasks_ and stopping_
+    std::deque<Task> tasks_;
+    bool stopping_ = false;
+    ReactorStats stats_;
+};
+
+}  // namespace ibnbd::runtime
