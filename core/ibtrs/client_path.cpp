@@ -45,13 +45,12 @@ ClientPath::ClientPath(ClientSession& session, std::uint32_t index, const PathSp
       destination_(spec.destination),
       name_(path_name(spec.source, spec.destination)),
       first_conn_(first_conn),
-      heartbeat_(session.config().heartbeat) {
+      heartbeat_(session.config().heartbeat),
+      timers_(session.fabric_, *this) {
     for (auto& byte : sess_uuid_) byte = static_cast<std::uint8_t>(fabric_.random_u64());
 }
 
-ClientPath::~ClientPath() {
-    for (std::uint64_t kind = 0; kind < timer_kinds; ++kind) cancel_timer(static_cast<TimerKind>(kind));
-}
+ClientPath::~ClientPath() = default;
 
 void ClientPath::start() { begin_attempt(); }
 
@@ -64,18 +63,8 @@ void ClientPath::set_state(ClientPathState to, std::string_view reason) {
     session_.handler_.on_path_state(name_, from, to, reason);
 }
 
-void ClientPath::start_timer(TimerKind kind, fabric::Nanos delay) {
-    cancel_timer(kind);
-    timers_[kind] = fabric_.start_timer(delay, *this, kind);
-}
-
-void ClientPath::cancel_timer(TimerKind kind) {
-    if (timers_[kind] != 0) fabric_.cancel_timer(timers_[kind]);
-    timers_[kind] = 0;
-}
-
 void ClientPath::on_timer(std::uint64_t cookie) {
-    timers_[cookie] = 0;
+    timers_.fired(cookie);
     switch (static_cast<TimerKind>(cookie)) {
         case heartbeat_timer: heartbeat_tick(); break;
         case connect_timer: fail("connect timeout"); break;
@@ -114,7 +103,7 @@ void ClientPath::begin_attempt() {
     for (std::uint16_t cid = 0; cid < cid_num; ++cid) {
         conns_.push_back(std::make_unique<Connection>(*this, cid));
     }
-    start_timer(connect_timer, session_.config().connect_timeout);
+    timers_.start(connect_timer, session_.config().connect_timeout);
     connect(0);
 }
 
@@ -218,7 +207,7 @@ void ClientPath::on_info_response(std::uint32_t byte_len) {
         !wire::build_chunk_table(info_descs_, session_.queue_depth(), session_.chunk_size_, chunks_)) {
         return fail("bad INFO_RSP");
     }
-    cancel_timer(connect_timer);
+    timers_.cancel(connect_timer);
     const bool reconnected = ever_connected_;
     ever_connected_ = true;
     first_conn_ = true;  // a path that ever connected may re-create the session (server reboot)
@@ -230,7 +219,7 @@ void ClientPath::on_info_response(std::uint32_t byte_len) {
     reconnect_attempts_ = 0;
     heartbeat_.reset();
     set_state(ClientPathState::connected, reconnected ? "reconnected" : "connected");
-    start_timer(heartbeat_timer, heartbeat_.config().interval);
+    timers_.start(heartbeat_timer, heartbeat_.config().interval);
     session_.on_path_connected(*this);
 }
 
@@ -329,7 +318,7 @@ void ClientPath::heartbeat_tick() {
             break;
         case Heartbeat::Action::wait: break;
     }
-    start_timer(heartbeat_timer, heartbeat_.config().interval);
+    timers_.start(heartbeat_timer, heartbeat_.config().interval);
 }
 
 // ---- IO ----------------------------------------------------------------------------------------
@@ -357,7 +346,7 @@ Status<int> ClientPath::post_request(Permit permit, RequestSlot& slot) {
     if (!posted) {
         if (posted.error() == fabric::Errc::queue_full) return unexpected(-EAGAIN);
         log().warn("ibtrs client path {}: request post failed: {}", name_, fabric::to_string(posted.error()));
-        start_timer(deferred_fail_timer, 0);
+        timers_.start(deferred_fail_timer, 0);
         return unexpected(-EIO);
     }
     slot.path = index_;
@@ -395,8 +384,8 @@ void ClientPath::fail(std::string_view reason) {
         default:
             return;  // already failing or closed
     }
-    cancel_timer(heartbeat_timer);
-    cancel_timer(connect_timer);
+    timers_.cancel(heartbeat_timer);
+    timers_.cancel(connect_timer);
     if (session_.config().unsafe_failover_without_drain) session_.on_path_drained(*this);
     begin_drain();
 }
@@ -413,7 +402,7 @@ void ClientPath::begin_drain() {
         }
     }
     // Completes from the event loop: with nothing to wait for, at once; otherwise a safety limit.
-    start_timer(drain_timer, drain_pending_ == 0 ? 0 : session_.config().connect_timeout);
+    timers_.start(drain_timer, drain_pending_ == 0 ? 0 : session_.config().connect_timeout);
 }
 
 void ClientPath::on_connection_drained(Connection& conn) {
@@ -424,7 +413,7 @@ void ClientPath::on_connection_drained(Connection& conn) {
 
 void ClientPath::finish_drain() {
     if (!draining_) return;
-    cancel_timer(drain_timer);
+    timers_.cancel(drain_timer);
     draining_ = false;
     conns_.clear();  // every connection is flushed: no stale write can land any more
     session_.on_path_drained(*this);
@@ -453,7 +442,7 @@ void ClientPath::after_drain() {
 void ClientPath::schedule_reconnect() {
     if (reconnect_now_) {
         reconnect_now_ = false;
-        start_timer(reconnect_timer, 0);
+        timers_.start(reconnect_timer, 0);
         return;
     }
     const std::int32_t max_attempts = session_.config().max_reconnect_attempts;
@@ -465,7 +454,7 @@ void ClientPath::schedule_reconnect() {
     const unsigned shift = std::min<std::uint32_t>(reconnect_attempts_, 20);
     const fabric::Nanos backoff = std::min(config.reconnect_delay << shift, config.reconnect_max_delay);
     const fabric::Nanos jitter = config.reconnect_jitter ? fabric_.random_u64() % (config.reconnect_jitter + 1) : 0;
-    start_timer(reconnect_timer, backoff + jitter);
+    timers_.start(reconnect_timer, backoff + jitter);
 }
 
 void ClientPath::close_for_good(std::string_view reason) {
@@ -480,7 +469,7 @@ Status<int> ClientPath::reconnect() {
             auto_reconnect_disabled_ = false;
             reconnect_attempts_ = 0;
             set_state(ClientPathState::reconnecting, "manual reconnect");
-            start_timer(reconnect_timer, 0);
+            timers_.start(reconnect_timer, 0);
             return {};
         case ClientPathState::connected:
             reconnect_attempts_ = 0;
@@ -491,7 +480,7 @@ Status<int> ClientPath::reconnect() {
             if (draining_) {
                 reconnect_now_ = true;
             } else {
-                start_timer(reconnect_timer, 0);
+                timers_.start(reconnect_timer, 0);
             }
             reconnect_attempts_ = 0;
             return {};
@@ -512,9 +501,9 @@ void ClientPath::disconnect(bool remove) {
     const bool was_connected = state_ == ClientPathState::connected;
     set_state(ClientPathState::closing, remove ? "remove_path" : "disconnect");
     if (was_connected) session_.on_path_lost(*this);
-    cancel_timer(heartbeat_timer);
-    cancel_timer(connect_timer);
-    cancel_timer(reconnect_timer);
+    timers_.cancel(heartbeat_timer);
+    timers_.cancel(connect_timer);
+    timers_.cancel(reconnect_timer);
     if (draining_) return;  // the drain in progress ends in after_drain(), which closes
     begin_drain();
 }

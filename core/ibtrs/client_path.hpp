@@ -10,6 +10,7 @@
 #include "core/ibtrs/heartbeat.hpp"
 #include "core/ibtrs/permit_pool.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
+#include "core/ibtrs/timer_slots.hpp"
 #include "core/ibtrs/types.hpp"
 #include "core/wire/rtrs.hpp"
 #include "fabric/fabric.hpp"
@@ -86,8 +87,6 @@ private:
     void schedule_reconnect();
     void close_for_good(std::string_view reason);
     void set_state(ClientPathState to, std::string_view reason);
-    void start_timer(TimerKind kind, fabric::Nanos delay);
-    void cancel_timer(TimerKind kind);
 
     ClientSession& session_;
     fabric::Fabric& fabric_;
@@ -115,7 +114,7 @@ private:
     std::vector<wire::SgDesc> info_descs_;
     RegisteredBuffer info_buffer_;  // INFO_REQ at 0, INFO_RSP receive after kInfoReqSize
     Heartbeat heartbeat_;
-    std::array<fabric::TimerId, timer_kinds> timers_{};
+    TimerSlots<timer_kinds> timers_;
     PathStats stats_;
 };
 

@@ -42,11 +42,10 @@ ServerPath::ServerPath(Server& server, ServerSession& session, const wire::ConnR
       local_(local),
       name_(peer.host + "@" + local.host),
       conns_(first_request.cid_num),
-      heartbeat_(server.config().heartbeat) {}
+      heartbeat_(server.config().heartbeat),
+      timers_(server.fabric(), *this) {}
 
-ServerPath::~ServerPath() {
-    for (std::uint64_t kind = 0; kind < timer_kinds; ++kind) cancel_timer(static_cast<TimerKind>(kind));
-}
+ServerPath::~ServerPath() = default;
 
 Status<int> ServerPath::init() {
     auto chunks = RegisteredBuffer::register_external(fabric_, session_.all_chunks(),
@@ -94,18 +93,8 @@ void ServerPath::set_state(ServerPathState to, std::string_view reason) {
     state_ = to;
 }
 
-void ServerPath::start_timer(TimerKind kind, fabric::Nanos delay) {
-    cancel_timer(kind);
-    timers_[kind] = fabric_.start_timer(delay, *this, kind);
-}
-
-void ServerPath::cancel_timer(TimerKind kind) {
-    if (timers_[kind] != 0) fabric_.cancel_timer(timers_[kind]);
-    timers_[kind] = 0;
-}
-
 void ServerPath::on_timer(std::uint64_t cookie) {
-    timers_[cookie] = 0;
+    timers_.fired(cookie);
     if (cookie == heartbeat_timer) return heartbeat_tick();
     if (cookie == drain_timer) finish_close();
 }
@@ -213,7 +202,7 @@ void ServerPath::on_info_request(std::uint32_t byte_len) {
     }
     if (!send_info_response()) return close("sending INFO_RSP failed");
     heartbeat_.reset();
-    start_timer(heartbeat_timer, heartbeat_.config().interval);
+    timers_.start(heartbeat_timer, heartbeat_.config().interval);
 }
 
 bool ServerPath::send_info_response() {
@@ -343,7 +332,7 @@ void ServerPath::heartbeat_tick() {
             break;
         case Heartbeat::Action::wait: break;
     }
-    start_timer(heartbeat_timer, heartbeat_.config().interval);
+    timers_.start(heartbeat_timer, heartbeat_.config().interval);
 }
 
 // ---- close (§1.14) -----------------------------------------------------------------------------
@@ -351,7 +340,7 @@ void ServerPath::heartbeat_tick() {
 void ServerPath::close(std::string_view reason) {
     if (state_ == ServerPathState::closing || state_ == ServerPathState::closed) return;
     set_state(ServerPathState::closing, reason);
-    cancel_timer(heartbeat_timer);
+    timers_.cancel(heartbeat_timer);
     drain_pending_ = 0;
     for (auto& conn : conns_) {
         if (conn && conn->endpoint && conn->established && !conn->drained) {
@@ -361,7 +350,7 @@ void ServerPath::close(std::string_view reason) {
             conn->drained = true;
         }
     }
-    start_timer(drain_timer, drain_pending_ == 0 ? 0 : 30 * kSecond);
+    timers_.start(drain_timer, drain_pending_ == 0 ? 0 : 30 * kSecond);
 }
 
 void ServerPath::on_connection_drained(Connection& conn) {
@@ -372,7 +361,7 @@ void ServerPath::on_connection_drained(Connection& conn) {
 
 void ServerPath::finish_close() {
     if (state_ != ServerPathState::closing) return;
-    cancel_timer(drain_timer);
+    timers_.cancel(drain_timer);
     set_state(ServerPathState::closed, "drained");
     server_.schedule_reap();
 }

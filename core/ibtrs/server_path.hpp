@@ -10,6 +10,7 @@
 
 #include "core/ibtrs/heartbeat.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
+#include "core/ibtrs/timer_slots.hpp"
 #include "core/ibtrs/types.hpp"
 #include "core/wire/rtrs.hpp"
 #include "fabric/fabric.hpp"
@@ -76,8 +77,6 @@ private:
     void on_connection_drained(Connection& conn);
     void finish_close();
     void set_state(ServerPathState to, std::string_view reason);
-    void start_timer(TimerKind kind, fabric::Nanos delay);
-    void cancel_timer(TimerKind kind);
 
     friend class ServerSession;
 
@@ -96,7 +95,7 @@ private:
     RegisteredBuffer info_buffer_;  // INFO_REQ receive at 0, INFO_RSP send after kInfoReqSize
     Heartbeat heartbeat_;
     std::uint32_t drain_pending_ = 0;
-    std::array<fabric::TimerId, timer_kinds> timers_{};
+    TimerSlots<timer_kinds> timers_;
     ServerPathStats stats_;
 };
 
