@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,10 @@
 #include "ibnbd/server/block_server.hpp"
 #include "ibnbd/storage/memory/memory_backend.hpp"
 #include "sim-scenarios/lib/block_oracle.hpp"
+
+namespace ibnbd::block {
+inline std::ostream& operator<<(std::ostream& os, DeviceState state) { return os << to_string(state); }
+}  // namespace ibnbd::block
 
 namespace ibnbd::block::test {
 
@@ -33,7 +38,7 @@ struct ClientEvents : BlockClientHandler {
     void on_unmapped(BlockDevice&) override { ++unmapped; }
     void on_device_changed(BlockDevice&, const DeviceInfo&) override { ++changed; }
     int status_of(const BlockDevice* device) const {
-        for (std::size_t i = 0; i < mapped.size(); ++i) {
+        for (std::size_t i = mapped.size(); i-- > 0;) {  // newest first: addresses get reused
             if (mapped[i] == device) return statuses[i];
         }
         return 1;  // not reported yet
@@ -103,14 +108,16 @@ struct BlockCluster {
     // Maps and waits; returns the device (nullptr on failure, with the status in *status).
     BlockDevice* map(BlockClient& client, int index, const std::string& name, wire::AccessMode mode,
                      int* status = nullptr) {
+        const std::size_t reports = events[index].mapped.size();
         auto device = client.map(name, mode);
         if (!device) {
             if (status) *status = device.error();
             return nullptr;
         }
         BlockDevice* result = *device;
-        BOOST_REQUIRE(run_until([&] { return events[index].status_of(result) != 1; }, 5 * kSecond));
-        const int outcome = events[index].status_of(result);
+        BOOST_REQUIRE(run_until([&] { return events[index].mapped.size() > reports; }, 5 * kSecond));
+        BOOST_REQUIRE(events[index].mapped.back() == result);
+        const int outcome = events[index].statuses.back();
         if (status) *status = outcome;
         return outcome == 0 ? result : nullptr;
     }
