@@ -168,6 +168,9 @@ void ClientPath::on_established(Connection& conn, std::span<const std::byte> pri
 }
 
 Status<int> ClientPath::post_empty_recvs(Connection& conn, std::uint32_t count) {
+    // Empty receives exist only to absorb immediate data; a fabric whose write-with-immediate
+    // consumes no receive (libfabric tcp) would just hold them forever.
+    if (!fabric_.imm_consumes_recv()) return {};
     const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, generation_, 0}.pack();
     for (std::uint32_t i = 0; i < count; ++i) {
         if (!conn.endpoint->post_recv(context, {})) return unexpected(-EIO);

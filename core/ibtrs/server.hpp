@@ -44,6 +44,8 @@ public:
 
     // Errors: -EADDRINUSE, -EINVAL (bad address), -EIO.
     Status<int> listen(const fabric::Address& address);
+    // Stops accepting new connections (shutdown); established paths go on.
+    void stop_listening() { listeners_.clear(); }
 
     fabric::Fabric& fabric() { return fabric_; }
     const ServerConfig& config() const { return config_; }

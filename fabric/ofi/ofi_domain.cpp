@@ -106,6 +106,13 @@ Status<Errc> Domain::open_resources(const OfiConfig& config) {
         return unexpected(errc_from_fi_return(ret));
     }
     learn_traits();
+    if (!traits_.mr_prov_key) {
+        ret = fi_mr_reg(domain_, &null_byte_, 1, FI_REMOTE_WRITE, 0, kNullKey, 0, &null_mr_, nullptr);
+        if (ret != 0) {
+            ofi_log().error("registering the empty-write region: {}", fi_error_text(ret));
+            return unexpected(errc_from_fi_return(ret));
+        }
+    }
     return {};
 }
 
@@ -139,6 +146,7 @@ void Domain::learn_traits() {
 Domain::~Domain() {
     assert(empty());
     assert(memory_regions_ == 0);
+    if (null_mr_) fi_close(&null_mr_->fid);
     if (eq_) fi_close(&eq_->fid);
     if (domain_) {
         const int ret = fi_close(&domain_->fid);
@@ -154,7 +162,7 @@ fi_info* Domain::duplicate_info() const {
 
 std::uint64_t Domain::next_mr_key() {
     ++last_mr_key_;
-    if (last_mr_key_ == 0) ++last_mr_key_;
+    if (last_mr_key_ == 0 || last_mr_key_ == kNullKey) last_mr_key_ = 1;
     return last_mr_key_;
 }
 

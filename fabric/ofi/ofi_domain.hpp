@@ -53,8 +53,16 @@ public:
 
     // A fresh copy of the provider's fi_info for a new (passive) endpoint; caller frees it.
     fi_info* duplicate_info() const;
-    // Keys for providers without FI_MR_PROV_KEY: unique in this domain, nonzero, 32 bits.
+    // Keys for providers without FI_MR_PROV_KEY: unique in this domain, nonzero, 32 bits, never
+    // kNullKey.
     std::uint64_t next_mr_key();
+    // Where a zero-length write goes. fabric.hpp promises that an empty write touches no memory
+    // and ignores its key, but providers that let us choose keys (tcp) still look the key up; so
+    // every domain registers a one-byte region under this reserved key, and empty writes name it.
+    static constexpr std::uint32_t kNullKey = 0xFFFFFFFFu;
+    RemoteKey empty_write_target(RemoteKey requested) const {
+        return traits_.mr_prov_key ? requested : RemoteKey{0, kNullKey};
+    }
 
     void add(OfiEndpoint* endpoint);
     void remove(OfiEndpoint* endpoint);
@@ -86,6 +94,8 @@ private:
     ProviderTraits traits_;
     bool delivery_complete_ = true;
     std::uint32_t last_mr_key_ = 0;
+    fid_mr* null_mr_ = nullptr;
+    std::byte null_byte_{};
     int memory_regions_ = 0;
     // Removal during poll leaves a nullptr hole (the loop re-checks); holes are compacted later.
     std::vector<OfiEndpoint*> endpoints_;

@@ -53,8 +53,13 @@ const fid* OfiEndpoint::provider_fid() const {
 }
 
 Status<Errc> OfiEndpoint::open(fi_info* info, QueueSizes queues) {
-    info->tx_attr->size = queues.max_send_wr;
-    info->rx_attr->size = queues.max_recv_wr;
+    // The provider has its own limit (tcp: 256); our posted-work tables keep the sizes asked for,
+    // and a provider queue that is full answers -FI_EAGAIN, which becomes queue_full.
+    const auto clamp = [](std::size_t provider_max, std::uint32_t wanted) {
+        return provider_max != 0 ? std::min<std::size_t>(provider_max, wanted) : wanted;
+    };
+    info->tx_attr->size = clamp(info->tx_attr->size, queues.max_send_wr);
+    info->rx_attr->size = clamp(info->rx_attr->size, queues.max_recv_wr);
     fi_cq_attr cq_attr{};
     // Remote write-with-imm completions need no receive on tcp, so leave room beyond the queues;
     // the provider also buffers overflow itself.

@@ -109,6 +109,7 @@ Status<Errc> OfiEndpoint::post_write(std::uint64_t context, std::span<const Sge>
     if (auto gathered = gather(sges, false, iov); !gathered) return gathered;
     WorkSlot* slot = send_queue_.push(context, Opcode::rdma_write, iov.total);
     if (slot == nullptr) return unexpected(Errc::queue_full);
+    if (iov.total == 0) remote = domain_.empty_write_target(remote);
     fi_rma_iov target{remote.addr, iov.total, remote.rkey};
     fi_msg_rma msg{};
     msg.msg_iov = iov.iov.data();

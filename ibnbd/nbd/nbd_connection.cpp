@@ -57,7 +57,8 @@ void NbdConnection::close() {
 
 std::size_t NbdConnection::progress() {
     if (closed_) return 0;
-    std::size_t work = read_input();
+    std::size_t work = retry_stalled();
+    work += read_input();
     work += parse();
     work += flush_output();
     if (disconnecting_ && inflight_ == 0 && !wants_output()) close();
@@ -258,6 +259,7 @@ int NbdConnection::check_range(std::uint64_t offset, std::uint32_t length) const
 
 void NbdConnection::submit(std::size_t slot, std::uint16_t flags, std::uint64_t offset) {
     Request& request = requests_[slot];
+    request.next_part = request.total_parts = 0;
     const auto fail = [&](int status) {
         request.status = status;
         request.parts = 0;
@@ -272,7 +274,7 @@ void NbdConnection::submit(std::size_t slot, std::uint16_t flags, std::uint64_t 
         case cmd_cache: return fail(0);
         case cmd_flush:
             request.parts = 1;
-            if (auto started = target_->flush(*this, slot); !started) fail(started.error());
+            if (auto started = target_->flush(*this, slot); !started) fail(started.error());  // -EAGAIN too: rare
             return;
         case cmd_read:
         case cmd_write:
@@ -288,28 +290,54 @@ void NbdConnection::submit(std::size_t slot, std::uint16_t flags, std::uint64_t 
                                                                    : info_.max_io;
     if (limit == 0) return fail(-EOPNOTSUPP);
     if (request.type == cmd_read) request.data.resize(request.length);
-    const std::uint32_t parts = std::max<std::uint32_t>(1, (request.length + limit - 1) / limit);
-    request.parts = parts;
-    for (std::uint32_t part = 0; part < parts; ++part) {
-        const std::uint32_t start = part * limit;
-        const std::uint32_t size = std::min(limit, request.length - start);
-        const std::uint64_t at = offset + start;
+    request.part_size = limit;
+    request.total_parts = std::max<std::uint32_t>(1, (request.length + limit - 1) / limit);
+    request.parts = request.total_parts;
+    request.next_part = 0;
+    request.flags = flags;
+    request.offset = offset;
+    start_parts(slot);
+}
+
+void NbdConnection::start_parts(std::size_t slot) {
+    Request& request = requests_[slot];
+    while (request.next_part < request.total_parts) {
+        const std::uint32_t start = request.next_part * request.part_size;
+        const std::uint32_t size = std::min(request.part_size, request.length - start);
+        const std::uint64_t at = request.offset + start;
         Status<int> started;
         switch (request.type) {
             case cmd_read: started = target_->read(at, {request.data.data() + start, size}, *this, slot); break;
             case cmd_write:
-                started = target_->write(at, {request.data.data() + start, size}, flags & kCmdFlagFua, *this, slot);
+                started = target_->write(at, {request.data.data() + start, size}, request.flags & kCmdFlagFua,
+                                         *this, slot);
                 break;
             case cmd_trim: started = target_->trim(at, size, *this, slot); break;
-            default: started = target_->write_zeroes(at, size, flags & kCmdFlagNoHole, *this, slot); break;
+            default: started = target_->write_zeroes(at, size, request.flags & kCmdFlagNoHole, *this, slot); break;
         }
+        if (!started && started.error() == -EAGAIN) return;  // retried from progress()
+        ++request.next_part;
         if (!started) {
             if (request.status == 0) request.status = started.error();
-            request.parts -= parts - part;  // the rest is not started
+            // The parts after a failed one are not started: the reply carries the error.
+            request.parts -= request.total_parts - request.next_part + 1;
+            request.next_part = request.total_parts;
             if (request.parts == 0) finish_request(slot);
             return;
         }
     }
+}
+
+std::size_t NbdConnection::retry_stalled() {
+    std::size_t retried = 0;
+    for (std::size_t slot = 0; slot < requests_.size(); ++slot) {
+        Request& request = requests_[slot];
+        if (!request.used || request.next_part >= request.total_parts || request.parts == 0) continue;
+        const std::uint32_t before = request.next_part;
+        start_parts(slot);
+        retried += request.next_part != before;
+    }
+    return retried;
 }
 
 void NbdConnection::on_block_io_complete(std::uint64_t cookie, int status) {

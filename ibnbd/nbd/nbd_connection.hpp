@@ -8,7 +8,8 @@
 //            DISC. Requests larger than the target takes at once are split; the reply waits for
 //            every part and carries the first error. Bad ranges or alignment get EINVAL, writes to
 //            a read-only export EPERM, unknown commands EINVAL. A write larger than the advertised
-//            maximum, or a bad request magic, closes the connection.
+//            maximum, or a bad request magic, closes the connection. Parts the target cannot take
+//            yet (-EAGAIN: its request pool is shared by every connection) wait and are retried.
 // LIMITS     at most kMaxInflight requests at once per connection: beyond that the connection stops
 //            reading until one completes (back-pressure, not an error).
 #pragma once
@@ -51,7 +52,12 @@ private:
         std::uint64_t handle = 0;
         std::uint16_t type = 0;
         std::uint32_t length = 0;
-        std::uint32_t parts = 0;  // still outstanding
+        std::uint32_t parts = 0;  // still outstanding (started or not)
+        std::uint32_t next_part = 0;  // parts [next_part, total) wait for the target (-EAGAIN)
+        std::uint32_t total_parts = 0;
+        std::uint32_t part_size = 0;
+        std::uint16_t flags = 0;
+        std::uint64_t offset = 0;
         int status = 0;
         std::vector<std::byte> data;  // read result / write payload, reused
     };
@@ -65,6 +71,9 @@ private:
     void enter_transmission();
     void option_reply(std::uint32_t option, std::uint32_t type, std::span<const std::byte> data = {});
     void submit(std::size_t slot, std::uint16_t flags, std::uint64_t offset);
+    // Starts the request's remaining parts; stops (to retry later) when the target is busy.
+    void start_parts(std::size_t slot);
+    std::size_t retry_stalled();
     int check_range(std::uint64_t offset, std::uint32_t length) const;
     void finish_request(std::size_t slot);
     void on_block_io_complete(std::uint64_t cookie, int status) override;

@@ -257,6 +257,24 @@ std::vector<ExportedDevice> BlockServer::devices() const {
     return result;
 }
 
+std::size_t BlockServer::flush_devices(storage::CompletionHandler& handler) {
+    std::size_t submitted = 0;
+    for (const auto& [identity, open] : table_.devices()) {
+        storage::Request flush;
+        flush.op = storage::Op::flush;
+        submitted += open->device->submit(flush, handler, 0).has_value();
+    }
+    return submitted;
+}
+
+std::uint32_t BlockServer::inflight() const {
+    std::uint32_t total = 0;
+    for (const auto& session : sessions_) {
+        for (const auto& [id, device] : session->devices) total += device->inflight;
+    }
+    return total;
+}
+
 // ---- IO ---------------------------------------------------------------------------------------
 
 namespace {

@@ -71,6 +71,11 @@ public:
     Status<int> force_close(std::string_view session, std::uint32_t device_id);
 
     std::vector<ExportedDevice> devices() const;
+    // Submits a flush to every open device (shutdown); returns how many completions will follow
+    // on `handler`.
+    std::size_t flush_devices(storage::CompletionHandler& handler);
+    // Requests in flight to storage, over every session.
+    std::uint32_t inflight() const;
     const BlockServerStats& stats() const { return stats_; }
     std::size_t open_devices() const { return table_.size(); }
 

@@ -147,11 +147,11 @@ BOOST_AUTO_TEST_CASE(zero_length_write_with_immediate) {
     auto harness = open_harness();
     Pair pair(*harness);
     BOOST_REQUIRE(pair.connect());
-    Region target(harness->server(), 64, access_local_write | access_remote_write);
     // An empty receive only catches the immediate (consumed only with verbs semantics).
     BOOST_REQUIRE(pair.server().post_recv(31, {}).has_value());
     const std::uint32_t imm = 0xA5A5F00D;
-    BOOST_REQUIRE(pair.client().post_write(32, {}, target.remote(0), &imm).has_value());
+    // An empty write touches no memory: its key is not checked (fabric.hpp), so {0, 0} works.
+    BOOST_REQUIRE(pair.client().post_write(32, {}, RemoteKey{}, &imm).has_value());
     BOOST_REQUIRE(pair.run_until([&] {
         return !pair.server_events.completions.empty() && !pair.client_events.completions.empty();
     }));

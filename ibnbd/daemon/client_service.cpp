@@ -1,0 +1,339 @@
+#include "ibnbd/daemon/client_service.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.hpp"
+
+namespace ibnbd::daemon {
+
+namespace {
+
+const char* mode_name(wire::AccessMode mode) {
+    switch (mode) {
+        case wire::AccessMode::ro: return "ro";
+        case wire::AccessMode::rw: return "rw";
+        case wire::AccessMode::migration: return "migration";
+    }
+    return "?";
+}
+
+bool parse_mode(const std::string& text, wire::AccessMode& mode) {
+    if (text == "ro") mode = wire::AccessMode::ro;
+    else if (text == "rw") mode = wire::AccessMode::rw;
+    else if (text == "migration") mode = wire::AccessMode::migration;
+    else return false;
+    return true;
+}
+
+std::string errno_text(int error) { return std::strerror(-error); }
+
+}  // namespace
+
+Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port) {
+    ibtrs::PathSpec spec;
+    std::string destination = text;
+    if (const auto at = text.find('@'); at != std::string::npos) {
+        auto source = fabric::Address::parse(text.substr(0, at), 0);
+        if (!source) return unexpected(-EINVAL);
+        spec.source = *source;
+        destination = text.substr(at + 1);
+    }
+    auto parsed = fabric::Address::parse(destination, default_port);
+    if (!parsed) return unexpected(-EINVAL);
+    spec.destination = *parsed;
+    return spec;
+}
+
+struct ClientService::Device {
+    std::string name;
+    wire::AccessMode mode = wire::AccessMode::rw;
+    block::BlockDevice* device = nullptr;
+    std::string nbd_socket;
+    std::unique_ptr<nbd::BlockDeviceTarget> target;
+    std::unique_ptr<nbd::NbdServer> nbd;
+    Responder pending_map;
+};
+
+struct ClientService::Session : block::BlockClientHandler, ibtrs::ClientEventListener {
+    Session(ClientService& owner, std::string session_name) : service(owner), name(std::move(session_name)) {}
+    void on_mapped(block::BlockDevice& device, int status) override { service.on_mapped(*this, device, status); }
+    ibtrs::ClientEventListener* transport_listener() override { return this; }
+    void on_path_state(std::string_view path, ibtrs::ClientPathState from, ibtrs::ClientPathState to,
+                       std::string_view reason) override {
+        log().info("ibnbd-client: session {} path {}: {} -> {} ({})", name, path, to_string(from), to_string(to), reason);
+    }
+    void on_failover(std::string_view from, std::string_view to, std::uint32_t ios) override {
+        failed_over += ios;
+        log().warn("ibnbd-client: session {}: {} requests failed over from {} to {}", name, ios, from, to);
+    }
+
+    ClientService& service;
+    std::string name;
+    std::unique_ptr<block::BlockClient> client;
+    std::map<std::string, std::unique_ptr<Device>> devices;
+    std::uint64_t failed_over = 0;
+};
+
+ClientService::ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config)
+    : fabric_(fabric), reactor_(reactor), config_(std::move(config)) {}
+
+ClientService::~ClientService() {
+    for (auto& [name, session] : sessions_) {
+        for (auto& [device_name, device] : session->devices) {
+            if (device->nbd) reactor_.remove(*device->nbd);
+        }
+    }
+}
+
+ClientService::Session* ClientService::find_session(const Json& request, Responder& respond) {
+    const auto found = sessions_.find(request.value("session", ""));
+    if (found != sessions_.end()) return found->second.get();
+    respond(error_response(-ENOENT, "no session '" + request.value("session", "") + "'; see 'ibnbd list'"));
+    return nullptr;
+}
+
+ClientService::Device* ClientService::find_device(Session& session, const Json& request, Responder& respond) {
+    const auto found = session.devices.find(request.value("device", ""));
+    if (found != session.devices.end() && found->second->device != nullptr) return found->second.get();
+    respond(error_response(-ENOENT, "session '" + session.name + "' has no mapped device '" +
+                                        request.value("device", "") + "'; see 'ibnbd list'"));
+    return nullptr;
+}
+
+void ClientService::handle(const Json& request, Responder respond) {
+    const std::string cmd = request.value("cmd", "");
+    if (cmd == "map") return map(request, std::move(respond));
+    if (cmd == "unmap") return unmap(request, std::move(respond));
+    if (cmd == "list") return respond(list());
+    Session* session = find_session(request, respond);
+    if (session == nullptr) return;
+    if (cmd == "show" || cmd == "remap") {
+        Device* device = find_device(*session, request, respond);
+        if (device == nullptr) return;
+        if (cmd == "show") return respond(show(*session, *device));
+        auto remapped = session->client->remap(*device->device);
+        if (!remapped) {
+            return respond(error_response(remapped.error(), remapped.error() == -EALREADY
+                                                                ? "the device is mapped; nothing to remap"
+                                                                : "the session is down; it remaps by itself when a path returns"));
+        }
+        return respond({{"ok", true}});
+    }
+    if (cmd == "stats") return respond(stats(*session));
+    if (cmd == "policy_set") {
+        ibtrs::MpPolicy policy;
+        if (!ibtrs::parse_mp_policy(request.value("policy", ""), policy)) {
+            return respond(error_response(-EINVAL, "policy must be round-robin, min-inflight or min-latency"));
+        }
+        session->client->transport().set_policy(policy);
+        return respond({{"ok", true}, {"policy", ibtrs::to_string(policy)}});
+    }
+    if (cmd.rfind("path_", 0) == 0 || cmd == "session_reconnect") return path_op(cmd, *session, request, std::move(respond));
+    respond(error_response(-EINVAL, "unknown command '" + cmd + "'; see 'ibnbd --help'"));
+}
+
+void ClientService::map(const Json& request, Responder respond) {
+    const std::string session_name = request.value("session", "");
+    const std::string device_name = request.value("device", "");
+    wire::AccessMode mode{};
+    if (!parse_mode(request.value("access_mode", "rw"), mode)) {
+        return respond(error_response(-EINVAL, "access mode must be ro, rw or migration"));
+    }
+    auto found = sessions_.find(session_name);
+    if (found == sessions_.end()) {
+        std::vector<ibtrs::PathSpec> paths;
+        for (const auto& text : request.value("paths", std::vector<std::string>{})) {
+            auto path = parse_path(text, config_.transport.port);
+            if (!path) return respond(error_response(-EINVAL, "bad path '" + text + "'; use [SRC@]DST[:PORT]"));
+            paths.push_back(*path);
+        }
+        if (paths.empty()) return respond(error_response(-EINVAL, "a new session needs at least one --path"));
+        auto session = std::make_unique<Session>(*this, session_name);
+        block::BlockClientConfig config{config_.transport, config_.queue_while_reconnecting};
+        config.transport.session_name = session_name;
+        auto client = block::BlockClient::create(fabric_, config, paths, *session);
+        if (!client) {
+            return respond(error_response(client.error(), "cannot create session '" + session_name +
+                                                              "' (names: 1-254 characters without '/' or '.'; 1-128 paths)"));
+        }
+        session->client = std::move(client.value());
+        found = sessions_.emplace(session_name, std::move(session)).first;
+    }
+    Session& session = *found->second;
+    if (session.devices.contains(device_name)) {
+        return respond(error_response(-EEXIST, "'" + device_name + "' is already mapped in session " + session_name));
+    }
+    auto device = std::make_unique<Device>();
+    device->name = device_name;
+    device->mode = mode;
+    device->nbd_socket = request.value("nbd_socket", "");
+    device->pending_map = std::move(respond);
+    Device& entry = *device;
+    session.devices.emplace(device_name, std::move(device));
+    auto mapped = session.client->map(device_name, mode);
+    if (!mapped) {
+        Responder answer = std::move(entry.pending_map);
+        session.devices.erase(device_name);
+        return answer(error_response(mapped.error(), "cannot map '" + device_name + "': " + errno_text(mapped.error())));
+    }
+    entry.device = *mapped;
+}
+
+void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int status) {
+    const auto found = session.devices.find(mapped.name());
+    if (found == session.devices.end()) return;
+    Device& device = *found->second;
+    Responder respond = std::move(device.pending_map);
+    if (status == 0) status = export_device(session, device);
+    if (status != 0) {
+        log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device.name, errno_text(status));
+        if (status != 0 && device.device && device.device->state() == block::DeviceState::mapped) {
+            (void)session.client->unmap(*device.device, true);
+        }
+        session.devices.erase(found);
+        if (respond) {
+            respond(error_response(status, "the server refused '" + mapped.name() + "': " + errno_text(status) +
+                                               " (check the name under the server's --dev-search-path and the access mode)"));
+        }
+        if (session.devices.empty() && !session.client->ready()) {
+            const std::string name = session.name;  // never destroy a client inside its own callback
+            (void)reactor_.post([this, name] {
+                if (auto it = sessions_.find(name); it != sessions_.end() && it->second->devices.empty()) sessions_.erase(it);
+            });
+        }
+        return;
+    }
+    if (respond) respond(show(session, device));
+}
+
+int ClientService::export_device(Session& session, Device& device) {
+    if (device.nbd_socket.empty()) {
+        ::mkdir(config_.nbd_dir.c_str(), 0755);
+        std::string name = device.name;
+        for (char& c : name) c = c == '/' ? '!' : c;
+        device.nbd_socket = config_.nbd_dir + "/" + session.name + "@" + name + ".sock";
+    }
+    auto server = nbd::NbdServer::listen_unix(device.nbd_socket);
+    if (!server) return server.error();
+    device.target = std::make_unique<nbd::BlockDeviceTarget>(*device.device);
+    device.nbd = std::move(server.value());
+    device.nbd->add_export(device.name, *device.target);
+    device.nbd->add_export("", *device.target);  // clients that do not name an export
+    reactor_.add(*device.nbd);
+    return 0;
+}
+
+void ClientService::unmap(const Json& request, Responder respond) {
+    Session* session = find_session(request, respond);
+    if (session == nullptr) return;
+    Device* device = find_device(*session, request, respond);
+    if (device == nullptr) return;
+    const bool force = request.value("force", false);
+    if (!force && device->nbd && device->nbd->connections() != 0) {
+        return respond(error_response(-EBUSY, "'" + device->name + "' is open by " +
+                                                  std::to_string(device->nbd->connections()) +
+                                                  " NBD connection(s); close them or use --force"));
+    }
+    if (force && device->target) device->target->invalidate();
+    if (auto unmapped = session->client->unmap(*device->device, force); !unmapped) {
+        return respond(error_response(unmapped.error(), "'" + device->name + "' has IO in flight; retry or use --force"));
+    }
+    if (device->nbd) reactor_.remove(*device->nbd);
+    device->nbd.reset();  // closes remaining connections; their target is invalid by now
+    session->devices.erase(device->name);
+    respond({{"ok", true}});
+}
+
+Json ClientService::show(const Session& session, const Device& device) const {
+    const block::BlockDevice& d = *device.device;
+    const block::DeviceInfo& info = d.info();
+    return {{"ok", true},
+            {"session", session.name},
+            {"device", device.name},
+            {"state", std::string(block::to_string(d.state()))},
+            {"access_mode", mode_name(device.mode)},
+            {"device_id", info.device_id},
+            {"size", info.size_bytes},
+            {"logical_block_size", info.logical_block_size},
+            {"max_io", info.max_io_bytes},
+            {"inflight", d.inflight()},
+            {"remaps", d.remaps()},
+            {"nbd_socket", device.nbd_socket},
+            {"nbd_uri", "nbd+unix:///" + device.name + "?socket=" + device.nbd_socket}};
+}
+
+Json ClientService::list() const {
+    Json devices = Json::array();
+    for (const auto& [name, session] : sessions_) {
+        for (const auto& [device_name, device] : session->devices) {
+            if (device->device != nullptr && device->nbd) devices.push_back(show(*session, *device));
+        }
+    }
+    return {{"ok", true}, {"devices", devices}};
+}
+
+Json ClientService::stats(const Session& session) const {
+    const ibtrs::ClientSession& transport = session.client->transport();
+    Json paths = Json::array();
+    for (std::uint32_t i = 0; const ibtrs::ClientPath* path = transport.path(i); ++i) {
+        const ibtrs::PathStats& s = path->stats();
+        paths.push_back({{"index", i},
+                         {"path", path->name()},
+                         {"state", std::string(to_string(path->state()))},
+                         {"read_count", s.read_count},
+                         {"read_bytes", s.read_bytes},
+                         {"write_count", s.write_count},
+                         {"write_bytes", s.write_bytes},
+                         {"inflight", s.inflight},
+                         {"failovered", s.failovered},
+                         {"reconnects_ok", s.reconnects_ok},
+                         {"reconnects_failed", s.reconnects_failed},
+                         {"cur_latency_ns", s.cur_latency}});
+    }
+    const ibtrs::SessionStats& totals = transport.stats();
+    return {{"ok", true},
+            {"session", session.name},
+            {"mp_policy", std::string(ibtrs::to_string(transport.policy()))},
+            {"queue_depth", transport.queue_depth()},
+            {"connected_paths", transport.connected_paths()},
+            {"requests_completed_ok", totals.requests_completed_ok},
+            {"requests_failed", totals.requests_failed},
+            {"failovers", totals.failovers},
+            {"paths", paths}};
+}
+
+void ClientService::path_op(const std::string& cmd, Session& session, const Json& request, Responder respond) {
+    ibtrs::ClientSession& transport = session.client->transport();
+    if (cmd == "session_reconnect") {
+        for (std::uint32_t i = 0; const ibtrs::ClientPath* path = transport.path(i); ++i) {
+            if (!path->removed()) (void)transport.reconnect_path(i);
+        }
+        return respond({{"ok", true}});
+    }
+    auto spec = parse_path(request.value("path", ""), config_.transport.port);
+    if (!spec) return respond(error_response(-EINVAL, "bad path; use [SRC@]DST[:PORT]"));
+    if (cmd == "path_add") {
+        auto added = transport.add_path(*spec);
+        if (!added) return respond(error_response(added.error(), "cannot add the path: " + errno_text(added.error())));
+        return respond({{"ok", true}, {"index", *added}});
+    }
+    std::optional<std::uint32_t> index;
+    for (std::uint32_t i = 0; const ibtrs::ClientPath* path = transport.path(i); ++i) {
+        if (!path->removed() && path->destination().host == spec->destination.host &&
+            path->destination().port == spec->destination.port &&
+            (spec->source.host.empty() || path->source().host == spec->source.host)) {
+            index = i;
+        }
+    }
+    if (!index) return respond(error_response(-ENOENT, "no such path in session " + session.name + "; see 'ibnbd stats'"));
+    const auto result = cmd == "path_delete" ? transport.remove_path(*index)
+                        : cmd == "path_readd" ? transport.reconnect_path(*index)
+                                              : Status<int>(unexpected(-EINVAL));
+    if (!result) return respond(error_response(result.error(), cmd + " failed: " + errno_text(result.error())));
+    respond({{"ok", true}});
+}
+
+}  // namespace ibnbd::daemon

@@ -1,0 +1,67 @@
+// What the ibnbd-client daemon does, separate from its main(): IBNBD sessions by name (one
+// BlockClient each), mapped devices each exported over NBD on its own unix socket, and the control
+// commands of the `ibnbd` CLI. Everything runs on one reactor thread.
+//
+// COMMANDS (JSON, see control_server.hpp; names follow design.md §6)
+//   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?}
+//   unmap {session, device, force}      list {}      show {session, device}
+//   remap {session, device}             session_reconnect {session}
+//   path_add / path_delete / path_readd {session, path}
+//   policy_set {session, policy: round-robin|min-inflight|min-latency}
+//   stats {session?}
+// Errors carry the negative errno and a sentence saying what was wrong and what to do.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ibtrs/client_path.hpp"
+#include "ibnbd/client/block_client.hpp"
+#include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/nbd/block_device_target.hpp"
+#include "ibnbd/nbd/nbd_server.hpp"
+#include "ibnbd/runtime/reactor.hpp"
+
+namespace ibnbd::daemon {
+
+struct ClientServiceConfig {
+    std::string nbd_dir = "/run/ibnbd";  // default NBD socket directory
+    ibtrs::ClientConfig transport;        // session_name is set per session
+    fabric::Nanos queue_while_reconnecting = 0;
+};
+
+// Parses "[SRC@]DST[:PORT]". Errors: -EINVAL.
+Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port);
+
+class ClientService {
+public:
+    ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config);
+    ~ClientService();
+
+    void handle(const Json& request, Responder respond);
+    std::size_t sessions() const { return sessions_.size(); }
+
+private:
+    struct Session;
+    struct Device;
+
+    void map(const Json& request, Responder respond);
+    void unmap(const Json& request, Responder respond);
+    Json list() const;
+    Json show(const Session& session, const Device& device) const;
+    Json stats(const Session& session) const;
+    void path_op(const std::string& cmd, Session& session, const Json& request, Responder respond);
+    Session* find_session(const Json& request, Responder& respond);
+    Device* find_device(Session& session, const Json& request, Responder& respond);
+    void on_mapped(Session& session, block::BlockDevice& device, int status);
+    int export_device(Session& session, Device& device);
+
+    fabric::Fabric& fabric_;
+    runtime::Reactor& reactor_;
+    ClientServiceConfig config_;
+    std::map<std::string, std::unique_ptr<Session>> sessions_;
+};
+
+}  // namespace ibnbd::daemon

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Loopback: map a sparse file served by ibnbd-server, nbdcopy 64 MiB of random data in and out
+# through the client's NBD export, and compare; then unmap and shut the server down cleanly.
+BIN=$1; source "$(dirname "$0")/lib.sh"
+need nbdcopy nbdinfo cmp
+mkdir -p "$WORK/vols" && truncate -s 256M "$WORK/vols/vol0"
+start_server
+start_client
+"$BIN/ibnbd" map --session e2e --path "127.0.0.1:$PORT" --device vol0 || fail "map"
+"$BIN/ibnbd" --json list | grep -q '"state": "mapped"' || fail "list does not show the mapped device"
+nbdinfo "$(uri e2e vol0)" | grep -q "export-size: 268435456" || fail "nbdinfo size"
+head -c 64M /dev/urandom > "$WORK/in.bin"
+nbdcopy "$WORK/in.bin" "$(uri e2e vol0)" || fail "nbdcopy in"
+nbdcopy "$(uri e2e vol0)" "$WORK/out.bin" || fail "nbdcopy out"
+cmp -n 67108864 "$WORK/in.bin" "$WORK/out.bin" || fail "data read back differs"
+cmp -n 67108864 "$WORK/in.bin" "$WORK/vols/vol0" || fail "data on the server's file differs"
+cmp -n $(( 192 * 1024 * 1024 )) -i 67108864 "$WORK/out.bin" /dev/zero || fail "the rest is not zeros"
+"$BIN/ibnbd" stats --session e2e | grep -q connected || fail "stats"
+"$BIN/ibnbd" map --session e2e --device nope; [ $? = 1 ] || fail "mapping a missing device must fail with exit 1"
+"$BIN/ibnbd" unmap --session e2e --device vol0 || fail "unmap"
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; SERVER_PID=""
+[ $rc = 0 ] || fail "ibnbd-server exited with $rc on SIGTERM"
+echo "1 passed, 0 failed"

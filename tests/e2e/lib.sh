@@ -1,0 +1,44 @@
+# Shared helpers of the end-to-end tests: start and stop the daemons on loopback, wait for things,
+# and clean up whatever happens. Source it; BIN must name the build's bin directory.
+set -u
+WORK=$(mktemp -d /tmp/ibnbd-e2e.XXXXXX)
+PORT=$(( 20000 + RANDOM % 20000 ))
+export IBNBD_CONTROL=$WORK/client.sock
+SERVER_PID=""
+CLIENT_PID=""
+
+cleanup() {
+    [ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+    wait 2>/dev/null
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
+skip() { echo "SKIPPED: $*"; exit 77; }
+
+need() { for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"; done; }
+
+start_server() {  # extra arguments go to ibnbd-server
+    "$BIN/ibnbd-server" --listen "127.0.0.1:$PORT" --dev-search-path "$WORK/vols" --queue-depth 64 \
+        --hb-interval-ms 200 --hb-missed 3 "$@" >> "$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    sleep 0.3
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "ibnbd-server did not start"
+}
+
+start_client() {  # extra arguments go to ibnbd-client
+    "$BIN/ibnbd-client" --control-socket "$IBNBD_CONTROL" --nbd-dir "$WORK/nbd" --hb-interval-ms 200 \
+        --hb-missed 3 --reconnect-delay-ms 200 "$@" >> "$WORK/client.log" 2>&1 &
+    CLIENT_PID=$!
+    for _ in $(seq 50); do [ -S "$IBNBD_CONTROL" ] && return 0; sleep 0.1; done
+    fail "ibnbd-client did not create its control socket"
+}
+
+uri() { echo "nbd+unix:///$2?socket=$WORK/nbd/$1@$2.sock"; }
+
+wait_for() {  # wait_for SECONDS command...
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@"; do [ "$(date +%s)" -ge "$deadline" ] && return 1; sleep 0.2; done
+}

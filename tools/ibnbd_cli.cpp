@@ -1,0 +1,138 @@
+// ibnbd: the command-line tool of the ibnbd client daemon (verbs after the rnbd tool).
+// Exit codes: 0 done; 1 the daemon refused (the message says why and what to do); 2 bad
+// arguments; 3 the daemon is not reachable.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cstdlib>
+
+#include "ibnbd/daemon/control_server.hpp"
+
+namespace {
+
+using ibnbd::daemon::Json;
+
+std::string human_size(std::uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) value /= 1024, ++unit;
+    return fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+void print_device(const Json& d) {
+    fmt::print("{:<12} {:<20} {:<20} {:<4} {:>10}  {}\n", d.value("session", ""), d.value("device", ""),
+               d.value("state", ""), d.value("access_mode", ""), human_size(d.value("size", 0ull)),
+               d.value("nbd_uri", ""));
+}
+
+void print_human(const std::string& command, const Json& response) {
+    if (command == "list") {
+        fmt::print("{:<12} {:<20} {:<20} {:<4} {:>10}  {}\n", "SESSION", "DEVICE", "STATE", "MODE", "SIZE", "NBD");
+        for (const auto& d : response["devices"]) print_device(d);
+    } else if (command == "map" || command == "show") {
+        print_device(response);
+    } else if (command == "stats") {
+        fmt::print("session {}  policy {}  queue depth {}  connected paths {}  failovers {}\n",
+                   response.value("session", ""), response.value("mp_policy", ""), response.value("queue_depth", 0),
+                   response.value("connected_paths", 0), response.value("failovers", 0));
+        fmt::print("{:<3} {:<30} {:<13} {:>9} {:>9} {:>8} {:>10} {:>9} {:>12}\n", "#", "PATH", "STATE", "READS",
+                   "WRITES", "INFLIGHT", "FAILOVERED", "RECONN", "LATENCY_US");
+        for (const auto& p : response["paths"]) {
+            fmt::print("{:<3} {:<30} {:<13} {:>9} {:>9} {:>8} {:>10} {:>4}/{:<4} {:>12.1f}\n", p.value("index", 0),
+                       p.value("path", ""), p.value("state", ""), p.value("read_count", 0ull),
+                       p.value("write_count", 0ull), p.value("inflight", 0), p.value("failovered", 0ull),
+                       p.value("reconnects_ok", 0ull), p.value("reconnects_failed", 0ull),
+                       p.value("cur_latency_ns", 0ull) / 1000.0);
+        }
+    } else {
+        fmt::print("ok\n");
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ibnbd: map and manage IBNBD devices through the ibnbd-client daemon"};
+    app.require_subcommand(1);
+    std::string control = std::getenv("IBNBD_CONTROL") ? std::getenv("IBNBD_CONTROL") : "/run/ibnbd/client.sock";
+    bool json = false;
+    app.add_option("--control-socket", control, "the daemon's socket (default $IBNBD_CONTROL or /run/ibnbd/client.sock)");
+    app.add_flag("--json", json, "print the daemon's JSON answer");
+    Json request;
+    std::string session, device, access = "rw", nbd_socket, path, policy;
+    std::vector<std::string> paths;
+    bool force = false;
+
+    auto* map = app.add_subcommand("map", "map a device and export it over NBD");
+    map->add_option("--session", session, "session name (no '/' or '.')")->required();
+    map->add_option("--path", paths, "[SRC@]DST[:PORT] (repeatable; needed when the session is new)");
+    map->add_option("--device", device, "device name under the server's --dev-search-path")->required();
+    map->add_option("--access-mode", access, "ro, rw or migration")->check(CLI::IsMember({"ro", "rw", "migration"}));
+    map->add_option("--nbd-socket", nbd_socket, "where to export it (default: the daemon's --nbd-dir)");
+    auto* unmap = app.add_subcommand("unmap", "unmap a device (refused while in use unless --force)");
+    unmap->add_option("--session", session)->required();
+    unmap->add_option("--device", device)->required();
+    unmap->add_flag("--force", force, "fail in-flight IO and close NBD connections");
+    app.add_subcommand("list", "list mapped devices");
+    auto* show = app.add_subcommand("show", "show one mapped device");
+    show->add_option("--session", session)->required();
+    show->add_option("--device", device)->required();
+    auto* remap = app.add_subcommand("remap", "re-open a device whose session lost its server");
+    remap->add_option("--session", session)->required();
+    remap->add_option("--device", device)->required();
+    auto* path_cmd = app.add_subcommand("path", "add, delete or readd (reconnect) a path");
+    path_cmd->require_subcommand(1);
+    for (const char* verb : {"add", "delete", "readd"}) {
+        auto* sub = path_cmd->add_subcommand(verb);
+        sub->add_option("--session", session)->required();
+        sub->add_option("--path", path, "[SRC@]DST[:PORT]")->required();
+    }
+    auto* session_cmd = app.add_subcommand("session", "session operations");
+    auto* reconnect = session_cmd->add_subcommand("reconnect", "reconnect every path now");
+    reconnect->add_option("--session", session)->required();
+    session_cmd->require_subcommand(1);
+    auto* policy_cmd = app.add_subcommand("policy", "multipath policy");
+    auto* policy_set = policy_cmd->add_subcommand("set");
+    policy_set->add_option("--session", session)->required();
+    policy_set->add_option("policy", policy, "round-robin, min-inflight or min-latency")
+        ->required()
+        ->check(CLI::IsMember({"round-robin", "min-inflight", "min-latency"}));
+    policy_cmd->require_subcommand(1);
+    auto* stats = app.add_subcommand("stats", "per-path statistics of a session");
+    stats->add_option("--session", session)->required();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int code = app.exit(error);
+        return code == 0 ? 0 : 2;
+    }
+
+    std::string command = app.get_subcommands().front()->get_name();
+    if (command == "path") command += "_" + path_cmd->get_subcommands().front()->get_name();
+    if (command == "session") command = "session_reconnect";
+    if (command == "policy") command = "policy_set";
+    request = {{"cmd", command}, {"session", session}, {"device", device}};
+    if (command == "map") {
+        request["paths"] = paths;
+        request["access_mode"] = access;
+        if (!nbd_socket.empty()) request["nbd_socket"] = nbd_socket;
+    }
+    if (command == "unmap") request["force"] = force;
+    if (command.rfind("path_", 0) == 0) request["path"] = path;
+    if (command == "policy_set") request["policy"] = policy;
+
+    auto response = ibnbd::daemon::control_call(control, request, 60000);
+    if (!response) {
+        fmt::print(stderr, "ibnbd: cannot reach the daemon at {} ({}); is ibnbd-client running?\n", control,
+                   std::strerror(-response.error()));
+        return 3;
+    }
+    if (json) fmt::print("{}\n", response->dump(2));
+    if (!response->value("ok", false)) {
+        if (!json) fmt::print(stderr, "ibnbd: {}\n", response->value("error", "failed"));
+        return 1;
+    }
+    if (!json) print_human(command == "map" ? "map" : command, *response);
+    return 0;
+}

@@ -1,0 +1,110 @@
+// ibnbd-client: the IBNBD client daemon. Maps devices from ibnbd servers on request of the `ibnbd`
+// CLI (over --control-socket) and exports each mapped device over NBD on a unix socket, so that
+// nbdinfo, nbdcopy, qemu-img, nbdfuse and the kernel's nbd-client use it. SIGINT/SIGTERM: exit.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+#include "ibnbd/daemon/client_service.hpp"
+#include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/pollables.hpp"
+
+namespace {
+
+using namespace ibnbd;
+
+struct Options {
+    std::string control_socket = "/run/ibnbd/client.sock";
+    std::string fabric = "ofi";
+    std::string provider = "tcp";
+    std::string nbd_dir = "/run/ibnbd";
+    std::uint32_t io_connections = 1;
+    std::string policy = "min-inflight";
+    std::uint32_t hb_interval_ms = 5000;
+    std::uint32_t hb_missed = 5;
+    std::uint32_t reconnect_delay_ms = 1000;
+    std::int32_t max_reconnect_attempts = -1;
+    std::uint32_t queue_while_reconnecting_ms = 0;
+    int verbosity = 0;
+};
+
+int run(const Options& options) {
+    if (options.fabric != "ofi") {
+        fmt::print(stderr, "ibnbd-client: --fabric {} is not available in this build (use ofi)\n", options.fabric);
+        return 2;
+    }
+    daemon::ClientServiceConfig config;
+    config.nbd_dir = options.nbd_dir;
+    config.transport.io_connections = options.io_connections;
+    if (!ibtrs::parse_mp_policy(options.policy, config.transport.policy)) {
+        fmt::print(stderr, "ibnbd-client: --policy must be round-robin, min-inflight or min-latency\n");
+        return 2;
+    }
+    config.transport.heartbeat = {std::uint64_t{options.hb_interval_ms} * ibtrs::kMillisecond, options.hb_missed};
+    config.transport.reconnect_delay = std::uint64_t{options.reconnect_delay_ms} * ibtrs::kMillisecond;
+    config.transport.reconnect_jitter = config.transport.reconnect_delay / 4;
+    config.transport.max_reconnect_attempts = options.max_reconnect_attempts;
+    config.queue_while_reconnecting = std::uint64_t{options.queue_while_reconnecting_ms} * ibtrs::kMillisecond;
+    fabric::ofi::OfiConfig fabric_config;
+    fabric_config.provider = options.provider;
+    auto fabric = fabric::ofi::OfiFabric::create(fabric_config);
+    if (!fabric) {
+        fmt::print(stderr, "ibnbd-client: cannot open libfabric provider '{}': {}\n", options.provider,
+                   fabric::to_string(fabric.error()));
+        return 1;
+    }
+    runtime::Reactor reactor;
+    daemon::FabricPollable fabric_poll(**fabric);
+    daemon::SignalPollable signals([&](int signal) {
+        log().warn("ibnbd-client: signal {}, exiting", signal);
+        reactor.stop();
+    });
+    auto service = std::make_unique<daemon::ClientService>(**fabric, reactor, config);
+    const auto slash = options.control_socket.rfind('/');
+    if (slash != std::string::npos && slash > 0) ::mkdir(options.control_socket.substr(0, slash).c_str(), 0755);
+    auto control = daemon::ControlServer::listen(options.control_socket, [&](const daemon::Json& request, auto respond) {
+        service->handle(request, std::move(respond));
+    });
+    if (!control) {
+        fmt::print(stderr, "ibnbd-client: cannot create control socket {} (errno {})\n", options.control_socket,
+                   -control.error());
+        return 1;
+    }
+    reactor.add(fabric_poll);
+    reactor.add(signals);
+    reactor.add(**control);
+    fmt::print(stderr, "ibnbd-client: ready on {} (pid {})\n", options.control_socket, ::getpid());
+    reactor.run();
+    reactor.remove(**control);
+    service.reset();  // sessions and NBD exports go before the fabric
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    CLI::App app{"ibnbd-client: maps IBNBD devices and exports them over NBD"};
+    app.add_option("--control-socket", options.control_socket, "unix socket the ibnbd CLI talks to");
+    app.add_option("--fabric", options.fabric, "ofi (libfabric) or verbs")->check(CLI::IsMember({"ofi", "verbs"}));
+    app.add_option("--provider", options.provider, "libfabric provider (tcp; verbs on RDMA hardware)");
+    app.add_option("--nbd-dir", options.nbd_dir, "directory for the NBD sockets of mapped devices");
+    app.add_option("--io-connections", options.io_connections, "IO connections per path")->check(CLI::Range(1, 64));
+    app.add_option("--policy", options.policy, "multipath policy of new sessions");
+    app.add_option("--hb-interval-ms", options.hb_interval_ms, "heartbeat interval")->check(CLI::Range(10, 3600000));
+    app.add_option("--hb-missed", options.hb_missed, "heartbeats missed before a path fails")->check(CLI::Range(1, 1000));
+    app.add_option("--reconnect-delay-ms", options.reconnect_delay_ms, "first reconnect delay (doubles, capped)");
+    app.add_option("--max-reconnect-attempts", options.max_reconnect_attempts, "-1 forever, 0 never")
+        ->check(CLI::Range(-1, 9999));
+    app.add_option("--queue-while-reconnecting-ms", options.queue_while_reconnecting_ms,
+                   "how long IO waits for a path to return before failing (0: fail at once)");
+    app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug");
+    CLI11_PARSE(app, argc, argv);
+    ibnbd::log().set_level(options.verbosity >= 2 ? spdlog::level::debug
+                           : options.verbosity == 1 ? spdlog::level::info
+                                                    : spdlog::level::warn);
+    return run(options);
+}
