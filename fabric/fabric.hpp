@@ -75,8 +75,10 @@ namespace ibnbd::fabric {
 
 // RDMA CM REQ private data limit; connect() refuses more with Errc::private_data_too_long.
 inline constexpr std::size_t kMaxConnectPrivateData = 56;
-// RDMA CM REP/REJ private data limit; accept()/reject() refuse more.
+// RDMA CM REP private data limit; accept() refuses more.
 inline constexpr std::size_t kMaxAcceptPrivateData = 196;
+// RDMA CM REJ private data limit (IB_CM_REJ_PRIVATE_DATA_SIZE); reject() refuses more.
+inline constexpr std::size_t kMaxRejectPrivateData = 148;
 // Scatter-gather entries per work request.
 inline constexpr std::size_t kMaxSge = 4;
 
@@ -197,6 +199,9 @@ enum class CmEventType : std::uint8_t {
 
 std::string_view to_string(CmEventType type);
 
+// Private data arrives as sent, or - on InfiniBand and RoCE, whose CM carries no length - padded
+// with zero bytes to the CM's fixed size: 56 bytes for a connect request, 196 for an accept, 148 for
+// a reject (an empty reject arrives as 148 zeros). Consumers encode their own lengths.
 struct CmEvent {
     CmEventType type = CmEventType::established;
     std::span<const std::byte> private_data;  // valid only during the callback
@@ -259,6 +264,7 @@ public:
     virtual Expected<std::unique_ptr<Endpoint>, Errc> accept(std::span<const std::byte> private_data,
                                                              EndpointHandler& handler,
                                                              QueueSizes queues) = 0;
+    // Errors: private_data_too_long (> kMaxRejectPrivateData), invalid_argument (answered already).
     virtual Status<Errc> reject(std::span<const std::byte> private_data) = 0;
 };
 

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   cmake g++ ninja-build pkg-config git
   libfabric-dev libfabric-bin
-  libibverbs-dev librdmacm-dev ibverbs-providers rdma-core
+  libibverbs-dev librdmacm-dev ibverbs-providers rdma-core ibverbs-utils rdmacm-utils
+  qemu-system-x86
   libboost-test-dev libbenchmark-dev
   liburing-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libnbd-dev libnbd-bin nbdkit

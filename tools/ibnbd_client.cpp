@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "ibnbd/daemon/client_service.hpp"
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
 
 namespace {
@@ -20,6 +21,7 @@ struct Options {
     std::string control_socket = "/run/ibnbd/client.sock";
     std::string fabric = "ofi";
     std::string provider = "tcp";
+    std::string rdma_address;  // verbs: a local address on the RDMA device to use
     std::string nbd_dir = "/run/ibnbd";
     std::uint32_t io_connections = 1;
     std::string policy = "min-inflight";
@@ -32,10 +34,6 @@ struct Options {
 };
 
 int run(const Options& options) {
-    if (options.fabric != "ofi") {
-        fmt::print(stderr, "ibnbd-client: --fabric {} is not available in this build (use ofi)\n", options.fabric);
-        return 2;
-    }
     daemon::ClientServiceConfig config;
     config.nbd_dir = options.nbd_dir;
     config.transport.io_connections = options.io_connections;
@@ -48,21 +46,17 @@ int run(const Options& options) {
     config.transport.reconnect_jitter = config.transport.reconnect_delay / 4;
     config.transport.max_reconnect_attempts = options.max_reconnect_attempts;
     config.queue_while_reconnecting = std::uint64_t{options.queue_while_reconnecting_ms} * ibtrs::kMillisecond;
-    fabric::ofi::OfiConfig fabric_config;
-    fabric_config.provider = options.provider;
-    auto fabric = fabric::ofi::OfiFabric::create(fabric_config);
+    auto fabric = daemon::open_fabric(options.fabric, options.provider, options.rdma_address);
     if (!fabric) {
-        fmt::print(stderr, "ibnbd-client: cannot open libfabric provider '{}': {}\n", options.provider,
-                   fabric::to_string(fabric.error()));
+        fmt::print(stderr, "ibnbd-client: {}\n", fabric.error());
         return 1;
     }
     runtime::Reactor reactor;
-    daemon::FabricPollable fabric_poll(**fabric);
-    daemon::SignalPollable signals([&](int signal) {
+        daemon::SignalPollable signals([&](int signal) {
         log().warn("ibnbd-client: signal {}, exiting", signal);
         reactor.stop();
     });
-    auto service = std::make_unique<daemon::ClientService>(**fabric, reactor, config);
+    auto service = std::make_unique<daemon::ClientService>(*fabric->fabric, reactor, config);
     const auto slash = options.control_socket.rfind('/');
     if (slash != std::string::npos && slash > 0) ::mkdir(options.control_socket.substr(0, slash).c_str(), 0755);
     auto control = daemon::ControlServer::listen(options.control_socket, [&](const daemon::Json& request, auto respond) {
@@ -73,7 +67,7 @@ int run(const Options& options) {
                    -control.error());
         return 1;
     }
-    reactor.add(fabric_poll);
+    reactor.add(*fabric->pollable);
     reactor.add(signals);
     reactor.add(**control);
     fmt::print(stderr, "ibnbd-client: ready on {} (pid {})\n", options.control_socket, ::getpid());
@@ -91,6 +85,8 @@ int main(int argc, char** argv) {
     app.add_option("--control-socket", options.control_socket, "unix socket the ibnbd CLI talks to");
     app.add_option("--fabric", options.fabric, "ofi (libfabric) or verbs")->check(CLI::IsMember({"ofi", "verbs"}));
     app.add_option("--provider", options.provider, "libfabric provider (tcp; verbs on RDMA hardware)");
+    app.add_option("--rdma-address", options.rdma_address,
+                   "with --fabric verbs: a local address on the RDMA interface to use (default: the only device)");
     app.add_option("--nbd-dir", options.nbd_dir, "directory for the NBD sockets of mapped devices");
     app.add_option("--io-connections", options.io_connections, "IO connections per path")->check(CLI::Range(1, 64));
     app.add_option("--policy", options.policy, "multipath policy of new sessions");

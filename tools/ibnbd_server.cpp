@@ -13,6 +13,7 @@
 #include "core/ibtrs/server.hpp"
 #include "core/log.hpp"
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
 #include "ibnbd/server/block_server.hpp"
 
@@ -76,17 +77,16 @@ Json handle_control(const Json& request, block::BlockServer& blocks, ibtrs::Serv
     return daemon::error_response(-EINVAL, "unknown command '" + cmd + "' (list, force_close, stats)");
 }
 
+// The verbs backend picks its RDMA device by address: the first --listen host.
+std::string listen_host(const Options& options) {
+    auto first = fabric::Address::parse(options.listen.front(), 1234);
+    return first ? first->host : std::string();
+}
+
 int run(const Options& options) {
-    if (options.fabric != "ofi") {
-        fmt::print(stderr, "ibnbd-server: --fabric {} is not available in this build (use ofi)\n", options.fabric);
-        return 2;
-    }
-    fabric::ofi::OfiConfig fabric_config;
-    fabric_config.provider = options.provider;
-    auto fabric = fabric::ofi::OfiFabric::create(fabric_config);
+    auto fabric = daemon::open_fabric(options.fabric, options.provider, listen_host(options));
     if (!fabric) {
-        fmt::print(stderr, "ibnbd-server: cannot open libfabric provider '{}': {}\n", options.provider,
-                   fabric::to_string(fabric.error()));
+        fmt::print(stderr, "ibnbd-server: {}\n", fabric.error());
         return 1;
     }
     auto storage = storage::uring::UringBackend::create();
@@ -99,7 +99,7 @@ int run(const Options& options) {
     config.queue_depth = options.queue_depth;
     config.chunk_size = options.chunk_size;
     config.heartbeat = {std::uint64_t{options.hb_interval_ms} * ibtrs::kMillisecond, options.hb_missed};
-    auto server = ibtrs::Server::create(**fabric, config, blocks);
+    auto server = ibtrs::Server::create(*fabric->fabric, config, blocks);
     if (!server) {
         fmt::print(stderr, "ibnbd-server: queue depth {} with chunk size {} is invalid (chunk: power of two "
                            ">= 8192; bits(qd-1)+bits(chunk-1) <= 28)\n", options.queue_depth, options.chunk_size);
@@ -118,15 +118,14 @@ int run(const Options& options) {
         log().info("ibnbd-server: listening on {}", address->to_string());
     }
     runtime::Reactor reactor;
-    daemon::FabricPollable fabric_poll(**fabric);
-    daemon::UringPollable storage_poll(**storage);
+        daemon::UringPollable storage_poll(**storage);
     bool stopping = false;
     daemon::SignalPollable signals([&](int signal) {
         log().warn("ibnbd-server: signal {}, shutting down", signal);
         stopping = true;
         reactor.stop();
     });
-    reactor.add(fabric_poll);
+    reactor.add(*fabric->pollable);
     reactor.add(storage_poll);
     reactor.add(signals);
     std::unique_ptr<daemon::ControlServer> control;

@@ -14,11 +14,21 @@
 
 namespace ibnbd::daemon {
 
+// Drives a real fabric (libfabric or verbs) from a reactor. F needs poll(), now() and
+// next_timer_deadline() (0: none); wait_fd() is used when F has one (verbs; libfabric tcp has no
+// wait object, so the reactor wakes for timers and polls at max_sleep).
+template <class F>
 class FabricPollable : public runtime::Pollable {
 public:
-    explicit FabricPollable(fabric::ofi::OfiFabric& fabric) : fabric_(fabric) {}
+    explicit FabricPollable(F& fabric) : fabric_(fabric) {}
     std::size_t poll(std::size_t budget) override { return fabric_.poll(budget); }
-    // libfabric tcp has no wait object: the reactor wakes for timers and polls at max_sleep.
+    int wait_fd() const override {
+        if constexpr (requires(const F& f) { f.wait_fd(); }) {
+            return fabric_.wait_fd();
+        } else {
+            return -1;
+        }
+    }
     std::int64_t next_deadline_ns() const override {
         const fabric::Nanos deadline = fabric_.next_timer_deadline();
         if (deadline == 0) return -1;
@@ -27,7 +37,7 @@ public:
     }
 
 private:
-    fabric::ofi::OfiFabric& fabric_;
+    F& fabric_;
 };
 
 class UringPollable : public runtime::Pollable {

@@ -5,11 +5,14 @@
 
 namespace ibnbd::fabric::test {
 
+std::unique_ptr<Harness> make_verbs_harness(std::string& why_not);  // harness_verbs.cpp
+
 std::unique_ptr<Harness> make_harness(std::string_view backend, std::string& why_not) {
     if (backend == "sim-verbs") return make_sim_harness(true, why_not);
     if (backend == "sim-tcp") return make_sim_harness(false, why_not);
     if (backend == "ofi-tcp") return make_ofi_harness("tcp", why_not);
-    why_not = "unknown backend '" + std::string(backend) + "' (known: sim-verbs, sim-tcp, ofi-tcp)";
+    if (backend == "verbs") return make_verbs_harness(why_not);
+    why_not = "unknown backend '" + std::string(backend) + "' (known: sim-verbs, sim-tcp, ofi-tcp, verbs)";
     return nullptr;
 }
 

@@ -38,6 +38,11 @@ bool backend_is_simulator();
 
 std::vector<std::byte> pattern(std::size_t size, std::uint8_t seed);
 
+// Private data as a peer received it: the bytes sent, then only zero bytes, at most `limit` in
+// all. The InfiniBand CM carries no length (IB and RoCE deliver zero-padded data, see fabric.hpp);
+// the other backends deliver exactly what was sent.
+bool arrived_as_sent(const std::vector<std::byte>& received, const std::vector<std::byte>& sent, std::size_t limit);
+
 template <class T>
 bool fails_with(const Expected<T, Errc>& result, Errc expected) {
     return !result.has_value() && result.error() == expected;

@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(reject_delivers_the_rejecters_private_data) {
     auto harness = open_harness();
     Pair pair(*harness);
     pair.acceptor.answer = Acceptor::Answer::reject;
-    const auto reject_data = pattern(kMaxAcceptPrivateData, 5);
+    const auto reject_data = pattern(kMaxRejectPrivateData, 5);
     pair.acceptor.reply = reject_data;
     auto listener = harness->server().listen(harness->listen_address(), pair.acceptor);
     BOOST_REQUIRE(listener.has_value());
@@ -96,15 +96,16 @@ BOOST_AUTO_TEST_CASE(reject_delivers_the_rejecters_private_data) {
     BOOST_REQUIRE(pair.run_until([&] { return !pair.client_events.events.empty(); }));
     harness->run_for(20 * kMillisecond);
 
-    BOOST_TEST((pair.acceptor.request_data == connect_data));
+    BOOST_TEST(arrived_as_sent(pair.acceptor.request_data, connect_data, kMaxConnectPrivateData));
     BOOST_REQUIRE(pair.client_events.events.size() == 1u);
     BOOST_TEST(pair.client_events.events[0].type == CmEventType::rejected);
-    BOOST_TEST((pair.client_events.events[0].private_data == reject_data));
+    BOOST_TEST(arrived_as_sent(pair.client_events.events[0].private_data, reject_data, kMaxRejectPrivateData));
     BOOST_TEST(!(*client)->connected());
     const std::uint32_t imm = 1;
     BOOST_TEST(fails_with((*client)->post_send(1, {}, &imm), Errc::not_connected));
 }
 
+// Empty private data: on InfiniBand and RoCE it arrives as 148 zero bytes (see fabric.hpp).
 BOOST_AUTO_TEST_CASE(unanswered_request_is_rejected_with_empty_private_data) {
     auto harness = open_harness();
     Pair pair(*harness);
@@ -117,7 +118,7 @@ BOOST_AUTO_TEST_CASE(unanswered_request_is_rejected_with_empty_private_data) {
     BOOST_TEST(pair.acceptor.requests == 1);
     BOOST_REQUIRE(pair.client_events.events.size() == 1u);
     BOOST_TEST(pair.client_events.events[0].type == CmEventType::rejected);
-    BOOST_TEST(pair.client_events.events[0].private_data.empty());
+    BOOST_TEST(arrived_as_sent(pair.client_events.events[0].private_data, {}, kMaxRejectPrivateData));
 }
 
 // Nobody listens on the port of a listener that was just destroyed. Every backend here reports

@@ -18,6 +18,13 @@ std::vector<std::byte> pattern(std::size_t size, std::uint8_t seed) {
     return bytes;
 }
 
+bool arrived_as_sent(const std::vector<std::byte>& received, const std::vector<std::byte>& sent, std::size_t limit) {
+    if (received.size() < sent.size() || received.size() > limit) return false;
+    if (!std::equal(sent.begin(), sent.end(), received.begin())) return false;
+    return std::all_of(received.begin() + static_cast<std::ptrdiff_t>(sent.size()), received.end(),
+                       [](std::byte b) { return b == std::byte{0}; });
+}
+
 void Recorder::on_completion(const Completion& completion) {
     if (on_completion_hook) on_completion_hook(completion);
     completions.push_back(completion);

@@ -1,0 +1,126 @@
+// Connection: posting work. No allocation: the slot comes from the preallocated ring, the work
+// request and its scatter-gather list live on the stack.
+#include <arpa/inet.h>
+
+#include <cerrno>
+
+#include "fabric/verbs/verbs_connection.hpp"
+#include "fabric/verbs/verbs_errors.hpp"
+#include "fabric/verbs/verbs_log.hpp"
+#include "fabric/verbs/verbs_memory.hpp"
+
+namespace ibnbd::fabric::verbs {
+
+struct Connection::LocalSges {
+    std::array<ibv_sge, kMaxSge> sge{};
+    int count = 0;
+    std::uint32_t total = 0;
+};
+
+Status<Errc> Connection::gather(std::span<const Sge> sges, bool needs_local_write, LocalSges& local) const {
+    if (sges.size() > device_.sge_limit()) return unexpected(Errc::invalid_argument);
+    std::uint64_t total = 0;
+    for (const Sge& sge : sges) {
+        const auto* region = dynamic_cast<const VerbsMemoryRegion*>(sge.mr);
+        if (region == nullptr || &region->device() != &device_) return unexpected(Errc::invalid_argument);
+        const std::byte* begin = region->data();
+        const std::byte* end = begin + region->size();
+        if (sge.addr < begin || sge.addr > end || sge.length > static_cast<std::size_t>(end - sge.addr)) {
+            return unexpected(Errc::invalid_argument);
+        }
+        if (needs_local_write && (region->access() & access_local_write) == 0) {
+            return unexpected(Errc::invalid_argument);
+        }
+        if (sge.length == 0) continue;  // nothing to move
+        local.sge[static_cast<std::size_t>(local.count)] =
+            ibv_sge{reinterpret_cast<std::uintptr_t>(sge.addr), sge.length, region->lkey()};
+        ++local.count;
+        total += sge.length;
+    }
+    if (total > UINT32_MAX) return unexpected(Errc::invalid_argument);
+    local.total = static_cast<std::uint32_t>(total);
+    return {};
+}
+
+Status<Errc> Connection::post_to_send_queue(ibv_send_wr& wr) {
+    wr.wr_id = send_ring_.newest_wr_id();
+    wr.send_flags = IBV_SEND_SIGNALED;
+    ibv_send_wr* bad = nullptr;
+    const int ret = ibv_post_send(id_->qp, &wr, &bad);
+    if (ret == 0) return {};
+    send_ring_.undo_push();
+    if (ret == ENOMEM) return unexpected(Errc::queue_full);
+    // The provider may have queued the request before failing (rxe rings its doorbell last): the
+    // connection cannot be trusted any more.
+    break_connection("posting a send-queue work request failed");
+    std::uint64_t bytes = 0;
+    for (int i = 0; i < wr.num_sge; ++i) bytes += wr.sg_list[i].length;
+    verbs_log().warn("ibv_post_send (opcode {}, {} entries, {} bytes, remote {:#x} key {:#x}) to {}: {}",
+                     static_cast<int>(wr.opcode), wr.num_sge, bytes, wr.wr.rdma.remote_addr, wr.wr.rdma.rkey,
+                     peer_.to_string(), errno_text(ret));
+    return unexpected(errc_from_errno(ret));
+}
+
+Status<Errc> Connection::post_recv(std::uint64_t context, std::span<const Sge> sges) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    LocalSges local;
+    if (auto gathered = gather(sges, true, local); !gathered) return gathered;
+    if (recv_ring_.push(context, Opcode::recv, local.total) == nullptr) return unexpected(Errc::queue_full);
+    ibv_recv_wr wr{};
+    wr.wr_id = recv_ring_.newest_wr_id();
+    wr.sg_list = local.sge.data();
+    wr.num_sge = local.count;
+    ibv_recv_wr* bad = nullptr;
+    const int ret = ibv_post_recv(id_->qp, &wr, &bad);
+    if (ret == 0) return {};
+    recv_ring_.undo_push();
+    if (ret == ENOMEM) return unexpected(Errc::queue_full);
+    break_connection("posting a receive failed");
+    verbs_log().warn("ibv_post_recv from {}: {}", peer_.to_string(), errno_text(ret));
+    return unexpected(errc_from_errno(ret));
+}
+
+Status<Errc> Connection::post_send(std::uint64_t context, std::span<const Sge> sges, const std::uint32_t* imm) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    LocalSges local;
+    if (auto gathered = gather(sges, false, local); !gathered) return gathered;
+    if (send_ring_.push(context, Opcode::send, local.total) == nullptr) return unexpected(Errc::queue_full);
+    ibv_send_wr wr{};
+    wr.sg_list = local.sge.data();
+    wr.num_sge = local.count;
+    wr.opcode = imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND;
+    if (imm) wr.imm_data = htonl(*imm);
+    return post_to_send_queue(wr);
+}
+
+Status<Errc> Connection::post_write(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote,
+                                    const std::uint32_t* imm) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    LocalSges local;
+    if (auto gathered = gather(sges, false, local); !gathered) return gathered;
+    if (send_ring_.push(context, Opcode::rdma_write, local.total) == nullptr) return unexpected(Errc::queue_full);
+    ibv_send_wr wr{};
+    wr.sg_list = local.sge.data();
+    wr.num_sge = local.count;
+    wr.opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
+    if (imm) wr.imm_data = htonl(*imm);
+    wr.wr.rdma.remote_addr = remote.addr;
+    wr.wr.rdma.rkey = remote.rkey;
+    return post_to_send_queue(wr);
+}
+
+Status<Errc> Connection::post_read(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    LocalSges local;
+    if (auto gathered = gather(sges, true, local); !gathered) return gathered;
+    if (send_ring_.push(context, Opcode::rdma_read, local.total) == nullptr) return unexpected(Errc::queue_full);
+    ibv_send_wr wr{};
+    wr.sg_list = local.sge.data();
+    wr.num_sge = local.count;
+    wr.opcode = IBV_WR_RDMA_READ;
+    wr.wr.rdma.remote_addr = remote.addr;
+    wr.wr.rdma.rkey = remote.rkey;
+    return post_to_send_queue(wr);
+}
+
+}  // namespace ibnbd::fabric::verbs

@@ -1,0 +1,107 @@
+// The rdma-core resources one VerbsFabric shares among its listeners, connections and memory
+// regions: the chosen device (ibv_context), its protection domain, the RDMA CM event channel, the
+// completion channel and an epoll descriptor over the two; and the registry of connections and
+// listeners that CM events and poll() dispatch to.
+//
+// Connections are owned here, not by their Endpoint: a connection outlives its Endpoint until its
+// queue pair may be destroyed (TIMEWAIT_EXIT, see verbs_fabric.hpp). Destroyed objects are only
+// removed between dispatches (reap()), so a callback may destroy anything it owns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "fabric/fabric.hpp"
+#include "fabric/verbs/verbs_fabric.hpp"
+
+namespace ibnbd::fabric::verbs {
+
+class Connection;
+class VerbsListener;
+
+// What an rdma_cm_id's context points to.
+struct CmOwner {
+    enum class Kind : std::uint8_t { listener, connection };
+    explicit CmOwner(Kind owner_kind) : kind(owner_kind) {}
+    Kind kind;
+};
+
+// The monotonic clock of the verbs backend (steady_clock, in nanoseconds).
+Nanos monotonic_now();
+
+class Device {
+public:
+    // Errors: see VerbsFabric::create().
+    static Expected<std::unique_ptr<Device>, Errc> open(const VerbsConfig& config);
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    const VerbsConfig& config() const { return config_; }
+    ibv_context* context() const { return context_; }
+    ibv_pd* pd() const { return pd_; }
+    const ibv_device_attr& attr() const { return attr_; }
+    rdma_event_channel* cm_channel() const { return cm_channel_; }
+    ibv_comp_channel* completion_channel() const { return completion_channel_; }
+    int wait_fd() const { return epoll_fd_; }
+    std::string name() const;
+    // Local entries per work request: min(kMaxSge, device max_sge).
+    std::uint32_t sge_limit() const { return sge_limit_; }
+
+    // Takes ownership of a new connection; it stays until reap() finds it finished.
+    Connection* adopt(std::unique_ptr<Connection> connection);
+    void add(VerbsListener* listener);
+    void remove(VerbsListener* listener);
+    // Destroys a listening id now, or after the event being dispatched has been acknowledged.
+    void destroy_listen_id(rdma_cm_id* id);
+    void count_endpoint(int delta) { endpoints_ += delta; }
+    void count_memory_region(int delta) { memory_regions_ += delta; }
+    void count_timewait_exit() { ++stats_.timewait_exits; }
+    void count_local_flush() { ++stats_.local_flushes; }
+    VerbsStats stats() const;
+
+    // Whether the CM channel or the completion channel has something (epoll, no waiting).
+    bool events_pending() const;
+    // Reads the completion channel: marks the CQs that fired as no longer armed.
+    void drain_completion_channel();
+    // Delivers CM events (verbs_cm.cpp). Returns the number of callbacks made.
+    std::size_t poll_cm(std::size_t budget);
+    // Delivers completions, flushes and pending outcomes. Returns the number of callbacks.
+    std::size_t poll_connections(std::size_t budget);
+    // Destroys the connections that are finished and whose Endpoint is gone.
+    void reap();
+
+private:
+    explicit Device(const VerbsConfig& config);
+    Status<Errc> open_channels();
+    Status<Errc> choose_context();
+    ibv_context* context_for_address(ibv_context** list, int count);
+    Status<Errc> open_resources();
+    std::size_t dispatch(rdma_cm_event* event);
+    std::size_t dispatch_connect_request(rdma_cm_event* event);
+
+    VerbsConfig config_;
+    rdma_event_channel* cm_channel_ = nullptr;
+    ibv_context* context_ = nullptr;  // owned by librdmacm
+    ibv_pd* pd_ = nullptr;
+    ibv_comp_channel* completion_channel_ = nullptr;
+    int epoll_fd_ = -1;
+    ibv_device_attr attr_{};
+    std::uint32_t sge_limit_ = 1;
+    std::vector<std::unique_ptr<Connection>> connections_;
+    std::vector<VerbsListener*> listeners_;
+    std::vector<rdma_cm_id*> doomed_listen_ids_;
+    std::size_t cursor_ = 0;
+    bool dispatching_ = false;
+    int endpoints_ = 0;
+    int memory_regions_ = 0;
+    VerbsStats stats_;
+};
+
+}  // namespace ibnbd::fabric::verbs

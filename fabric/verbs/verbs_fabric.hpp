@@ -1,0 +1,245 @@
+// verbs_fabric.hpp - the rdma-core backend of the fabric interface.
+//
+// NAME
+//     ibnbd::fabric::verbs::VerbsFabric - reliable connected RDMA over libibverbs RC queue pairs,
+//     connected with librdmacm. The backend for InfiniBand and RoCE NICs; tested on SoftRoCE (rxe).
+//
+// SYNOPSIS
+//     auto fabric = VerbsFabric::create(VerbsConfig{.address = "198.18.0.1"});
+//     if (!fabric) ... fabric.error() ...
+//     auto listener = (*fabric)->listen(Address{"198.18.0.1", 0}, listener_handler);
+//     for (;;) {
+//         if ((*fabric)->poll(64) == 0) sleep in epoll/poll on (*fabric)->wait_fd() until
+//                                       next_timer_deadline();
+//     }
+//
+// DESCRIPTION
+//     One VerbsFabric uses ONE RDMA device (an ibv_context as librdmacm opened it) with its own
+//     protection domain, one RDMA CM event channel and one completion channel. Every connection
+//     has its own RC queue pair and its own completion queue (send and receive queues share it),
+//     sized from QueueSizes. Nothing blocks: the CM event channel and the completion channel are
+//     non-blocking, completion queues are read with ibv_poll_cq().
+//
+//     fabric.hpp is the contract; this page lists how this backend meets it and where real RDMA
+//     differs from the other backends.
+//
+// DEVICE AND GID SELECTION
+//     The device is chosen once, at create(): VerbsConfig::device names it ("mlx5_0", "rxe0"), or
+//     VerbsConfig::address names a local IP address whose device librdmacm binds to, or else the
+//     machine's only RDMA device is used (several devices and neither field: backend_error).
+//     Within the device, librdmacm picks port and GID from the addresses given to listen() and
+//     connect() (the IPv4-mapped RoCEv2 GID for an IPv4 address on RoCE). An address that resolves
+//     to another device is refused: listen() fails with address_invalid, connect() reports
+//     unreachable. One fabric spans one device because a MemoryRegion has one rkey and the wire
+//     carries one; the paths of an IBTRS session over two HCAs need two sessions (or a bonded or
+//     dual-port device). Two ports of one HCA are one device and work.
+//     iWARP devices are refused (backend_error): iWARP has no immediate data, which IBTRS needs.
+//
+// THREADING
+//     One VerbsFabric per thread. Several may live in one thread or process, also on the same
+//     device (the conformance harness runs a server and a client fabric side by side). poll() must
+//     not be called from inside a callback, and a callback must not destroy the VerbsFabric.
+//     Nothing survives fork(): rdma-core device contexts belong to the process that opened them
+//     (the kernel refuses a child's use: "changed security contexts after opening file
+//     descriptor", EACCES on every post), and librdmacm opens every device process-wide on first
+//     use. A process that forks a worker must exec it, or fork before touching any fabric.
+//
+// CONNECTION MANAGEMENT
+//     listen():  port 0 takes an ephemeral RDMA CM port (the port space is rdma_cm's, not TCP's);
+//                Listener::address() reports it. A wildcard host ("0.0.0.0" / empty) listens on
+//                every device, but requests arriving through another device are rejected.
+//                Errors: address_invalid, address_in_use, backend_error.
+//     connect(): rdma_resolve_addr -> rdma_resolve_route -> rdma_connect, each step driven by
+//                poll(). A failure at any step (no route, no such device, timeout, nobody
+//                listening: the IB CM answers with a REJ "invalid service ID") is reported as
+//                unreachable; a reject by the listener as rejected.
+//     Private data: the InfiniBand CM carries no length. IB and RoCE deliver private data padded
+//                with zero bytes to the CM's fixed sizes: a connect request's data arrives as 56
+//                bytes, an accept's (established on the active side) as 196 bytes and a reject's
+//                as 148 bytes, whatever was sent; an empty reject arrives as 148 zero bytes.
+//                Consumers must encode their own lengths (IBTRS messages are fixed-size).
+//     reject():  at most 148 bytes (IB_CM_REJ_PRIVATE_DATA_SIZE), else private_data_too_long.
+//     accept():  at most 196 bytes. The endpoint reports established once the active side's RTU
+//                arrived; posting before that fails with not_connected.
+//     disconnect() before established abandons the attempt: disconnected (never established)
+//                follows from poll().
+//     RDMA CM events handled: ADDR_RESOLVED, ADDR_ERROR, ROUTE_RESOLVED, ROUTE_ERROR,
+//     CONNECT_REQUEST, ESTABLISHED, REJECTED, UNREACHABLE, CONNECT_ERROR, DISCONNECTED,
+//     TIMEWAIT_EXIT, DEVICE_REMOVAL and ADDR_CHANGE (the last two break the connection).
+//
+// MEMORY REGISTRATION
+//     ibv_reg_mr() on the fabric's protection domain. remote_key() is {virtual address, rkey}.
+//     access_remote_write implies IBV_ACCESS_LOCAL_WRITE (verbs requires it). Registration pins
+//     memory: RLIMIT_MEMLOCK must allow it (ulimit -l). Errors: invalid_argument (null data,
+//     size 0, access 0 or unknown bits), registration_failed (ibv_reg_mr failed; logged with
+//     errno).
+//
+// POSTING AND COMPLETIONS
+//     Every work request is signaled. Each queue keeps a ring of its posted work sized exactly by
+//     QueueSizes, so a post beyond max_send_wr / max_recv_wr fails with queue_full even where the
+//     device rounded the queue up. Post errors: not_connected, queue_full, invalid_argument (more
+//     than min(kMaxSge, device max_sge) entries, an entry outside its MR or an MR of another
+//     fabric, a receive or read target without access_local_write), backend_error (the device
+//     refused the request; the connection is then broken, as the provider may have queued it).
+//     byte_len: received bytes for receives, bytes written by that write for a write-with-imm at
+//     the target (verbs reports it), the posted length for sends, writes and reads.
+//     Work completion status mapping (ibv_wc_status -> WcStatus):
+//         IBV_WC_SUCCESS                                   success
+//         IBV_WC_WR_FLUSH_ERR                              flushed
+//         IBV_WC_LOC_LEN_ERR, LOC_QP_OP_ERR, LOC_PROT_ERR,
+//         LOC_EEC_OP_ERR, LOC_ACCESS_ERR, LOC_RDD_VIOL_ERR,
+//         MW_BIND_ERR, BAD_RESP_ERR                        local_error
+//         IBV_WC_REM_ACCESS_ERR                            remote_access_error
+//         IBV_WC_REM_INV_REQ_ERR, REM_OP_ERR,
+//         REM_ABORT_ERR, REM_INV_RD_REQ_ERR                remote_operation_error
+//         IBV_WC_RNR_RETRY_EXC_ERR                         rnr_retry_exceeded
+//         IBV_WC_RETRY_EXC_ERR                             transport_retry_exceeded
+//         anything else                                    general_error
+//     Immediate data travels in network byte order and is reported as a host value.
+//     imm_consumes_recv() is true: every incoming send and write-with-imm consumes a posted
+//     receive (recv_consumed == true, context = that receive's context).
+//
+// RECEIVER NOT READY AND RETRIES
+//     A send or write-with-imm that finds no posted receive is NAKed (RNR) and retried by the
+//     sender's NIC rnr_retry_count times (VerbsConfig, default 6) after the responder's RNR timer
+//     (the IB CM's default), then completes with rnr_retry_exceeded and breaks the connection.
+//     rnr_retry_count 7 means "retry forever" on InfiniBand: the post then never fails.
+//     A peer that stops answering fails work after retry_count retransmissions of the local ACK
+//     timeout chosen by the CM (seconds on RoCE): transport_retry_exceeded.
+//
+// DISCONNECT, FLUSH AND TIMEWAIT
+//     On disconnect() (local), a DISCONNECTED event (remote), an error completion, DEVICE_REMOVAL
+//     or ADDR_CHANGE the queue pair is moved to the error state (ibv_modify_qp IBV_QPS_ERR) and
+//     rdma_disconnect() tells the peer. The device then completes every posted work request with
+//     IBV_WC_WR_FLUSH_ERR (flushed), in post order per queue; once both rings are empty -
+//     rdma-core's drain - the endpoint reports disconnected, exactly once, after its last
+//     completion. If the device has not flushed everything after VerbsConfig::drain_timeout (1 s
+//     after DEVICE_REMOVAL; a device that is gone may never report), the rest is completed as
+//     flushed by the backend (stats().local_flushes). After DEVICE_REMOVAL every object of the
+//     fabric should be destroyed; the kernel finishes removing the device only when the process
+//     exits, because librdmacm keeps its device contexts open for the life of the process (rxe:
+//     `rdma link delete` returns then).
+//     The queue pair, its CQ and its rdma_cm id outlive the Endpoint object: a connection that was
+//     established is destroyed only after RDMA_CM_EVENT_TIMEWAIT_EXIT (or timewait_limit), so its
+//     QP number is not reused while packets of the old connection may still arrive. Destroying an
+//     Endpoint makes no further callbacks; a connected one is disconnected first (the peer sees
+//     its work flushed and disconnected). Destroying the VerbsFabric releases whatever still
+//     waits for TIMEWAIT_EXIT at once.
+//
+// OBSERVED ON SOFTROCE (rxe, Debian 6.1 kernel, rdma-core 44; tests/rxe)
+//     - TIMEWAIT_EXIT arrives about 2 s after a disconnect; stats().lingering counts the QPs
+//       waiting for it.
+//     - RNR with the CM's default RNR timer (655 ms) and rnr_retry_count 6: rnr_retry_exceeded
+//       about 4 s after the send.
+//     - A send longer than the receive fails at the target with IBV_WC_LOC_QP_OP_ERR (local_error)
+//       and at the sender with IBV_WC_REM_INV_REQ_ERR (remote_operation_error).
+//     - Deleting a path's IP address from the netdev fails that path's next work request at once
+//       with IBV_WC_LOC_QP_OP_ERR (local_error) rather than after transport retries.
+//     - Private data is zero-padded to 56 / 196 / 148 bytes, as described above.
+//
+// ASYNC EVENTS
+//     The device's asynchronous event queue is not read: librdmacm shares one ibv_context among
+//     every fabric of the process, so events could not reach the right fabric. A queue pair that
+//     fails shows up through its error or flush completions (both break the connection); an idle
+//     connection to a silently dead peer is noticed only by heartbeats, as fabric.hpp says.
+//
+// WAITING WHEN IDLE
+//     wait_fd() is an epoll descriptor over the CM event channel and the completion channel; it
+//     becomes readable when a CM event or a completion arrives. Completion queues are armed
+//     (ibv_req_notify_cq) whenever poll() finds them empty, so after a poll() that returned 0 it is
+//     safe to sleep on wait_fd() until next_timer_deadline(). cm_fd() and completion_fd() are the
+//     two channels themselves, for reactors that prefer to watch them separately.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "fabric/fabric.hpp"
+#include "fabric/ofi/timer_heap.hpp"
+
+namespace ibnbd::fabric::verbs {
+
+class Device;
+
+// What the backend keeps track of beyond the interface, for operators and tests.
+struct VerbsStats {
+    std::size_t connections = 0;         // queue pairs alive, lingering ones included
+    std::size_t lingering = 0;           // Endpoint gone; the QP waits for flushes or TIMEWAIT_EXIT
+    std::uint64_t timewait_exits = 0;    // RDMA_CM_EVENT_TIMEWAIT_EXIT events received
+    std::uint64_t timewait_limit_hits = 0;  // QPs destroyed after timewait_limit without that event
+    std::uint64_t local_flushes = 0;     // drains the backend finished itself (see drain_timeout)
+};
+
+struct VerbsConfig {
+    // RDMA device name (ibv_get_device_name: "mlx5_0", "rxe0"). Empty: see `address`.
+    std::string device;
+    // A local IP address; its RDMA device is used. Empty with `device` empty: the only device.
+    std::string address;
+    // Per step of address and route resolution.
+    std::uint32_t resolve_timeout_ms = 2000;
+    // Transport retries (3 bits, 0..7) and RNR retries (0..6; 7 = forever on InfiniBand).
+    std::uint8_t retry_count = 7;
+    std::uint8_t rnr_retry_count = 6;
+    // Flushes the device has not reported after this are completed by the backend.
+    Nanos drain_timeout = 5'000'000'000;
+    // A disconnected queue pair waits at most this long for TIMEWAIT_EXIT before it is destroyed.
+    Nanos timewait_limit = 60'000'000'000;
+};
+
+class VerbsFabric final : public Fabric {
+public:
+    // Opens the device, its protection domain and the event channels.
+    // Errors: backend_error (no RDMA device, no device for `address`, unknown `device`, several
+    // devices and none chosen, an iWARP device, or an rdma-core call failed; logged),
+    // address_invalid (`address` cannot be parsed), no_resources.
+    static Expected<std::unique_ptr<VerbsFabric>, Errc> create(const VerbsConfig& config);
+    // Every Listener, Endpoint and MemoryRegion of this fabric must be gone (asserted).
+    ~VerbsFabric() override;
+
+    std::string_view name() const override { return "verbs"; }
+    bool imm_consumes_recv() const override { return true; }
+
+    Nanos now() const override;
+    TimerId start_timer(Nanos delay, TimerHandler& handler, std::uint64_t cookie) override;
+    bool cancel_timer(TimerId id) override;
+    std::uint64_t random_u64() override;
+
+    Expected<std::unique_ptr<Listener>, Errc> listen(const Address& address,
+                                                     ListenerHandler& handler) override;
+    Expected<std::unique_ptr<Endpoint>, Errc> connect(const Address& destination,
+                                                      const Address& source,
+                                                      std::span<const std::byte> private_data,
+                                                      EndpointHandler& handler,
+                                                      QueueSizes queues) override;
+    Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
+                                                                  std::uint32_t access) override;
+
+    // Order within one call: expired timers, the event channels (when they may hold something),
+    // then every connection's completions and outcomes.
+    std::size_t poll(std::size_t budget) override;
+
+    // ---- for reactors ----
+    // Readable when a CM event or a completion may be pending (an epoll fd over the two below).
+    int wait_fd() const;
+    int cm_fd() const;          // the RDMA CM event channel (O_NONBLOCK)
+    int completion_fd() const;  // the completion channel (O_NONBLOCK)
+    // The earliest pending timer's deadline (in now() time), or 0 when none is pending.
+    Nanos next_timer_deadline();
+    // The device in use ("rxe0").
+    std::string device_name() const;
+    VerbsStats stats() const;
+
+private:
+    explicit VerbsFabric(std::unique_ptr<Device> device);
+
+    std::unique_ptr<Device> device_;
+    ofi::TimerHeap timers_;
+    std::mt19937_64 random_;
+    bool polling_ = false;
+    bool last_poll_full_ = false;
+    unsigned busy_polls_ = 0;
+};
+
+}  // namespace ibnbd::fabric::verbs

@@ -1,0 +1,35 @@
+#include "ibnbd/daemon/fabric_factory.hpp"
+
+#include "fabric/ofi/ofi_fabric.hpp"
+#include "fabric/verbs/verbs_fabric.hpp"
+#include "ibnbd/daemon/pollables.hpp"
+
+namespace ibnbd::daemon {
+
+Expected<OpenedFabric, std::string> open_fabric(const std::string& kind, const std::string& provider,
+                                                const std::string& address) {
+    // The fabric is heap-allocated and owned by the result; the adapter keeps a reference to it.
+    if (kind == "verbs") {
+        fabric::verbs::VerbsConfig config;
+        config.address = address;
+        auto opened = fabric::verbs::VerbsFabric::create(config);
+        if (!opened) {
+            return unexpected(std::string("no usable RDMA device") + (address.empty() ? "" : " for " + address) +
+                              " (" + std::string(fabric::to_string(opened.error())) +
+                              "); check ibv_devinfo and that the address is on an RDMA interface");
+        }
+        auto pollable = std::make_unique<FabricPollable<fabric::verbs::VerbsFabric>>(**opened);
+        return OpenedFabric{std::move(opened.value()), std::move(pollable)};
+    }
+    fabric::ofi::OfiConfig config;
+    config.provider = provider;
+    auto opened = fabric::ofi::OfiFabric::create(config);
+    if (!opened) {
+        return unexpected("cannot open libfabric provider '" + provider + "' (" +
+                          std::string(fabric::to_string(opened.error())) + "); see fi_info -l");
+    }
+    auto pollable = std::make_unique<FabricPollable<fabric::ofi::OfiFabric>>(**opened);
+    return OpenedFabric{std::move(opened.value()), std::move(pollable)};
+}
+
+}  // namespace ibnbd::daemon
