@@ -11,6 +11,7 @@ packages=(
   libboost-test-dev libbenchmark-dev
   liburing-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libnbd-dev libnbd-bin nbdkit
+  fuse3 e2fsprogs iproute2 util-linux
 )
 
 missing=()
