@@ -104,7 +104,8 @@ Expected<std::unique_ptr<Endpoint>, Errc> OfiConnectRequest::accept(std::span<co
 
 Status<Errc> OfiConnectRequest::reject(std::span<const std::byte> private_data) {
     if (answered_) return unexpected(Errc::invalid_argument);
-    const std::size_t limit = std::min(kMaxAcceptPrivateData, domain_.traits().cm_data_size);
+    // kMaxRejectPrivateData as on InfiniBand and RoCE, so that no backend accepts more.
+    const std::size_t limit = std::min(kMaxRejectPrivateData, domain_.traits().cm_data_size);
     if (private_data.size() > limit) return unexpected(Errc::private_data_too_long);
     std::array<std::byte, kMaxAcceptPrivateData + 1> tagged{};
     std::size_t length = 0;

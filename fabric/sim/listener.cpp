@@ -54,7 +54,8 @@ Expected<std::unique_ptr<Endpoint>, Errc> SimConnectRequest::accept(
 
 Status<Errc> SimConnectRequest::reject(std::span<const std::byte> private_data) {
     if (answered_) return unexpected(Errc::invalid_argument);
-    if (private_data.size() > kMaxAcceptPrivateData) return unexpected(Errc::private_data_too_long);
+    // As on InfiniBand and RoCE (a CM REJ carries 148 bytes), so that no backend accepts more.
+    if (private_data.size() > kMaxRejectPrivateData) return unexpected(Errc::private_data_too_long);
     answered_ = true;
     reply_reject(engine_, request_, CmKind::reject, private_data);
     return {};

@@ -41,7 +41,8 @@ BOOST_AUTO_TEST_CASE(connect_refuses_57_bytes_of_private_data) {
     BOOST_TEST(acceptor.requests == 0);
 }
 
-// accept() and reject() refuse 197 bytes; the request can still be answered afterwards.
+// accept() refuses 197 bytes and reject() 149 (the IB CM limits); the request can still be
+// answered afterwards.
 class OversizeAcceptor final : public ListenerHandler {
 public:
     explicit OversizeAcceptor(Recorder& recorder) : recorder_(recorder) {}
@@ -49,7 +50,7 @@ public:
         const auto too_long = pattern(kMaxAcceptPrivateData + 1, 4);
         auto accepted = request.accept(too_long, recorder_, QueueSizes{});
         accept_refused = fails_with(accepted, Errc::private_data_too_long);
-        auto rejected = request.reject(too_long);
+        auto rejected = request.reject(pattern(kMaxRejectPrivateData + 1, 4));
         reject_refused = fails_with(rejected, Errc::private_data_too_long);
         auto retried = request.accept({}, recorder_, QueueSizes{});
         if (retried) endpoint = std::move(*retried);
