@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "fabric/fabric.hpp"
+#include "fabric/socket_address.hpp"
 
 namespace ibnbd::fabric::ofi {
 
@@ -24,8 +25,7 @@ struct SocketAddress {
 // Errors: address_invalid (cannot be parsed or resolved).
 Expected<SocketAddress, Errc> resolve_address(const Address& address);
 
-// The Address of a sockaddr (numeric host); an empty Address for unknown families.
-Address to_address(const sockaddr* address);
+using fabric::to_address;  // fabric/socket_address.hpp
 
 // A malloc'ed copy, as fi_info's src_addr/dest_addr must be (fi_freeinfo frees them).
 void* malloc_copy(const SocketAddress& address);

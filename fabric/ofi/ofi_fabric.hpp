@@ -118,7 +118,7 @@
 #include <string>
 
 #include "fabric/fabric.hpp"
-#include "fabric/ofi/timer_heap.hpp"
+#include "fabric/timer_heap.hpp"
 
 namespace ibnbd::fabric::ofi {
 

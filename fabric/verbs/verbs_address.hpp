@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "fabric/fabric.hpp"
+#include "fabric/socket_address.hpp"
 
 namespace ibnbd::fabric::verbs {
 
@@ -21,7 +22,6 @@ struct SocketAddress {
 // Errors: address_invalid (cannot be parsed or resolved, or not IPv4/IPv6).
 Expected<SocketAddress, Errc> resolve_address(const Address& address);
 
-// The Address of a sockaddr (numeric host); an empty Address for null or unknown families.
-Address to_address(const sockaddr* address);
+using fabric::to_address;  // fabric/socket_address.hpp
 
 }  // namespace ibnbd::fabric::verbs

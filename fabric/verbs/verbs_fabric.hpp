@@ -157,7 +157,7 @@
 #include <string>
 
 #include "fabric/fabric.hpp"
-#include "fabric/ofi/timer_heap.hpp"
+#include "fabric/timer_heap.hpp"
 
 namespace ibnbd::fabric::verbs {
 
@@ -235,7 +235,7 @@ private:
     explicit VerbsFabric(std::unique_ptr<Device> device);
 
     std::unique_ptr<Device> device_;
-    ofi::TimerHeap timers_;
+    TimerHeap timers_;
     std::mt19937_64 random_;
     bool polling_ = false;
     bool last_poll_full_ = false;

@@ -1,8 +1,8 @@
-#include "fabric/ofi/timer_heap.hpp"
+#include "fabric/timer_heap.hpp"
 
 #include <algorithm>
 
-namespace ibnbd::fabric::ofi {
+namespace ibnbd::fabric {
 
 bool TimerHeap::later(const HeapEntry& a, const HeapEntry& b) {
     return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
@@ -49,4 +49,4 @@ Nanos TimerHeap::next_deadline() {
     return heap_.empty() ? 0 : heap_.front().deadline;
 }
 
-}  // namespace ibnbd::fabric::ofi
+}  // namespace ibnbd::fabric

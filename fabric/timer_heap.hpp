@@ -12,7 +12,7 @@
 
 #include "fabric/fabric.hpp"
 
-namespace ibnbd::fabric::ofi {
+namespace ibnbd::fabric {
 
 class TimerHeap {
 public:
@@ -44,4 +44,4 @@ private:
     TimerId next_id_ = 1;
 };
 
-}  // namespace ibnbd::fabric::ofi
+}  // namespace ibnbd::fabric
