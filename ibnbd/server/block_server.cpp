@@ -65,10 +65,11 @@ void BlockServer::on_session_disconnected(ibtrs::ServerSession& transport) {
         session->transport->respond(pending.id, -ENOTCONN);
         return true;
     });
+    if (session->devices.empty()) return forget_session_if_done(*session);
     std::vector<SessionDevice*> devices;
     for (auto& [id, device] : session->devices) devices.push_back(device.get());
+    // The last device to detach without IO in flight frees the session: nothing may touch it after.
     for (SessionDevice* device : devices) detach(*session, *device);
-    forget_session_if_done(*session);
 }
 
 int BlockServer::on_request(ibtrs::ServerSession& transport, ibtrs::RequestId id, Dir dir,
