@@ -1,8 +1,6 @@
 #include "fabric/ofi/ofi_fabric.hpp"
 
-#include <chrono>
 #include <optional>
-#include <random>
 
 #include "fabric/ofi/ofi_address.hpp"
 #include "fabric/ofi/ofi_domain.hpp"
@@ -12,15 +10,6 @@
 
 namespace ibnbd::fabric::ofi {
 
-namespace {
-
-std::uint64_t os_seed() {
-    std::random_device device;
-    return (std::uint64_t{device()} << 32) | device();
-}
-
-}  // namespace
-
 Expected<std::unique_ptr<OfiFabric>, Errc> OfiFabric::create(const OfiConfig& config) {
     auto domain = Domain::open(config);
     if (!domain) return unexpected(domain.error());
@@ -29,7 +18,7 @@ Expected<std::unique_ptr<OfiFabric>, Errc> OfiFabric::create(const OfiConfig& co
 }
 
 OfiFabric::OfiFabric(std::unique_ptr<Domain> domain, std::string name)
-    : domain_(std::move(domain)), name_(std::move(name)), random_(os_seed()) {}
+    : domain_(std::move(domain)), name_(std::move(name)) {}
 
 OfiFabric::~OfiFabric() = default;
 
@@ -37,26 +26,10 @@ bool OfiFabric::imm_consumes_recv() const {
     return domain_->traits().imm_consumes_recv;
 }
 
-Nanos OfiFabric::now() const {
-    const auto since_epoch = std::chrono::steady_clock::now().time_since_epoch();
-    return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count());
-}
 
-TimerId OfiFabric::start_timer(Nanos delay, TimerHandler& handler, std::uint64_t cookie) {
-    return timers_.start(now() + delay, handler, cookie);
-}
 
-bool OfiFabric::cancel_timer(TimerId id) {
-    return timers_.cancel(id);
-}
 
-std::uint64_t OfiFabric::random_u64() {
-    return random_();
-}
 
-Nanos OfiFabric::next_timer_deadline() {
-    return timers_.next_deadline();
-}
 
 Expected<std::unique_ptr<Listener>, Errc> OfiFabric::listen(const Address& address,
                                                             ListenerHandler& handler) {
@@ -94,7 +67,7 @@ Expected<std::unique_ptr<MemoryRegion>, Errc> OfiFabric::register_memory(std::by
 }
 
 std::size_t OfiFabric::poll(std::size_t budget) {
-    std::size_t delivered = timers_.fire_expired(now(), budget);
+    std::size_t delivered = fire_timers(budget);
     if (delivered < budget) delivered += domain_->poll_cm(budget - delivered);
     if (delivered < budget) delivered += domain_->poll_endpoints(budget - delivered);
     return delivered;

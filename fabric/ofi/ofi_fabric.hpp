@@ -114,11 +114,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "fabric/fabric.hpp"
-#include "fabric/timer_heap.hpp"
+#include "fabric/host_fabric.hpp"
 
 namespace ibnbd::fabric::ofi {
 
@@ -134,7 +133,7 @@ struct OfiConfig {
     bool delivery_complete = true;
 };
 
-class OfiFabric final : public Fabric {
+class OfiFabric final : public HostFabric {
 public:
     // Opens fabric, domain and event queue. Errors: backend_error (no such provider, or the
     // provider lacks FI_EP_MSG with FI_MSG | FI_RMA, 4-byte CQ data or write-after-write
@@ -146,10 +145,6 @@ public:
     std::string_view name() const override { return name_; }
     bool imm_consumes_recv() const override;
 
-    Nanos now() const override;
-    TimerId start_timer(Nanos delay, TimerHandler& handler, std::uint64_t cookie) override;
-    bool cancel_timer(TimerId id) override;
-    std::uint64_t random_u64() override;
 
     Expected<std::unique_ptr<Listener>, Errc> listen(const Address& address,
                                                      ListenerHandler& handler) override;
@@ -165,17 +160,12 @@ public:
     // endpoint (round robin over endpoints between calls).
     std::size_t poll(std::size_t budget) override;
 
-    // The earliest pending timer's deadline (in now() time), or 0 when no timer is pending; for
-    // reactors that want to sleep until then.
-    Nanos next_timer_deadline();
 
 private:
     OfiFabric(std::unique_ptr<Domain> domain, std::string name);
 
     std::unique_ptr<Domain> domain_;
     std::string name_;
-    TimerHeap timers_;
-    std::mt19937_64 random_;
 };
 
 }  // namespace ibnbd::fabric::ofi

@@ -44,11 +44,6 @@ struct DeviceList {
 
 }  // namespace
 
-Nanos monotonic_now() {
-    const auto since_epoch = std::chrono::steady_clock::now().time_since_epoch();
-    return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count());
-}
-
 Device::Device(const VerbsConfig& config) : config_(config) {}
 
 Expected<std::unique_ptr<Device>, Errc> Device::open(const VerbsConfig& config) {

@@ -32,8 +32,7 @@ struct CmOwner {
     Kind kind;
 };
 
-// The monotonic clock of the verbs backend (steady_clock, in nanoseconds).
-Nanos monotonic_now();
+using fabric::monotonic_now;  // fabric/host_fabric.hpp
 
 class Device {
 public:

@@ -14,11 +14,6 @@ namespace ibnbd::fabric::verbs {
 
 namespace {
 
-std::uint64_t os_seed() {
-    std::random_device device;
-    return (std::uint64_t{device()} << 32) | device();
-}
-
 // While polls deliver full budgets the event channels are looked at every this many polls.
 constexpr unsigned kBusyEventCheckInterval = 16;
 
@@ -30,29 +25,14 @@ Expected<std::unique_ptr<VerbsFabric>, Errc> VerbsFabric::create(const VerbsConf
     return std::unique_ptr<VerbsFabric>(new VerbsFabric(std::move(*device)));
 }
 
-VerbsFabric::VerbsFabric(std::unique_ptr<Device> device) : device_(std::move(device)), random_(os_seed()) {}
+VerbsFabric::VerbsFabric(std::unique_ptr<Device> device) : device_(std::move(device)) {}
 
 VerbsFabric::~VerbsFabric() = default;
 
-Nanos VerbsFabric::now() const {
-    return monotonic_now();
-}
 
-TimerId VerbsFabric::start_timer(Nanos delay, TimerHandler& handler, std::uint64_t cookie) {
-    return timers_.start(now() + delay, handler, cookie);
-}
 
-bool VerbsFabric::cancel_timer(TimerId id) {
-    return timers_.cancel(id);
-}
 
-std::uint64_t VerbsFabric::random_u64() {
-    return random_();
-}
 
-Nanos VerbsFabric::next_timer_deadline() {
-    return timers_.next_deadline();
-}
 
 int VerbsFabric::wait_fd() const {
     return device_->wait_fd();
@@ -109,7 +89,7 @@ Expected<std::unique_ptr<MemoryRegion>, Errc> VerbsFabric::register_memory(std::
 std::size_t VerbsFabric::poll(std::size_t budget) {
     assert(!polling_ && "poll() must not be called from inside a callback");
     polling_ = true;
-    std::size_t delivered = timers_.fire_expired(now(), budget);
+    std::size_t delivered = fire_timers(budget);
     const bool check_events = !last_poll_full_ || ++busy_polls_ >= kBusyEventCheckInterval;
     if (check_events && delivered < budget) {
         busy_polls_ = 0;

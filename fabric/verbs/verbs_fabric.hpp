@@ -153,11 +153,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "fabric/fabric.hpp"
-#include "fabric/timer_heap.hpp"
+#include "fabric/host_fabric.hpp"
 
 namespace ibnbd::fabric::verbs {
 
@@ -188,7 +187,7 @@ struct VerbsConfig {
     Nanos timewait_limit = 60'000'000'000;
 };
 
-class VerbsFabric final : public Fabric {
+class VerbsFabric final : public HostFabric {
 public:
     // Opens the device, its protection domain and the event channels.
     // Errors: backend_error (no RDMA device, no device for `address`, unknown `device`, several
@@ -201,10 +200,6 @@ public:
     std::string_view name() const override { return "verbs"; }
     bool imm_consumes_recv() const override { return true; }
 
-    Nanos now() const override;
-    TimerId start_timer(Nanos delay, TimerHandler& handler, std::uint64_t cookie) override;
-    bool cancel_timer(TimerId id) override;
-    std::uint64_t random_u64() override;
 
     Expected<std::unique_ptr<Listener>, Errc> listen(const Address& address,
                                                      ListenerHandler& handler) override;
@@ -225,8 +220,6 @@ public:
     int wait_fd() const;
     int cm_fd() const;          // the RDMA CM event channel (O_NONBLOCK)
     int completion_fd() const;  // the completion channel (O_NONBLOCK)
-    // The earliest pending timer's deadline (in now() time), or 0 when none is pending.
-    Nanos next_timer_deadline();
     // The device in use ("rxe0").
     std::string device_name() const;
     VerbsStats stats() const;
@@ -235,8 +228,6 @@ private:
     explicit VerbsFabric(std::unique_ptr<Device> device);
 
     std::unique_ptr<Device> device_;
-    TimerHeap timers_;
-    std::mt19937_64 random_;
     bool polling_ = false;
     bool last_poll_full_ = false;
     unsigned busy_polls_ = 0;
