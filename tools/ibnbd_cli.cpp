@@ -32,6 +32,7 @@ void print_human(const std::string& command, const Json& response) {
         for (const auto& d : response["devices"]) print_device(d);
     } else if (command == "map" || command == "show") {
         print_device(response);
+        if (response.contains("nbd_tcp_uri")) fmt::print("{:<12} {:<20} also {}\n", "", "", response.value("nbd_tcp_uri", ""));
     } else if (command == "stats") {
         fmt::print("session {}  policy {}  queue depth {}  connected paths {}  failovers {}\n",
                    response.value("session", ""), response.value("mp_policy", ""), response.value("queue_depth", 0),
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
     app.add_option("--control-socket", control, "the daemon's socket (default $IBNBD_CONTROL or /run/ibnbd/client.sock)");
     app.add_flag("--json", json, "print the daemon's JSON answer");
     Json request;
-    std::string session, device, access = "rw", nbd_socket, path, policy;
+    std::string session, device, access = "rw", nbd_socket, nbd_tcp, path, policy;
     std::vector<std::string> paths;
     bool force = false;
 
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     map->add_option("--device", device, "device name under the server's --dev-search-path")->required();
     map->add_option("--access-mode", access, "ro, rw or migration")->check(CLI::IsMember({"ro", "rw", "migration"}));
     map->add_option("--nbd-socket", nbd_socket, "where to export it (default: the daemon's --nbd-dir)");
+    map->add_option("--nbd-tcp", nbd_tcp, "also export over NBD on TCP at 127.x.y.z[:PORT] (loopback only; 0: any port)");
     auto* unmap = app.add_subcommand("unmap", "unmap a device (refused while in use unless --force)");
     unmap->add_option("--session", session)->required();
     unmap->add_option("--device", device)->required();
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
         request["paths"] = paths;
         request["access_mode"] = access;
         if (!nbd_socket.empty()) request["nbd_socket"] = nbd_socket;
+        if (!nbd_tcp.empty()) request["nbd_tcp"] = nbd_tcp;
     }
     if (command == "unmap") request["force"] = force;
     if (command.rfind("path_", 0) == 0) request["path"] = path;

@@ -1,9 +1,12 @@
-// What the ibnbd-client daemon does, separate from its main(): IBNBD sessions by name (one
-// BlockClient each), mapped devices each exported over NBD on its own unix socket, and the control
-// commands of the `ibnbd` CLI. Everything runs on one reactor thread.
+// What the ibnbd-client daemon does on one reactor, separate from its main(): IBNBD sessions by
+// name (one BlockClient each), mapped devices each exported over NBD on its own unix socket, and
+// the control commands of the `ibnbd` CLI. Everything runs on its reactor's thread; with several
+// reactors each has its own ClientService (and fabric), and ClientRouter places sessions.
 //
 // COMMANDS (JSON, see control_server.hpp; names follow design.md §6)
-//   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?}
+//   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?,
+//        nbd_tcp?: "127.x.y.z[:PORT]" (also export over TCP, loopback only: NBD has no authentication;
+//        port 10809 by default, 0 picks a free one)}
 //   unmap {session, device, force}      list {}      show {session, device}
 //   remap {session, device}             session_reconnect {session}
 //   path_add / path_delete / path_readd {session, path}
@@ -19,6 +22,7 @@
 
 #include "core/ibtrs/client_path.hpp"
 #include "ibnbd/client/block_client.hpp"
+#include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/nbd/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
@@ -35,12 +39,12 @@ struct ClientServiceConfig {
 // Parses "[SRC@]DST[:PORT]". Errors: -EINVAL.
 Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port);
 
-class ClientService {
+class ClientService : public CommandHandler {
 public:
     ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config);
-    ~ClientService();
+    ~ClientService() override;
 
-    void handle(const Json& request, Responder respond);
+    void handle(const Json& request, Responder respond) override;
     std::size_t sessions() const { return sessions_.size(); }
 
 private:
@@ -57,6 +61,7 @@ private:
     Device* find_device(Session& session, const Json& request, Responder& respond);
     void on_mapped(Session& session, block::BlockDevice& device, int status);
     int export_device(Session& session, Device& device);
+    void stop_export(Device& device);
 
     fabric::Fabric& fabric_;
     runtime::Reactor& reactor_;

@@ -59,7 +59,7 @@ public:
     Reactor(const Reactor&) = delete;
     Reactor& operator=(const Reactor&) = delete;
 
-    // Reactor thread only. The pollable must outlive its membership.
+    // Reactor thread only, also from inside a poll(). The pollable must outlive its membership.
     void add(Pollable& pollable);
     void remove(Pollable& pollable);
 
@@ -86,6 +86,7 @@ private:
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     bool epoll_dirty_ = true;
+    bool polling_ = false;  // inside the poll loop of run_once()
     std::uint32_t idle_rounds_ = 0;
     mutable std::mutex mutex_;  // guards tasks_ and stopping_
     std::deque<Task> tasks_;
