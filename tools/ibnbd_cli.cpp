@@ -4,13 +4,40 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 #include "ibnbd/daemon/control_server.hpp"
 
 namespace {
 
 using ibnbd::daemon::Json;
+
+// "4096", "512K", "10G", "1.5T" (binary units); false on anything else or on overflow.
+bool parse_size(const std::string& text, std::uint64_t& bytes) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        return false;
+    }
+    const std::string unit = text.substr(used);
+    const std::string units = "KMGTP";
+    double scale = 1;
+    if (unit.size() > 1 && !(unit.size() == 3 && unit.substr(1) == "iB")) return false;
+    if (!unit.empty()) {
+        const auto at = units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))));
+        if (at == std::string::npos) return false;
+        for (std::size_t i = 0; i <= at; ++i) scale *= 1024;
+    }
+    const double total = value * scale;
+    if (!(total >= 1) || total > 9.0e18) return false;
+    bytes = static_cast<std::uint64_t>(total);
+    return true;
+}
 
 std::string human_size(std::uint64_t bytes) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -80,6 +107,11 @@ int main(int argc, char** argv) {
     auto* show = app.add_subcommand("show", "show one mapped device");
     show->add_option("--session", session)->required();
     show->add_option("--device", device)->required();
+    std::string size_text;
+    auto* resize = app.add_subcommand("resize", "change a mapped device's local capacity (e.g. after the server's grew)");
+    resize->add_option("--session", session)->required();
+    resize->add_option("--device", device)->required();
+    resize->add_option("--size", size_text, "new size: bytes or with K, M, G, T (binary), e.g. 10G")->required();
     auto* remap = app.add_subcommand("remap", "re-open a device whose session lost its server");
     remap->add_option("--session", session)->required();
     remap->add_option("--device", device)->required();
@@ -122,6 +154,14 @@ int main(int argc, char** argv) {
         if (!nbd_tcp.empty()) request["nbd_tcp"] = nbd_tcp;
     }
     if (command == "unmap") request["force"] = force;
+    if (command == "resize") {
+        std::uint64_t bytes = 0;
+        if (!parse_size(size_text, bytes)) {
+            fmt::print(stderr, "ibnbd: --size '{}' is not a size (bytes, or a number with K, M, G or T)\n", size_text);
+            return 2;
+        }
+        request["size"] = bytes;
+    }
     if (command.rfind("path_", 0) == 0) request["path"] = path;
     if (command == "policy_set") request["policy"] = policy;
 
@@ -136,6 +176,6 @@ int main(int argc, char** argv) {
         if (!json) fmt::print(stderr, "ibnbd: {}\n", response->value("error", "failed"));
         return 1;
     }
-    if (!json) print_human(command == "map" ? "map" : command, *response);
+    if (!json) print_human(command == "resize" ? "show" : command, *response);
     return 0;
 }

@@ -117,10 +117,11 @@ void ClientService::handle(const Json& request, Responder respond) {
     if (cmd == "list") return respond(list());
     Session* session = find_session(request, respond);
     if (session == nullptr) return;
-    if (cmd == "show" || cmd == "remap") {
+    if (cmd == "show" || cmd == "remap" || cmd == "resize") {
         Device* device = find_device(*session, request, respond);
         if (device == nullptr) return;
         if (cmd == "show") return respond(show(*session, *device));
+        if (cmd == "resize") return resize(*session, *device, request.value("size", std::uint64_t{0}), respond);
         auto remapped = session->client->remap(*device->device);
         if (!remapped) {
             return respond(error_response(remapped.error(), remapped.error() == -EALREADY
@@ -278,6 +279,18 @@ void ClientService::unmap(const Json& request, Responder respond) {
     stop_export(*device);
     session->devices.erase(device->name);
     respond({{"ok", true}});
+}
+
+void ClientService::resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond) {
+    auto resized = device.device->resize(size);
+    if (!resized) {
+        return respond(error_response(resized.error(), resized.error() == -ENODEV
+                                                           ? "the device is not mapped (its session is down?)"
+                                                           : "the size must be a non-zero multiple of the logical block size (" +
+                                                                 std::to_string(device.device->info().logical_block_size) + " bytes)"));
+    }
+    log().info("ibnbd-client: {}/{} resized to {} bytes", session.name, device.name, size);
+    respond(show(session, device));
 }
 
 Json ClientService::show(const Session& session, const Device& device) const {

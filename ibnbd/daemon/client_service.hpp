@@ -9,6 +9,7 @@
 //        port 10809 by default, 0 picks a free one)}
 //   unmap {session, device, force}      list {}      show {session, device}
 //   remap {session, device}             session_reconnect {session}
+//   resize {session, device, size}      (bytes; local capacity only, as the kernel's sysfs resize)
 //   path_add / path_delete / path_readd {session, path}
 //   policy_set {session, policy: round-robin|min-inflight|min-latency}
 //   stats {session?}
@@ -55,6 +56,7 @@ private:
     void unmap(const Json& request, Responder respond);
     Json list() const;
     Json show(const Session& session, const Device& device) const;
+    void resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond);
     Json stats(const Session& session) const;
     void path_op(const std::string& cmd, Session& session, const Json& request, Responder respond);
     Session* find_session(const Json& request, Responder& respond);
