@@ -115,9 +115,9 @@ int main(int argc, char** argv) {
     auto* remap = app.add_subcommand("remap", "re-open a device whose session lost its server");
     remap->add_option("--session", session)->required();
     remap->add_option("--device", device)->required();
-    auto* path_cmd = app.add_subcommand("path", "add, delete or readd (reconnect) a path");
+    auto* path_cmd = app.add_subcommand("path", "add, delete, readd (reconnect) or disconnect (close, stay closed) a path");
     path_cmd->require_subcommand(1);
-    for (const char* verb : {"add", "delete", "readd"}) {
+    for (const char* verb : {"add", "delete", "readd", "disconnect"}) {
         auto* sub = path_cmd->add_subcommand(verb);
         sub->add_option("--session", session)->required();
         sub->add_option("--path", path, "[SRC@]DST[:PORT]")->required();

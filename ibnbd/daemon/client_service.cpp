@@ -381,9 +381,10 @@ void ClientService::path_op(const std::string& cmd, Session& session, const Json
         }
     }
     if (!index) return respond(error_response(-ENOENT, "no such path in session " + session.name + "; see 'ibnbd stats'"));
-    const auto result = cmd == "path_delete" ? transport.remove_path(*index)
-                        : cmd == "path_readd" ? transport.reconnect_path(*index)
-                                              : Status<int>(unexpected(-EINVAL));
+    const auto result = cmd == "path_delete"       ? transport.remove_path(*index)
+                        : cmd == "path_readd"      ? transport.reconnect_path(*index)
+                        : cmd == "path_disconnect" ? transport.disconnect_path(*index)
+                                                   : Status<int>(unexpected(-EINVAL));
     if (!result) return respond(error_response(result.error(), cmd + " failed: " + errno_text(result.error())));
     respond({{"ok", true}});
 }

@@ -10,7 +10,8 @@
 //   unmap {session, device, force}      list {}      show {session, device}
 //   remap {session, device}             session_reconnect {session}
 //   resize {session, device, size}      (bytes; local capacity only, as the kernel's sysfs resize)
-//   path_add / path_delete / path_readd {session, path}
+//   path_add / path_delete / path_readd / path_disconnect {session, path}  (disconnect: closed, no
+//        automatic reconnect until readd)
 //   policy_set {session, policy: round-robin|min-inflight|min-latency}
 //   stats {session?}
 // Errors carry the negative errno and a sentence saying what was wrong and what to do.
