@@ -82,7 +82,9 @@
 //     connection.
 //     Sends and RDMA writes are posted with FI_DELIVERY_COMPLETE (OfiConfig::delivery_complete):
 //     their completion means the peer has placed the data, as on verbs. Without it, a completion
-//     on tcp only means the bytes were handed to the socket.
+//     on tcp only means the bytes were handed to the socket (and a bad rkey at the peer shows only
+//     as the broken connection); tcp implements delivery completion with an acknowledgement per
+//     operation. The daemons turn it off (conformance backend "ofi-tcp-tc").
 //
 // PITFALLS OF THE TCP PROVIDER (all hidden or documented here)
 //     - Immediate data: libfabric carries 64-bit CQ data; the immediate is its low 32 bits. tcp
