@@ -110,6 +110,9 @@ void Reactor::rebuild_epoll() {
 }
 
 void Reactor::sleep() {
+    for (Pollable* pollable : pollables_) {
+        if (!pollable->prepare_sleep()) return;  // something is pending: poll again
+    }
     if (epoll_dirty_) rebuild_epoll();
     std::int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.max_sleep).count();
     for (Pollable* pollable : pollables_) {
