@@ -68,6 +68,7 @@ Json handle_control(const Json& request, block::BlockServer& blocks, ibtrs::Serv
                 {"opens", s.opens},
                 {"opens_refused", s.opens_refused},
                 {"ios", s.ios},
+                {"ios_waited", s.ios_waited},
                 {"io_errors", s.io_errors},
                 {"bad_requests", s.bad_requests},
                 {"connect_requests", t.connect_requests},
@@ -89,7 +90,8 @@ int run(const Options& options) {
         fmt::print(stderr, "ibnbd-server: {}\n", fabric.error());
         return 1;
     }
-    auto storage = storage::uring::UringBackend::create();
+    // Requests that arrive in one reactor round go to the kernel in one system call.
+    auto storage = storage::uring::UringBackend::create({.defer_submit = true});
     if (!storage) {
         fmt::print(stderr, "ibnbd-server: io_uring unavailable (errno {})\n", -storage.error());
         return 1;

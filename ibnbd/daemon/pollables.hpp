@@ -52,6 +52,11 @@ public:
     explicit UringPollable(storage::uring::UringBackend& backend) : backend_(backend) {}
     std::size_t poll(std::size_t budget) override { return backend_.poll(budget); }
     int wait_fd() const override { return backend_.event_fd(); }
+    // With UringConfig::defer_submit, what was queued since the last poll() goes to the kernel.
+    bool prepare_sleep() override {
+        backend_.flush();
+        return true;
+    }
 
 private:
     storage::uring::UringBackend& backend_;

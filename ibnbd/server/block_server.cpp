@@ -330,19 +330,51 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     request.flags.nounmap = shape.op == storage::Op::write_zeroes && (flags & wire::kRnbdFlagNoUnmap) != 0;
     request.priority = session.version >= 2 ? message->prio : 0;
     IoContext& context = session.ios[id.msg_id];
-    context = {&session, &device, id};
-    if (auto submitted = device.open->device->submit(request, *this, reinterpret_cast<std::uint64_t>(&context));
-        !submitted) {
-        ++stats_.io_errors;
-        return submitted.error();
+    context = {&session, &device, id, request, nullptr};
+    if (waiting_head_ == nullptr) {
+        auto submitted = device.open->device->submit(context.request, *this, reinterpret_cast<std::uint64_t>(&context));
+        if (!submitted && submitted.error() != -EAGAIN) {
+            ++stats_.io_errors;
+            return submitted.error();
+        }
+        if (!submitted) submit_or_wait(context);
+    } else {
+        submit_or_wait(context);  // behind those already waiting
     }
-    ++device.inflight;
+    ++device.inflight;  // a waiting IO counts: the device and its session stay until it is done
     ++stats_.ios;
     return 0;
 }
 
+void BlockServer::submit_or_wait(IoContext& context) {
+    ++stats_.ios_waited;
+    context.next_waiting = nullptr;
+    if (waiting_tail_ != nullptr) {
+        waiting_tail_->next_waiting = &context;
+    } else {
+        waiting_head_ = &context;
+    }
+    waiting_tail_ = &context;
+}
+
+void BlockServer::submit_waiting() {
+    while (waiting_head_ != nullptr) {
+        IoContext& context = *waiting_head_;
+        auto submitted = context.device->open->device->submit(context.request, *this,
+                                                               reinterpret_cast<std::uint64_t>(&context));
+        if (!submitted && submitted.error() == -EAGAIN) return;  // still full: the next completion retries
+        waiting_head_ = context.next_waiting;
+        if (waiting_head_ == nullptr) waiting_tail_ = nullptr;
+        if (!submitted) finish_io(context, submitted.error());
+    }
+}
+
 void BlockServer::on_storage_complete(std::uint64_t cookie, int status) {
-    IoContext& context = *reinterpret_cast<IoContext*>(cookie);
+    finish_io(*reinterpret_cast<IoContext*>(cookie), status);
+    submit_waiting();
+}
+
+void BlockServer::finish_io(IoContext& context, int status) {
     BlockSession& session = *context.session;
     SessionDevice& device = *context.device;
     --device.inflight;

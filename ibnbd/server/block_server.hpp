@@ -11,7 +11,8 @@
 //   IO         (RTRS read for READ, write for the rest) goes to storage; -ENOTCONN for an unknown or
 //                           force-closed id, -EINVAL for a bad op, a data length other than bi_size,
 //                           or a direction that does not fit the op, -EROFS for a write-type op on a
-//                           read-only mapping, and the storage's errno
+//                           read-only mapping, and the storage's errno (never -EAGAIN: IO that
+//                           finds the storage queue full waits for room)
 // Every device of a session is released when the session's last path goes. A device whose old
 // session still has IO in flight is not opened again (OPEN waits) until that IO has completed,
 // so that a write of the old session cannot land after the new session's writes.
@@ -42,6 +43,7 @@ struct BlockServerStats {
     std::uint64_t opens_refused = 0;
     std::uint64_t closes = 0;
     std::uint64_t ios = 0;
+    std::uint64_t ios_waited = 0;  // IO that waited for room in the storage queue
     std::uint64_t io_errors = 0;
     std::uint64_t bad_requests = 0;
 };
@@ -86,6 +88,8 @@ private:
         BlockSession* session = nullptr;
         SessionDevice* device = nullptr;
         ibtrs::RequestId id{};
+        storage::Request request;
+        IoContext* next_waiting = nullptr;
     };
     struct PendingOpen {
         BlockSession* session;
@@ -95,6 +99,11 @@ private:
     };
 
     void on_storage_complete(std::uint64_t cookie, int status) override;
+    // Storage with no room (-EAGAIN: its slots are shared by every session) makes IO wait here,
+    // in arrival order, until a completion frees one; it is never failed for that.
+    void submit_or_wait(IoContext& context);
+    void submit_waiting();
+    void finish_io(IoContext& context, int status);
 
     int handle_sess_info(BlockSession& session, ibtrs::Dir dir, std::span<std::byte> data,
                          std::span<const std::byte> usr);
@@ -115,6 +124,8 @@ private:
     DeviceTable table_;
     std::vector<std::unique_ptr<BlockSession>> sessions_;
     std::vector<PendingOpen> pending_opens_;
+    IoContext* waiting_head_ = nullptr;  // FIFO through IoContext::next_waiting
+    IoContext* waiting_tail_ = nullptr;
     BlockServerStats stats_;
 };
 

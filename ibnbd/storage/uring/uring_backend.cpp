@@ -115,8 +115,12 @@ Status<int> UringBackend::submit(UringDevice& device, const Request& request, Co
     ++stats_.submitted;
     count_path(slot);
     // On failure (-EBUSY, -EINTR) the entry stays queued in the ring; poll() submits it.
-    (void)io_uring_submit(&ring_);
+    if (!config_.defer_submit) (void)io_uring_submit(&ring_);
     return {};
+}
+
+void UringBackend::flush() {
+    if (io_uring_sq_ready(&ring_) > 0) (void)io_uring_submit(&ring_);
 }
 
 void UringBackend::plan(Slot& slot) const {
@@ -144,6 +148,10 @@ void UringBackend::count_path(const Slot& slot) {
 
 bool UringBackend::start_step(std::uint32_t index) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr && config_.defer_submit) {
+        flush();  // the queue is full of deferred entries: hand them over and retry once
+        sqe = io_uring_get_sqe(&ring_);
+    }
     if (sqe == nullptr) return false;
     prepare_step(sqe, slots_[index]);
     io_uring_sqe_set_data64(sqe, index);
@@ -200,7 +208,7 @@ std::size_t UringBackend::poll(std::size_t budget) {
         assert(index < slots_.size());
         if (on_cqe(index, result)) ++delivered;
     }
-    if (io_uring_sq_ready(&ring_) > 0) (void)io_uring_submit(&ring_);
+    flush();
     // Stopped by the budget, or steps waiting for room: the reactor must come back.
     if (io_uring_cq_ready(&ring_) > 0 || !stalled_.empty()) (void)::eventfd_write(event_fd_, 1);
     return delivered;

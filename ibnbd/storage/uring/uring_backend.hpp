@@ -14,8 +14,8 @@
 //     and poll() allocate nothing. A backend and all its devices belong to one thread.
 //
 //     submit() validates (storage::validate), takes a slot (-EAGAIN if none is free), prepares the
-//     operation's first step and submits it to the kernel at once (-EAGAIN if the submission queue
-//     has no room). It never blocks, except for secure erase (below), and never completes inline.
+//     operation's first step and submits it to the kernel at once, or at the next poll()/flush()
+//     with UringConfig::defer_submit (-EAGAIN if the submission queue has no room). It never blocks, except for secure erase (below), and never completes inline.
 //
 //     Steps per operation (each one io_uring request, run one after the other):
 //       preflush          an fsync (IORING_FSYNC_DATASYNC) before anything else
@@ -79,6 +79,10 @@ namespace ibnbd::storage::uring {
 struct UringConfig {
     unsigned ring_entries = 256;     // submission queue entries (a power of two is used by Linux)
     std::uint32_t max_inflight = 0;  // operation slots; 0: ring_entries
+    // submit() only queues in the ring; poll() and flush() hand everything queued to the kernel
+    // in one system call. For a reactor, which polls every round and flushes before it sleeps
+    // (daemon::UringPollable); without it every submit() is a system call.
+    bool defer_submit = false;
 };
 
 struct UringStats {
@@ -103,6 +107,8 @@ public:
     Expected<std::unique_ptr<Device>, int> open(const std::string& canonical, bool writable) override;
 
     std::size_t poll(std::size_t budget);
+    // Hands queued submissions to the kernel (see UringConfig::defer_submit).
+    void flush();
     int event_fd() const { return event_fd_; }
     const UringStats& stats() const { return stats_; }
     std::uint32_t inflight() const { return static_cast<std::uint32_t>(slots_.size() - free_.size()); }

@@ -53,9 +53,11 @@ struct BlockCluster {
     static constexpr int kClients = 3;
     static constexpr int kPaths = 2;
 
-    explicit BlockCluster(std::uint64_t seed = 1, std::string search_path = "/srv")
+    // storage_queue_depth: operations the memory storage takes per device before -EAGAIN.
+    explicit BlockCluster(std::uint64_t seed = 1, std::string search_path = "/srv",
+                          std::uint32_t storage_queue_depth = 256)
         : world(seed), server_node(world.add_node("server", {server_address(0), server_address(1)})),
-          search_path_(std::move(search_path)) {
+          search_path_(std::move(search_path)), storage_queue_depth_(storage_queue_depth) {
         for (int c = 0; c < kClients; ++c) {
             std::vector<std::string> addresses;
             for (int p = 0; p < kPaths; ++p) addresses.push_back(client_address(c, p));
@@ -66,7 +68,8 @@ struct BlockCluster {
     }
 
     void start_server() {
-        backend = std::make_unique<storage::memory::MemoryBackend>(server_node, catalog);
+        backend = std::make_unique<storage::memory::MemoryBackend>(server_node, catalog,
+                                                                   storage::memory::MemoryBackendConfig{storage_queue_depth_});
         block_server = std::make_unique<BlockServer>(*backend, BlockServerConfig{search_path_});
         ibtrs::ServerConfig config;
         config.queue_depth = 32;
@@ -143,6 +146,7 @@ struct BlockCluster {
 
 private:
     std::string search_path_;
+    std::uint32_t storage_queue_depth_ = 256;
 };
 
 }  // namespace ibnbd::block::test

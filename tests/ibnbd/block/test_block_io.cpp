@@ -145,3 +145,26 @@ BOOST_AUTO_TEST_CASE(resize_changes_the_local_capacity_only) {
     Waiter still_fine;
     BOOST_TEST(wait_io(cluster, still_fine, device->read(0, buffer, still_fine, 4)) == 0);
 }
+
+// The storage takes 2 operations at a time; the client keeps 16 in flight. IO that finds the
+// storage full waits on the server and is never failed for it.
+BOOST_AUTO_TEST_CASE(io_beyond_the_storage_queue_waits_instead_of_failing) {
+    BlockCluster cluster(5, "/srv", 2);
+    cluster.catalog.add_store("/srv/vol0", 4 << 20, {});
+    auto client = cluster.client(0, "alpha");
+    BlockDevice* device = cluster.map(*client, 0, "vol0", wire::AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    scenario::BlockOracle::Options options;
+    options.total_ops = 2000;
+    options.queue_depth = 16;
+    options.seed = 5;
+    scenario::BlockOracle oracle(*device, options);
+    BOOST_REQUIRE(cluster.drive(oracle));
+    BOOST_TEST(oracle.completed == 2000u);
+    BOOST_TEST(oracle.errors == 0u);
+    BOOST_TEST(oracle.verify_failures == 0u);
+    BOOST_TEST(oracle.submit_errors == 0u);
+    BOOST_TEST(cluster.block_server->stats().ios_waited > 0u);
+    BOOST_TEST(cluster.block_server->stats().io_errors == 0u);
+    BOOST_TEST(cluster.block_server->inflight() == 0u);
+}
