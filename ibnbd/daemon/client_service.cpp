@@ -200,25 +200,32 @@ void ClientService::map(const Json& request, Responder respond) {
 }
 
 void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int status) {
-    const auto found = session.devices.find(mapped.name());
+    const std::string name = mapped.name();  // `mapped` is gone once a failed export unmapped it
+    const auto found = session.devices.find(name);
     if (found == session.devices.end()) return;
     Device& device = *found->second;
     Responder respond = std::move(device.pending_map);
+    const bool refused = status != 0;
     if (status == 0) status = export_device(session, device);
     if (status != 0) {
         log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device.name, errno_text(status));
-        if (status != 0 && device.device && device.device->state() == block::DeviceState::mapped) {
+        if (device.device && device.device->state() == block::DeviceState::mapped) {
             (void)session.client->unmap(*device.device, true);
         }
         session.devices.erase(found);
-        if (respond) {
-            respond(error_response(status, "the server refused '" + mapped.name() + "': " + errno_text(status) +
+        if (respond && refused) {
+            respond(error_response(status, "the server refused '" + name + "': " + errno_text(status) +
                                                " (check the name under the server's --dev-search-path and the access mode)"));
+        } else if (respond) {
+            respond(error_response(status, "cannot export '" + name + "' over NBD: " + errno_text(status) +
+                                               " (is the --nbd-socket directory writable, the --nbd-tcp port free?)"));
         }
         if (session.devices.empty() && !session.client->ready()) {
-            const std::string name = session.name;  // never destroy a client inside its own callback
-            (void)reactor_.post([this, name] {
-                if (auto it = sessions_.find(name); it != sessions_.end() && it->second->devices.empty()) sessions_.erase(it);
+            // Never destroy a client inside its own callback.
+            (void)reactor_.post([this, session_name = session.name] {
+                if (auto it = sessions_.find(session_name); it != sessions_.end() && it->second->devices.empty()) {
+                    sessions_.erase(it);
+                }
             });
         }
         return;

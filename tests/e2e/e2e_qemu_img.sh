@@ -22,5 +22,11 @@ qemu-img convert -f raw -O raw "$(uri q vol0)" "$WORK/out.bin" || fail "qemu-img
 cmp -n 33554432 "$WORK/in.bin" "$WORK/out.bin" || fail "data read back differs"
 cmp -n 33554432 -i 33554432 "$WORK/out.bin" /dev/zero || fail "the rest is not zeros"
 qemu-img compare -f raw -F raw "$WORK/out.bin" "$TCP_URI" || fail "qemu-img compare: device and copy differ"
+# A second device on a TCP port already taken: the map fails and says why.
+truncate -s 1M "$WORK/vols/vol1"
+TCP_PORT=${TCP_URI#nbd://127.0.0.1:}; TCP_PORT=${TCP_PORT%%/*}
+"$BIN/ibnbd" map --session q --device vol1 --nbd-tcp "127.0.0.1:$TCP_PORT" 2> "$WORK/busy.txt"
+[ $? = 1 ] || fail "a map onto a taken NBD TCP port must fail"
+grep -q "cannot export" "$WORK/busy.txt" || fail "the failure does not say the export failed: $(cat "$WORK/busy.txt")"
 "$BIN/ibnbd" unmap --session q --device vol0 || fail "unmap"
 echo "1 passed, 0 failed"
