@@ -35,6 +35,7 @@ public:
 
     std::size_t poll(std::size_t budget) override;
     int wait_fd() const override { return epoll_fd_; }
+    std::uint32_t poll_every() const override { return 64; }  // commands are rare
     const std::string& path() const { return path_; }
 
 private:

@@ -81,6 +81,7 @@ public:
         return 1;
     }
     int wait_fd() const override { return fd_; }
+    std::uint32_t poll_every() const override { return 64; }
 
 private:
     std::function<void(int)> on_signal_;

@@ -80,8 +80,12 @@ std::size_t Reactor::run_once(bool may_sleep) {
     // By index: a poll() may add pollables (the vector may grow) or remove them (a hole).
     polling_ = true;
     for (std::size_t i = 0; i < pollables_.size(); ++i) {
-        if (Pollable* pollable = pollables_[i]) events += pollable->poll(config_.poll_budget);
+        Pollable* pollable = pollables_[i];
+        if (pollable == nullptr) continue;
+        if (!woke_ && stats_.rounds % pollable->poll_every() != 0) continue;
+        events += pollable->poll(config_.poll_budget);
     }
+    woke_ = false;
     polling_ = false;
     std::erase(pollables_, nullptr);
     stats_.events += events;
@@ -129,6 +133,7 @@ void Reactor::sleep() {
         (void)!::read(wake_fd_, &drained, sizeof drained);
     }
     idle_rounds_ = 0;
+    woke_ = true;
 }
 
 void Reactor::run() {

@@ -37,6 +37,10 @@ public:
     // Called before the reactor sleeps on wait_fd(): false when work is pending that the fd may
     // not announce (libfabric's fi_trywait); the reactor then polls again instead of sleeping.
     virtual bool prepare_sleep() { return true; }
+    // Control-plane sources (signals, a control socket) set this above 1: they are polled every
+    // that many rounds, and in every round that follows a sleep, so that a busy IO loop does not
+    // pay their system calls each time.
+    virtual std::uint32_t poll_every() const { return 1; }
 };
 
 struct ReactorConfig {
@@ -90,6 +94,7 @@ private:
     int wake_fd_ = -1;
     bool epoll_dirty_ = true;
     bool polling_ = false;  // inside the poll loop of run_once()
+    bool woke_ = true;      // the last round slept: poll everything
     std::uint32_t idle_rounds_ = 0;
     mutable std::mutex mutex_;  // guards tasks_ and stopping_
     std::deque<Task> tasks_;

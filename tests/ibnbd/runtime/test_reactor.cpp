@@ -146,3 +146,44 @@ BOOST_AUTO_TEST_CASE(pollables_added_and_removed_from_inside_a_poll_are_safe) {
     reactor.run_once(false);
     BOOST_CHECK_EQUAL(before.handled.load(), 1u);
 }
+
+namespace {
+
+class Counted : public Pollable {
+public:
+    explicit Counted(std::uint32_t every) : every_(every) {}
+    std::size_t poll(std::size_t) override {
+        ++polls;
+        return busy ? 1 : 0;
+    }
+    std::uint32_t poll_every() const override { return every_; }
+    std::uint64_t polls = 0;
+    bool busy = false;
+
+private:
+    std::uint32_t every_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(control_plane_pollables_are_polled_every_nth_busy_round_and_after_a_sleep) {
+    ReactorConfig config;
+    config.spin_polls = 0;
+    config.max_sleep = std::chrono::microseconds(100);
+    Reactor reactor(config);
+    Counted io(1), control(8);
+    io.busy = true;
+    reactor.add(io);
+    reactor.add(control);
+    for (int i = 0; i < 64; ++i) reactor.run_once(true);  // busy: never sleeps
+    BOOST_TEST(io.polls == 64u);
+    BOOST_TEST(control.polls >= 8u);
+    BOOST_TEST(control.polls <= 9u);  // the first round counts as after a sleep
+    io.busy = false;
+    reactor.run_once(true);  // idle: sleeps
+    BOOST_REQUIRE(reactor.stats().sleeps >= 1u);
+    const std::uint64_t before = control.polls;
+    io.busy = true;
+    reactor.run_once(true);  // the round after a sleep polls everything
+    BOOST_TEST(control.polls == before + 1);
+}
