@@ -67,15 +67,26 @@ private:
         device_ = *mapped;
         const bool done = run_until([&] { return map_status_ <= 0; }, options_.connect_timeout_s);
         if (!done) {
-            return unexpected("no answer from " + target_.paths.front().destination_host + ":" +
-                              std::to_string(target_.paths.front().port) + " within the connect timeout; is ibnbd-server running?");
+            return unexpected("no answer from " + paths_text() + " within the connect timeout; is ibnbd-server running?");
         }
         if (map_status_ != 0) {
             device_ = nullptr;
-            return unexpected("cannot map '" + target_.device + "': " + errno_text(map_status_) +
+            if (!client_->ready()) {  // the session never came up: nothing was asked of the server
+                return unexpected("cannot connect to " + paths_text() + ": " + errno_text(map_status_) +
+                                  " (is ibnbd-server listening there?)");
+            }
+            return unexpected("the server refused '" + target_.device + "': " + errno_text(map_status_) +
                               " (is it under the server's --dev-search-path? is another writer using it?)");
         }
         return {};
+    }
+
+    std::string paths_text() const {
+        std::string text;
+        for (const auto& path : target_.paths) {
+            text += (text.empty() ? "" : ", ") + path.destination_host + ":" + std::to_string(path.port);
+        }
+        return text;
     }
 
     Geometry geometry() const {
