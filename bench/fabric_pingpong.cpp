@@ -13,6 +13,7 @@
 
 #include "bench/ibnbd_bench/histogram.hpp"
 #include "fabric/ofi/ofi_fabric.hpp"
+#include "ibnbd/runtime/reactor.hpp"
 
 namespace {
 
@@ -27,6 +28,7 @@ struct Settings {
     std::uint64_t iterations = 20000;
     std::uint64_t warmup = 1000;
     bool json = false;
+    bool server_reactor = false;  // drive the server like ibnbd-server does: the Reactor, idle sleeps
 };
 
 constexpr std::uint32_t kRecvs = 16;
@@ -157,6 +159,30 @@ std::unique_ptr<ofi::OfiFabric> open(const Settings& settings) {
     return std::move(fabric.value());
 }
 
+// The fabric as the daemons' reactor sees it (their FabricPollable, without its daemon headers).
+class FabricPoll : public runtime::Pollable {
+public:
+    explicit FabricPoll(ofi::OfiFabric& fabric) : fabric_(fabric) {}
+    std::size_t poll(std::size_t budget) override { return fabric_.poll(budget); }
+
+private:
+    ofi::OfiFabric& fabric_;
+};
+
+// Busy polling, or the daemons' Reactor (which sleeps after spin_polls idle rounds: libfabric tcp
+// has no wait fd, so it wakes up only after max_sleep).
+void serve_loop(const Settings& settings, ofi::OfiFabric& fabric, std::atomic<bool>& stop) {
+    if (!settings.server_reactor) {
+        while (!stop.load(std::memory_order_relaxed)) fabric.poll(64);
+        return;
+    }
+    runtime::Reactor reactor;
+    FabricPoll pollable(fabric);
+    reactor.add(pollable);
+    while (!stop.load(std::memory_order_relaxed)) reactor.run_once(true);
+    reactor.remove(pollable);
+}
+
 void serve(const Settings& settings, std::atomic<int>& port, std::atomic<bool>& stop) {
     auto fabric = open(settings);
     if (!fabric) return port.store(-1);
@@ -166,7 +192,7 @@ void serve(const Settings& settings, std::atomic<int>& port, std::atomic<bool>& 
                                             : Expected<std::unique_ptr<Listener>, Errc>(unexpected(Errc::registration_failed));
     if (!listener) return port.store(-1);
     port.store((*listener)->address().port);
-    while (!stop.load(std::memory_order_relaxed)) fabric->poll(64);
+    serve_loop(settings, *fabric, stop);
     peer.close();
     listener->reset();
 }
@@ -174,14 +200,15 @@ void serve(const Settings& settings, std::atomic<int>& port, std::atomic<bool>& 
 int report(const Settings& settings, const bench::Histogram& rtt) {
     auto us = [](double ns) { return ns / 1e3; };
     if (settings.json) {
-        fmt::print("{{\"mode\": \"{}\", \"size\": {}, \"provider\": \"{}\", \"iterations\": {}, \"rtt_ns\": "
+        fmt::print("{{\"mode\": \"{}\", \"size\": {}, \"provider\": \"{}\", \"server_reactor\": {}, \"iterations\": {}, \"rtt_ns\": "
                    "{{\"min\": {}, \"avg\": {:.0f}, \"p50\": {}, \"p99\": {}, \"p99.9\": {}, \"max\": {}}}}}\n",
-                   settings.mode, settings.size, settings.provider, rtt.count(), rtt.min(), rtt.mean(),
+                   settings.mode, settings.size, settings.provider, settings.server_reactor, rtt.count(), rtt.min(), rtt.mean(),
                    rtt.percentile(0.5), rtt.percentile(0.99), rtt.percentile(0.999), rtt.max());
     } else {
-        fmt::print("fabric_pingpong: ofi:{} {} {} bytes, {} round trips\n  rtt (us): min {:.1f} avg {:.1f} p50 {:.1f} "
+        fmt::print("fabric_pingpong: ofi:{} {} {} bytes, {} round trips{}\n  rtt (us): min {:.1f} avg {:.1f} p50 {:.1f} "
                    "p99 {:.1f} p99.9 {:.1f} max {:.1f}\n",
-                   settings.provider, settings.mode, settings.size, rtt.count(), us(double(rtt.min())), us(rtt.mean()),
+                   settings.provider, settings.mode, settings.size, rtt.count(),
+                   settings.server_reactor ? " (server on the Reactor)" : "", us(double(rtt.min())), us(rtt.mean()),
                    us(double(rtt.percentile(0.5))), us(double(rtt.percentile(0.99))),
                    us(double(rtt.percentile(0.999))), us(double(rtt.max())));
     }
@@ -221,6 +248,8 @@ int main(int argc, char** argv) {
     app.add_option("--iterations", settings.iterations, "timed round trips (default 20000)")->check(CLI::Range(1, 100000000));
     app.add_option("--warmup", settings.warmup, "untimed round trips first (default 1000)");
     app.add_flag("--json", settings.json, "print JSON");
+    app.add_flag("--server-reactor", settings.server_reactor,
+                 "poll the server side through the daemons' Reactor (sleeps when idle) instead of spinning");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -49,6 +49,10 @@ nbdkit --exit-with-parent -f -i 127.0.0.1 -p "$NBD_PORT" memory $SIZE > "$WORK/n
 PIDS+=($!)
 for _ in $(seq 50); do nbdinfo --size "nbd://127.0.0.1:$NBD_PORT" >/dev/null 2>&1 && break; sleep 0.1; done
 
+# Both daemons and the benchmark share this machine's CPUs with whatever else runs: record the load.
+cut -d' ' -f1-3 /proc/loadavg > "$WORK/json/load-before.txt"
+[ "$(cut -d. -f1 /proc/loadavg)" -ge 1 ] && echo "side_by_side.sh: warning: load average $(cut -d' ' -f1 /proc/loadavg); numbers will be noisy" >&2
+
 IBNBD="ibnbd://sbs/vol0?path=127.0.0.1:$PORT"
 NBD="nbd://127.0.0.1:$NBD_PORT/"
 
@@ -74,6 +78,7 @@ for kind in ibnbd nbdkit; do
     for rw in read write; do run "$kind-$rw-128k-qd8" "$target" --rw $rw --bs 128k --iodepth 8; done
 done
 
+cut -d' ' -f1-3 /proc/loadavg > "$WORK/json/load-after.txt"
 mkdir -p "$ROOT/bench/results"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/results/side-by-side-$STAMP

@@ -38,6 +38,14 @@ def machine():
     return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release()}
 
 
+def load_average(directory, name):
+    try:
+        with open(os.path.join(directory, f"load-{name}.txt")) as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def collect(directory):
     rows = []
     for key, label in WORKLOADS:
@@ -70,7 +78,8 @@ def markdown(rows, pings, goal, info, args):
     lines = [f"# ibnbd vs nbdkit (memory) side by side, {info['when']}", "",
              f"Machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}. Each run {args.runtime} s after "
              f"{args.ramp} s ramp, one job, loopback TCP; ibnbd over libfabric tcp (ibnbd-server, tmpfs file, "
-             "queue depth 128, 256 KiB chunks), nbdkit memory plugin through libnbd.", "",
+             "queue depth 128, 256 KiB chunks), nbdkit memory plugin through libnbd. Load average (1/5/15 min) "
+             f"before: {info['load_before']}, after: {info['load_after']}.", "",
              "| workload | ibnbd IOPS | ibnbd MiB/s | ibnbd avg / p50 / p99 lat (us) | nbdkit IOPS | nbdkit MiB/s "
              "| nbdkit avg / p50 / p99 lat (us) | ibnbd / nbdkit IOPS |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -157,6 +166,8 @@ def main():
     except (OSError, KeyError, json.JSONDecodeError) as e:
         sys.exit(f"side_by_side_report.py: incomplete results in {args.json_dir}: {e}")
     info = machine()
+    info["load_before"] = load_average(args.json_dir, "before")
+    info["load_after"] = load_average(args.json_dir, "after")
     info["when"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     goal = goals(rows, pings)
     with open(args.out_prefix + ".md", "w") as f:
