@@ -4,11 +4,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <set>
 
 #include "bench/ibnbd_bench/pattern.hpp"
 #include "bench/ibnbd_bench/runner.hpp"
+#include "tests/support/alloc_hook.hpp"
 
 using namespace ibnbd::bench;
 using ibnbd::Expected;
@@ -18,7 +18,7 @@ namespace {
 // A device in memory that completes each IO on the next poll(), optionally failing one.
 class MemoryEngine : public Engine {
 public:
-    MemoryEngine(CompletionList& done, std::size_t size) : done_(done), data_(size) {}
+    MemoryEngine(CompletionList& done, std::size_t size) : done_(done), data_(size) { pending_.reserve(1024); }
     Expected<Geometry, std::string> open(const EngineSetup&) override {
         return Geometry{data_.size(), 512, 1u << 20, 64, "memory"};
     }
@@ -26,7 +26,7 @@ public:
         ++submitted;
         if (io.write) {
             std::memcpy(data_.data() + io.offset, buffer, io.length);
-            writes.insert(io.offset);
+            if (track_writes) writes.insert(io.offset);
         } else {
             std::memcpy(buffer, data_.data() + io.offset, io.length);
         }
@@ -42,6 +42,7 @@ public:
 
     std::uint64_t submitted = 0;
     std::uint64_t fail_at = 0;  // 1-based IO number to fail with -EIO; 0: none
+    bool track_writes = true;  // off where allocations are counted
     std::set<std::uint64_t> writes;
 
 private:
@@ -51,7 +52,7 @@ private:
     };
     CompletionList& done_;
     std::vector<std::byte> data_;
-    std::deque<Pending> pending_;
+    std::vector<Pending> pending_;  // reserved: the engine itself allocates nothing per IO
 };
 
 Options options(RwMode rw, double runtime = 0.2) {
@@ -206,6 +207,31 @@ BOOST_AUTO_TEST_CASE(ramp_ios_are_not_counted) {
     BOOST_TEST(r.read.ios < engine.submitted);
     BOOST_TEST(r.measured_s > 0.15);
     BOOST_TEST(r.measured_s < 0.3);
+}
+
+BOOST_AUTO_TEST_CASE(the_runner_allocates_nothing_per_io) {
+    // Setup allocates (slots, buffers, workloads); IO must not: a run three times as long makes
+    // three times the IOs and exactly as many allocations.
+    auto allocations_for = [](double runtime, std::uint64_t& ios) {
+        CompletionList done;
+        MemoryEngine engine(done, 1 << 20);
+        engine.track_writes = false;
+        Options o = options(RwMode::randrw, runtime);
+        o.verify = true;
+        o.block_sizes = {4096, 8192};
+        auto geometry = engine.open({o.numjobs, o.iodepth, true});
+        const std::uint64_t before = ibnbd::test::allocation_count();
+        auto result = run_benchmark(o, engine, done, *geometry);
+        const std::uint64_t allocations = ibnbd::test::allocation_count() - before;
+        BOOST_REQUIRE(result.has_value());
+        ios = result->read.ios + result->write.ios;
+        return allocations;
+    };
+    std::uint64_t short_ios = 0, long_ios = 0;
+    const std::uint64_t short_run = allocations_for(0.1, short_ios);
+    const std::uint64_t long_run = allocations_for(0.3, long_ios);
+    BOOST_TEST(long_ios > 2 * short_ios);
+    BOOST_TEST(long_run == short_run);
 }
 
 BOOST_AUTO_TEST_CASE(the_region_must_fit_the_device) {
