@@ -2,6 +2,8 @@
 // client in-process) or an nbd:// target (libnbd), for side-by-side comparisons.
 // Exit codes: 0 done, 1 the run failed (connection, open, IO errors), 2 bad arguments,
 // 3 verify found wrong data.
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -14,6 +16,10 @@
 namespace {
 
 using namespace ibnbd::bench;
+
+std::atomic<bool> interrupted = false;  // lock-free, so a signal handler may set it
+
+void on_signal(int) { interrupted.store(true); }
 
 std::unique_ptr<Engine> make_engine(const Options& options, CompletionList& done) {
     if (const auto* ibnbd = std::get_if<IbnbdTarget>(&options.target)) return make_ibnbd_engine(options, *ibnbd, done);
@@ -29,7 +35,11 @@ int run(const Options& options) {
         std::fprintf(stderr, "ibnbd-bench: %s\n", geometry.error().c_str());
         return 1;
     }
-    auto result = run_benchmark(options, *engine, done, *geometry);
+    std::signal(SIGINT, on_signal);  // first Ctrl-C: stop, drain, report; the default comes back after
+    std::signal(SIGTERM, on_signal);
+    auto result = run_benchmark(options, *engine, done, *geometry, &interrupted);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     engine->close();
     if (!result) {
         std::fprintf(stderr, "ibnbd-bench: %s\n", result.error().c_str());
@@ -38,6 +48,7 @@ int run(const Options& options) {
     const std::string text = options.json ? json_report(options, *geometry, *result)
                                           : human_report(options, *geometry, *result);
     std::fputs(text.c_str(), stdout);
+    if (result->interrupted) std::fprintf(stderr, "ibnbd-bench: interrupted; the result covers %.2f s\n", result->measured_s);
     if (result->io_errors != 0) {
         std::fprintf(stderr, "ibnbd-bench: %llu IO errors; first: %s\n",
                      static_cast<unsigned long long>(result->io_errors), result->first_error.c_str());

@@ -94,6 +94,7 @@ std::string json_report(const Options& o, const Geometry& geometry, const RunRes
            {"region", {{"offset", r.region.start}, {"size", r.region.length}}},
            {"read", direction_json(r.read, r.measured_s)},
            {"write", direction_json(r.write, r.measured_s)},
+           {"interrupted", r.interrupted},
            {"io_errors", r.io_errors},
            {"first_error", r.first_error},
            {"verify", {{"enabled", o.verify}, {"prefill_bytes", r.prefill_bytes}, {"checked_ios", r.verified_ios},

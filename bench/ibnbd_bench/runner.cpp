@@ -24,8 +24,8 @@ struct FreeDeleter {
 
 class Run {
 public:
-    Run(const Options& options, Engine& engine, CompletionList& done, Region region)
-        : options_(options), engine_(engine), done_(done), region_(region) {
+    Run(const Options& options, Engine& engine, CompletionList& done, Region region, const std::atomic<bool>* interrupt)
+        : options_(options), engine_(engine), done_(done), region_(region), interrupt_(interrupt) {
         max_bs_ = *std::max_element(options.block_sizes.begin(), options.block_sizes.end());
         const std::size_t slots = std::size_t{options.numjobs} * options.iodepth;
         buffers_.reset(static_cast<std::byte*>(std::aligned_alloc(4096, slots * max_bs_)));
@@ -74,6 +74,7 @@ private:
         while (inflight_ > 0) {
             engine_.poll(true);
             handle_completions();
+            check_interrupt(now_ns());
             if (!options_.quiet && now_ns() >= next_tick) {
                 next_tick += kSecondNs;
                 std::fprintf(stderr, "ibnbd-bench: prefill %3.0f%% (%s of %s)\n",
@@ -108,6 +109,7 @@ private:
             engine_.poll(true);
             handle_completions();
             tick(now);
+            check_interrupt(now);
             if (now > end_ns_ + kDrainTimeoutNs) {
                 return unexpected(std::to_string(inflight_) + " IOs still in flight 10 s after the end of the run");
             }
@@ -150,6 +152,13 @@ private:
         }
         if (!stop_) stopped_ns_ = now_ns();
         stop_ = true;  // as fio: the first error ends the run
+    }
+
+    void check_interrupt(std::uint64_t now) {
+        if (interrupt_ == nullptr || !interrupt_->load(std::memory_order_relaxed) || result_.interrupted) return;
+        result_.interrupted = true;
+        if (!stop_) stopped_ns_ = now;
+        stop_ = true;
     }
 
     void handle_completions() {
@@ -210,6 +219,7 @@ private:
     Engine& engine_;
     CompletionList& done_;
     Region region_;
+    const std::atomic<bool>* interrupt_;
     std::uint32_t max_bs_ = 0;
     std::unique_ptr<std::byte[], FreeDeleter> buffers_;
     std::vector<Job> jobs_;
@@ -261,10 +271,10 @@ Expected<Region, std::string> plan_region(const Options& options, const Geometry
 }
 
 Expected<RunResult, std::string> run_benchmark(const Options& options, Engine& engine, CompletionList& done,
-                                               const Geometry& geometry) {
+                                               const Geometry& geometry, const std::atomic<bool>* interrupt) {
     auto region = plan_region(options, geometry);
     if (!region) return unexpected(region.error());
-    Run run(options, engine, done, *region);
+    Run run(options, engine, done, *region, interrupt);
     return run.execute();
 }
 

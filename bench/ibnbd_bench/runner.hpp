@@ -5,6 +5,7 @@
 // Everything (slots, buffers, histograms, the completion list) is allocated before the first IO.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -37,11 +38,14 @@ struct RunResult {
     std::uint64_t verified_ios = 0;     // reads whose data was checked
     std::uint64_t verify_mismatches = 0;  // reads with at least one wrong byte
     std::string first_mismatch;
+    bool interrupted = false;           // stopped early by `interrupt` (SIGINT)
 };
 
 // Errors: a sentence (open, limits or a stuck drain); IO errors and mismatches are in the result.
+// `interrupt`, when set (from a signal handler), ends the run early: issuing stops, in-flight IO
+// drains, and the result covers the time until then.
 Expected<RunResult, std::string> run_benchmark(const Options& options, Engine& engine, CompletionList& done,
-                                               const Geometry& geometry);
+                                               const Geometry& geometry, const std::atomic<bool>* interrupt = nullptr);
 
 // The region the jobs use, checked against the device. Errors: a sentence.
 Expected<Region, std::string> plan_region(const Options& options, const Geometry& geometry);

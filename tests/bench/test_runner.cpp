@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "bench/ibnbd_bench/pattern.hpp"
 #include "bench/ibnbd_bench/runner.hpp"
@@ -195,6 +196,25 @@ BOOST_AUTO_TEST_CASE(an_io_error_stops_the_run_and_is_reported) {
     BOOST_TEST(r.first_error.find("write of 4096 bytes") != std::string::npos, r.first_error);
     BOOST_TEST(r.measured_s < 1.0);  // stopped early, not after 5 s
     BOOST_TEST(engine.submitted < 60u);
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_ends_the_run_with_a_result) {
+    CompletionList done;
+    MemoryEngine engine(done, 1 << 20);
+    const Options o = options(RwMode::randread, 30.0);
+    auto geometry = engine.open({o.numjobs, o.iodepth, false});
+    std::atomic<bool> interrupt = false;
+    std::thread signaller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        interrupt = true;
+    });
+    auto result = run_benchmark(o, engine, done, *geometry, &interrupt);
+    signaller.join();
+    BOOST_REQUIRE(result.has_value());
+    BOOST_TEST(result->interrupted);
+    BOOST_TEST(result->read.ios > 0u);
+    BOOST_TEST(result->measured_s > 0.1);
+    BOOST_TEST(result->measured_s < 5.0);
 }
 
 BOOST_AUTO_TEST_CASE(ramp_ios_are_not_counted) {
