@@ -29,6 +29,7 @@ struct Settings {
     std::uint64_t warmup = 1000;
     bool json = false;
     bool server_reactor = false;  // drive the server like ibnbd-server does: the Reactor, idle sleeps
+    bool delivery_complete = true;  // as ibnbd uses the backend; off shows what the tcp ack costs
 };
 
 constexpr std::uint32_t kRecvs = 16;
@@ -150,7 +151,7 @@ private:
 };
 
 std::unique_ptr<ofi::OfiFabric> open(const Settings& settings) {
-    auto fabric = ofi::OfiFabric::create({settings.provider, {}, true});
+    auto fabric = ofi::OfiFabric::create({settings.provider, {}, settings.delivery_complete});
     if (!fabric) {
         fmt::print(stderr, "fabric_pingpong: cannot open libfabric provider '{}' ({})\n", settings.provider,
                    to_string(fabric.error()));
@@ -200,9 +201,9 @@ void serve(const Settings& settings, std::atomic<int>& port, std::atomic<bool>& 
 int report(const Settings& settings, const bench::Histogram& rtt) {
     auto us = [](double ns) { return ns / 1e3; };
     if (settings.json) {
-        fmt::print("{{\"mode\": \"{}\", \"size\": {}, \"provider\": \"{}\", \"server_reactor\": {}, \"iterations\": {}, \"rtt_ns\": "
+        fmt::print("{{\"mode\": \"{}\", \"size\": {}, \"provider\": \"{}\", \"server_reactor\": {}, \"delivery_complete\": {}, \"iterations\": {}, \"rtt_ns\": "
                    "{{\"min\": {}, \"avg\": {:.0f}, \"p50\": {}, \"p99\": {}, \"p99.9\": {}, \"max\": {}}}}}\n",
-                   settings.mode, settings.size, settings.provider, settings.server_reactor, rtt.count(), rtt.min(), rtt.mean(),
+                   settings.mode, settings.size, settings.provider, settings.server_reactor, settings.delivery_complete, rtt.count(), rtt.min(), rtt.mean(),
                    rtt.percentile(0.5), rtt.percentile(0.99), rtt.percentile(0.999), rtt.max());
     } else {
         fmt::print("fabric_pingpong: ofi:{} {} {} bytes, {} round trips{}\n  rtt (us): min {:.1f} avg {:.1f} p50 {:.1f} "
@@ -248,6 +249,8 @@ int main(int argc, char** argv) {
     app.add_option("--iterations", settings.iterations, "timed round trips (default 20000)")->check(CLI::Range(1, 100000000));
     app.add_option("--warmup", settings.warmup, "untimed round trips first (default 1000)");
     app.add_flag("--json", settings.json, "print JSON");
+    app.add_flag("!--no-delivery-complete", settings.delivery_complete,
+                 "complete sends and writes when handed to the socket, not when the peer placed them");
     app.add_flag("--server-reactor", settings.server_reactor,
                  "poll the server side through the daemons' Reactor (sleeps when idle) instead of spinning");
     try {
