@@ -30,6 +30,7 @@ struct Settings {
     bool json = false;
     bool server_reactor = false;  // drive the server like ibnbd-server does: the Reactor, idle sleeps
     bool delivery_complete = true;  // as ibnbd uses the backend; off shows what the tcp ack costs
+    std::uint32_t gap_us = 0;       // client pause between round trips (an application's think time)
 };
 
 constexpr std::uint32_t kRecvs = 16;
@@ -90,7 +91,12 @@ public:
         if (client_) {
             const std::uint64_t now = fabric_.now();
             if (++received > settings_.warmup) rtt.record(now - sent_at_);
-            if (received < settings_.warmup + settings_.iterations) ping();
+            if (received < settings_.warmup + settings_.iterations) {
+                // Busy-wait: the client keeps polling its fabric, as ibnbd-bench does.
+                while (fabric_.now() < now + std::uint64_t{settings_.gap_us} * 1000) {
+                }
+                ping();
+            }
         } else {
             ping();  // the server answers every message
         }
@@ -251,6 +257,8 @@ int main(int argc, char** argv) {
     app.add_flag("--json", settings.json, "print JSON");
     app.add_flag("!--no-delivery-complete", settings.delivery_complete,
                  "complete sends and writes when handed to the socket, not when the peer placed them");
+    app.add_option("--gap-us", settings.gap_us, "client pause between round trips, microseconds (default 0)")
+        ->check(CLI::Range(0, 1000000));
     app.add_flag("--server-reactor", settings.server_reactor,
                  "poll the server side through the daemons' Reactor (sleeps when idle) instead of spinning");
     try {

@@ -5,7 +5,10 @@
 # Workloads: 4 KiB randread and randwrite at QD 1, 8, 32, 128; 128 KiB sequential read and write.
 # Writes bench/results/side-by-side-<UTC time>.{md,svg,json} and copies them to latest.*.
 #
-#   bash bench/side_by_side.sh [--runtime S] [--ramp S] [--multipath] [--no-build]
+# ibnbd and nbdkit runs alternate workload by workload, so that a burst of load elsewhere on the
+# machine hits both; with --repeat N every pair runs N times and the report takes the median.
+#
+#   bash bench/side_by_side.sh [--runtime S] [--ramp S] [--repeat N] [--multipath] [--no-build]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/build/bin
@@ -13,16 +16,19 @@ RUNTIME=3
 RAMP=0.5
 MULTIPATH=0
 BUILD=1
+REPEAT=1
 while [ $# -gt 0 ]; do
     case $1 in
         --runtime) RUNTIME=$2; shift 2 ;;
         --ramp) RAMP=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
         --multipath) MULTIPATH=1; shift ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,12p "$0"; exit 0 ;;
         *) echo "side_by_side.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
+[[ "$REPEAT" =~ ^[1-9][0-9]?$ ]] || { echo "side_by_side.sh: --repeat takes 1-99" >&2; exit 2; }
 for tool in nbdkit nbdinfo python3; do
     command -v "$tool" >/dev/null || { echo "side_by_side.sh: $tool is missing; run scripts/install-deps.sh" >&2; exit 1; }
 done
@@ -70,19 +76,23 @@ run() {  # run NAME TARGET ibnbd-bench-args...
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); d=j["read"] if j["read"]["ios"] else j["write"]; print("   %.0f IOPS  %.1f MiB/s  avg %.1f us  p99 %.1f us" % (d["iops"], d["bw_bytes_per_s"]/1048576, d["lat_ns"]["avg"]/1e3, d["lat_ns"]["p99"]/1e3))' "$WORK/json/$name.json"
 }
 
-for kind in ibnbd nbdkit; do
-    target=$IBNBD; [ $kind = nbdkit ] && target=$NBD
-    for rw in randread randwrite; do
-        for qd in 1 8 32 128; do run "$kind-$rw-4k-qd$qd" "$target" --rw $rw --bs 4k --iodepth $qd; done
+pair() {  # pair KEY ibnbd-bench-args...: both targets, REPEAT times
+    local key=$1; shift
+    for rep in $(seq "$REPEAT"); do
+        run "ibnbd-$key-r$rep" "$IBNBD" "$@"
+        run "nbdkit-$key-r$rep" "$NBD" "$@"
     done
-    for rw in read write; do run "$kind-$rw-128k-qd8" "$target" --rw $rw --bs 128k --iodepth 8; done
+}
+for rw in randread randwrite; do
+    for qd in 1 8 32 128; do pair "$rw-4k-qd$qd" --rw $rw --bs 4k --iodepth $qd; done
 done
+for rw in read write; do pair "$rw-128k-qd8" --rw $rw --bs 128k --iodepth 8; done
 
 cut -d' ' -f1-3 /proc/loadavg > "$WORK/json/load-after.txt"
 mkdir -p "$ROOT/bench/results"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/results/side-by-side-$STAMP
-python3 "$ROOT/bench/side_by_side_report.py" "$WORK/json" "$OUT" --runtime "$RUNTIME" --ramp "$RAMP"
+python3 "$ROOT/bench/side_by_side_report.py" "$WORK/json" "$OUT" --runtime "$RUNTIME" --ramp "$RAMP" --repeat "$REPEAT"
 cp "$OUT.md" "$ROOT/bench/results/latest.md"; cp "$OUT.svg" "$ROOT/bench/results/latest.svg"
 cp "$OUT.json" "$ROOT/bench/results/latest.json"
 echo "wrote $OUT.md, $OUT.svg and $OUT.json (copied to bench/results/latest.*)"

@@ -2,7 +2,8 @@
 """Turns side_by_side.sh's JSON results into a Markdown table, an SVG plot of the ratios and a
 summary JSON. Standard library only.
 
-usage: side_by_side_report.py JSON_DIR OUT_PREFIX [--runtime S] [--ramp S]
+usage: side_by_side_report.py JSON_DIR OUT_PREFIX [--runtime S] [--ramp S] [--repeat N]
+Each (target, workload) has N runs KIND-KEY-rI.json; the run with the median IOPS is reported.
 """
 import argparse
 import datetime
@@ -46,12 +47,20 @@ def load_average(directory, name):
         return "unknown"
 
 
-def collect(directory):
+def median_run(directory, name, repeat):
+    """The run with the median IOPS (the lower one of the middle two for an even count) and the
+    IOPS of every run."""
+    runs = sorted((side(load(directory, f"{name}-r{i}")) for i in range(1, repeat + 1)), key=lambda d: d["iops"])
+    return runs[(len(runs) - 1) // 2], [round(d["iops"]) for d in runs]
+
+
+def collect(directory, repeat):
     rows = []
     for key, label in WORKLOADS:
-        ib, nb = side(load(directory, "ibnbd-" + key)), side(load(directory, "nbdkit-" + key))
-        rows.append({"key": key, "label": label, "ibnbd": ib, "nbdkit": nb,
-                     "iops_ratio": ib["iops"] / nb["iops"] if nb["iops"] else 0.0})
+        ib, ib_all = median_run(directory, "ibnbd-" + key, repeat)
+        nb, nb_all = median_run(directory, "nbdkit-" + key, repeat)
+        rows.append({"key": key, "label": label, "ibnbd": ib, "nbdkit": nb, "ibnbd_runs_iops": ib_all,
+                     "nbdkit_runs_iops": nb_all, "iops_ratio": ib["iops"] / nb["iops"] if nb["iops"] else 0.0})
     pings = {mode: load(directory, "pingpong-" + mode) for mode in ("write-imm", "send")}
     return rows, pings
 
@@ -77,7 +86,8 @@ def us(ns):
 def markdown(rows, pings, goal, info, args):
     lines = [f"# ibnbd vs nbdkit (memory) side by side, {info['when']}", "",
              f"Machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}. Each run {args.runtime} s after "
-             f"{args.ramp} s ramp, one job, loopback TCP; ibnbd over libfabric tcp (ibnbd-server, tmpfs file, "
+             f"{args.ramp} s ramp, one job, median of {args.repeat} run(s) by IOPS, ibnbd and nbdkit alternating; "
+             "loopback TCP; ibnbd over libfabric tcp (ibnbd-server, tmpfs file, "
              "queue depth 128, 256 KiB chunks), nbdkit memory plugin through libnbd. Load average (1/5/15 min) "
              f"before: {info['load_before']}, after: {info['load_after']}.", "",
              "| workload | ibnbd IOPS | ibnbd MiB/s | ibnbd avg / p50 / p99 lat (us) | nbdkit IOPS | nbdkit MiB/s "
@@ -88,6 +98,10 @@ def markdown(rows, pings, goal, info, args):
         lat = lambda d: f"{us(d['lat_ns']['avg'])} / {us(d['lat_ns']['p50'])} / {us(d['lat_ns']['p99'])}"
         lines.append(f"| {r['label']} | {ib['iops']:.0f} | {ib['bw_bytes_per_s'] / 1048576:.1f} | {lat(ib)} "
                      f"| {nb['iops']:.0f} | {nb['bw_bytes_per_s'] / 1048576:.1f} | {lat(nb)} | {r['iops_ratio']:.2f} |")
+    if args.repeat > 1:
+        lines += ["", "IOPS of every run (ibnbd | nbdkit):", ""]
+        lines += [f"- {r['label']}: {', '.join(map(str, r['ibnbd_runs_iops']))} | "
+                  f"{', '.join(map(str, r['nbdkit_runs_iops']))}" for r in rows]
     lines += ["", "Raw fabric round trip (fabric_pingpong, 4 KiB each way, ofi tcp, both sides busy polling):", "",
               "| mode | min | avg | p50 | p99 | p99.9 | max (us) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for mode, p in pings.items():
@@ -160,9 +174,10 @@ def main():
     parser.add_argument("out_prefix")
     parser.add_argument("--runtime", default="?")
     parser.add_argument("--ramp", default="?")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     try:
-        rows, pings = collect(args.json_dir)
+        rows, pings = collect(args.json_dir, args.repeat)
     except (OSError, KeyError, json.JSONDecodeError) as e:
         sys.exit(f"side_by_side_report.py: incomplete results in {args.json_dir}: {e}")
     info = machine()
