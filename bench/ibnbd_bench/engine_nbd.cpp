@@ -9,8 +9,6 @@ namespace ibnbd::bench {
 
 namespace {
 
-class NbdEngine;
-
 // What a completion callback needs; one per slot, made before the first IO.
 struct SlotContext {
     CompletionList* done = nullptr;
@@ -31,8 +29,7 @@ std::string nbd_error_text() {
 
 class NbdEngine final : public Engine {
 public:
-    NbdEngine(const Options& options, const NbdTarget& target, CompletionList& done)
-        : options_(options), target_(target), done_(done) {}
+    NbdEngine(const NbdTarget& target, CompletionList& done) : target_(target), done_(done) {}
     ~NbdEngine() override { close(); }
 
     Expected<Geometry, std::string> open(const EngineSetup& setup) override {
@@ -117,7 +114,6 @@ private:
         return g;
     }
 
-    const Options& options_;
     const NbdTarget& target_;
     CompletionList& done_;
     std::vector<nbd_handle*> handles_;
@@ -128,8 +124,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Engine> make_nbd_engine(const Options& options, const NbdTarget& target, CompletionList& done) {
-    return std::make_unique<NbdEngine>(options, target, done);
+std::unique_ptr<Engine> make_nbd_engine(const NbdTarget& target, CompletionList& done) {
+    return std::make_unique<NbdEngine>(target, done);
 }
 
 }  // namespace ibnbd::bench

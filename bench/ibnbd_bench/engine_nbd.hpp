@@ -14,6 +14,6 @@
 
 namespace ibnbd::bench {
 
-std::unique_ptr<Engine> make_nbd_engine(const Options& options, const NbdTarget& target, CompletionList& done);
+std::unique_ptr<Engine> make_nbd_engine(const NbdTarget& target, CompletionList& done);
 
 }  // namespace ibnbd::bench

@@ -23,7 +23,7 @@ void on_signal(int) { interrupted.store(true); }
 
 std::unique_ptr<Engine> make_engine(const Options& options, CompletionList& done) {
     if (const auto* ibnbd = std::get_if<IbnbdTarget>(&options.target)) return make_ibnbd_engine(options, *ibnbd, done);
-    return make_nbd_engine(options, std::get<NbdTarget>(options.target), done);
+    return make_nbd_engine(std::get<NbdTarget>(options.target), done);
 }
 
 int run(const Options& options) {

@@ -114,8 +114,9 @@ private:
                 return unexpected(std::to_string(inflight_) + " IOs still in flight 10 s after the end of the run");
             }
         }
-        result_.measured_s = static_cast<double>(std::min(now_ns(), end_ns_) - std::min(ramp_end_ns_, end_ns_)) / 1e9;
-        if (stop_) result_.measured_s = static_cast<double>(stopped_ns_ - std::min(stopped_ns_, ramp_end_ns_)) / 1e9;
+        // The window is [ramp end, end], cut short where an error or an interrupt stopped the run.
+        const std::uint64_t until = std::min(stop_ ? stopped_ns_ : now_ns(), end_ns_);
+        result_.measured_s = static_cast<double>(until - std::min(until, ramp_end_ns_)) / 1e9;
         return {};
     }
 
