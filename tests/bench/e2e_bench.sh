@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ibnbd-bench end to end: verified mixed IO with --json against ibnbd-server (ibnbd:// over
-# libfabric tcp on loopback) and against nbdkit's memory plugin (nbd:// through libnbd). Checks
-# the JSON fields and that not one byte read back was wrong.
+# libfabric tcp on loopback), against nbdkit's memory plugin (nbd:// through libnbd) and against
+# ibnbd-client's own NBD export of the same server (nbd+unix://). Checks the JSON fields and that
+# not one byte read back was wrong.
 BIN=$1; source "$(dirname "$0")/lib.sh"
 need nbdkit nbdinfo python3
 P1=$(random_port); P2=$((P1 + 1))
@@ -35,5 +36,16 @@ NB="nbd://127.0.0.1:$P2/"
     > "$WORK/nbd.json" 2> "$WORK/nbd-bench.log" || fail "ibnbd-bench against nbd:// (exit $?)"
 check_json "$WORK/nbd.json" "$NB"
 [ "$(json_get "$WORK/nbd.json" 'j["engine"]')" != "$(json_get "$WORK/ibnbd.json" 'j["engine"]')" ] || fail "engine names"
+# Our own export: ibnbd-client maps the server's vol0 and exports it on a unix socket.
+export IBNBD_CONTROL=$WORK/client.sock
+"$BIN/ibnbd-client" --control-socket "$IBNBD_CONTROL" --nbd-dir "$WORK/nbd" >> "$WORK/client.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$IBNBD_CONTROL" ] && break; sleep 0.1; done
+"$BIN/ibnbd" map --session export --path "127.0.0.1:$P1" --device vol0 >> "$WORK/client.log" 2>&1 || fail "ibnbd map"
+UX="nbd+unix:///vol0?socket=$WORK/nbd/export@vol0.sock"
+"$BIN/ibnbd-bench" --rw randrw --bs 4k,64k --iodepth 8 --size 16m --runtime 2 --verify --json "$UX" \
+    > "$WORK/export.json" 2> "$WORK/export-bench.log" || fail "ibnbd-bench against nbd+unix:// (exit $?)"
+check_json "$WORK/export.json" "$UX"
+
 echo "ibnbd: $(json_get "$WORK/ibnbd.json" 'round(j["read"]["iops"])') read IOPS; nbdkit: $(json_get "$WORK/nbd.json" 'round(j["read"]["iops"])')"
 echo "1 passed, 0 failed"
