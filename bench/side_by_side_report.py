@@ -120,8 +120,9 @@ def markdown(rows, pings, goal, info, args):
     return "\n".join(lines) + "\n"
 
 
-def bar_panel(x0, y0, width, height, title, bars, goal_value, goal_label, scale_max):
-    """One bar chart: bars = [(label, value)], a dashed goal line, a solid parity line at 1."""
+def bar_panel(x0, y0, width, height, title, bars, goal_value, goal_label, scale_max, good):
+    """One bar chart: bars = [(label, value)], a dashed goal line, a solid parity line at 1; bars
+    for which good(value) holds are blue, the others red."""
     out = [f'<text x="{x0 + width / 2}" y="{y0 - 12}" text-anchor="middle" font-size="14" font-weight="bold">{title}</text>',
            f'<line x1="{x0}" y1="{y0 + height}" x2="{x0 + width}" y2="{y0 + height}" stroke="#333"/>',
            f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + height}" stroke="#333"/>']
@@ -134,7 +135,7 @@ def bar_panel(x0, y0, width, height, title, bars, goal_value, goal_label, scale_
     slot = width / len(bars)
     for i, (label, value) in enumerate(bars):
         bx = x0 + i * slot + slot * 0.15
-        colour = "#2b7bb9" if value >= 1 else "#d9534f"
+        colour = "#2b7bb9" if good(value) else "#d9534f"
         out.append(f'<rect x="{bx:.1f}" y="{y_of(value):.1f}" width="{slot * 0.7:.1f}" '
                    f'height="{y0 + height - y_of(value):.1f}" fill="{colour}"/>')
         out.append(f'<text x="{bx + slot * 0.35:.1f}" y="{y_of(value) - 3:.1f}" text-anchor="middle" font-size="10">'
@@ -164,9 +165,9 @@ def svg(rows, pings, goal, info):
             f'<text x="480" y="20" text-anchor="middle" font-size="15">ibnbd vs nbdkit on loopback, {info["when"]} '
             f'({info["nproc"]} CPUs, Linux {info["kernel"]})</text>']
     body += bar_panel(60, 60, 560, 250, "IOPS ratio ibnbd / nbdkit (higher is better)", iops, IOPS_GOAL,
-                      f"goal {IOPS_GOAL} (4 KiB randread QD32)", iops_max)
-    body += bar_panel(700, 60, 220, 250, "QD1 4 KiB read latency / raw RTT", lat, LATENCY_GOAL,
-                      f"goal ≤ {LATENCY_GOAL}", lat_max)
+                      f"goal {IOPS_GOAL} (4 KiB randread QD32)", iops_max, lambda v: v >= 1)
+    body += bar_panel(700, 60, 220, 250, "QD1 4 KiB read latency / raw RTT (lower is better)", lat, LATENCY_GOAL,
+                      f"goal ≤ {LATENCY_GOAL}", lat_max, lambda v: v <= LATENCY_GOAL)
     body.append("</svg>")
     return "\n".join(body) + "\n"
 
@@ -178,15 +179,22 @@ def main():
     parser.add_argument("--runtime", default="?")
     parser.add_argument("--ramp", default="?")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--summary", action="store_true",
+                        help="JSON_DIR is a summary JSON this script wrote: render its Markdown and SVG again")
     args = parser.parse_args()
     try:
-        rows, pings = collect(args.json_dir, args.repeat)
+        if args.summary:
+            with open(args.json_dir) as f:
+                summary = json.load(f)
+            rows, pings, info = summary["rows"], summary["pingpong"], summary["machine"]
+        else:
+            rows, pings = collect(args.json_dir, args.repeat)
+            info = machine()
+            info["load_before"] = load_average(args.json_dir, "before")
+            info["load_after"] = load_average(args.json_dir, "after")
+            info["when"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     except (OSError, KeyError, json.JSONDecodeError) as e:
         sys.exit(f"side_by_side_report.py: incomplete results in {args.json_dir}: {e}")
-    info = machine()
-    info["load_before"] = load_average(args.json_dir, "before")
-    info["load_after"] = load_average(args.json_dir, "after")
-    info["when"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     goal = goals(rows, pings)
     with open(args.out_prefix + ".md", "w") as f:
         f.write(markdown(rows, pings, goal, info, args))
