@@ -6,19 +6,22 @@
 # one path, then over two with min-inflight and with round-robin. Goal: the second path adds at
 # least 90% of the first one's bandwidth. Exit 77 when namespaces, veth or tc are unavailable.
 #
-#   bash bench/multipath_bandwidth.sh [--rate MBIT] [--runtime S] [--no-build]
+#   bash bench/multipath_bandwidth.sh [--rate MBIT] [--runtime S] [--out DIR] [--no-build]
+# Results go to DIR (default bench/results): multipath-<UTC>.md, copied to latest-multipath.md.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/build/bin
+BIN=${IBNBD_BIN:-$ROOT/build/bin}  # another build: IBNBD_BIN=build-asan/bin
 RATE=300
 RUNTIME=4
 BUILD=1
+RESULTS=$ROOT/bench/results
 while [ $# -gt 0 ]; do
     case $1 in
         --rate) RATE=$2; shift 2 ;;
         --runtime) RUNTIME=$2; shift 2 ;;
+        --out) RESULTS=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,11p "$0"; exit 0 ;;
         *) echo "multipath_bandwidth.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -82,8 +85,8 @@ for rw in read write; do
     echo "$rw: one path ${BW[$rw-1]} MiB/s, two paths min-inflight ${BW[$rw-mi]} MiB/s, round-robin ${BW[$rw-rr]} MiB/s"
 done
 
-mkdir -p "$ROOT/bench/results"
-OUT=$ROOT/bench/results/multipath-$(date -u +%Y%m%dT%H%M%SZ).md
+mkdir -p "$RESULTS"
+OUT=$RESULTS/multipath-$(date -u +%Y%m%dT%H%M%SZ).md
 python3 - "$OUT" "$RATE" "$RUNTIME" "${BW[read-1]}" "${BW[read-mi]}" "${BW[read-rr]}" "${BW[write-1]}" "${BW[write-mi]}" "${BW[write-rr]}" <<'PY'
 import datetime, os, platform, sys
 out, rate, runtime = sys.argv[1], float(sys.argv[2]), sys.argv[3]
@@ -101,6 +104,6 @@ for name, (one, mi, rr) in (("read", v[0:3]), ("write", v[3:6])):
     lines.append(f"| {name} | {one:.1f} | {mi:.1f} | {gmi:+.0f}% | {rr:.1f} | {grr:+.0f}% | {met} |")
 open(out, "w").write("\n".join(lines) + "\n")
 PY
-cp "$OUT" "$ROOT/bench/results/latest-multipath.md"
+cp "$OUT" "$RESULTS/latest-multipath.md"
 cat "$OUT"
-echo "wrote $OUT (copied to bench/results/latest-multipath.md)"
+echo "wrote $OUT (copied to $RESULTS/latest-multipath.md)"

@@ -11,7 +11,7 @@
 #   bash bench/side_by_side.sh [--runtime S] [--ramp S] [--repeat N] [--multipath] [--no-build]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/build/bin
+BIN=${IBNBD_BIN:-$ROOT/build/bin}  # another build: IBNBD_BIN=build-asan/bin
 RUNTIME=3
 RAMP=0.5
 MULTIPATH=0
