@@ -4,6 +4,7 @@
 # ibnbd-client's own NBD export of the same server (nbd+unix://). Checks the JSON fields and that
 # not one byte read back was wrong.
 BIN=$1; source "$(dirname "$0")/lib.sh"
+built ibnbd-server ibnbd-bench ibnbd-client ibnbd
 need nbdkit nbdinfo python3
 P1=$(random_port); P2=$((P1 + 1))
 start_ibnbd_server "$P1" 64M

@@ -3,6 +3,7 @@
 # seed reads back clean under that seed and fails (exit 3, mismatches reported) under another;
 # and a byte changed behind the benchmark's back (nbdcopy into nbdkit) is found at its offset.
 BIN=$1; source "$(dirname "$0")/lib.sh"
+built ibnbd-server ibnbd-bench
 need nbdkit nbdinfo nbdcopy python3
 P1=$(random_port); P2=$((P1 + 1))
 start_ibnbd_server "$P1" 32M

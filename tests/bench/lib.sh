@@ -15,6 +15,7 @@ trap bench_cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 skip() { echo "SKIPPED: $*"; exit 77; }
 need() { for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"; done; }
+built() { for b in "$@"; do [ -x "$BIN/$b" ] || fail "$BIN/$b is not built (cmake --build --preset default --target $b)"; done; }
 random_port() { echo $(( 20000 + RANDOM % 20000 )); }
 
 # start_ibnbd_server PORT SIZE: serves $WORK/vols/vol0, a sparse file of SIZE.
