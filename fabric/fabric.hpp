@@ -49,6 +49,11 @@
 //     meaningful (opcode is the kind of work that was posted; for a receive it is Opcode::recv).
 //     Any error other than WcStatus::flushed breaks the connection: every other outstanding work
 //     request then completes with WcStatus::flushed and a CmEventType::disconnected event follows.
+//     A successful send or write completion means the peer has the data (verbs RC; the simulator;
+//     libfabric with OfiConfig::delivery_complete). A backend set up for transmit completion
+//     (libfabric, delivery_complete = false) only says the local buffers may be reused: an error at
+//     the peer then shows as a broken connection, and the failing work may have completed with
+//     success. IBTRS works with either (its responses say what the peer did).
 //
 // FLUSH
 //     disconnect() (local or remote) or a fatal error moves the endpoint to the error state: all

@@ -4,13 +4,40 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 #include "ibnbd/daemon/control_server.hpp"
 
 namespace {
 
 using ibnbd::daemon::Json;
+
+// "4096", "512K", "10G", "1.5T" (binary units); false on anything else or on overflow.
+bool parse_size(const std::string& text, std::uint64_t& bytes) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        return false;
+    }
+    const std::string unit = text.substr(used);
+    const std::string units = "KMGTP";
+    double scale = 1;
+    if (unit.size() > 1 && !(unit.size() == 3 && unit.substr(1) == "iB")) return false;
+    if (!unit.empty()) {
+        const auto at = units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))));
+        if (at == std::string::npos) return false;
+        for (std::size_t i = 0; i <= at; ++i) scale *= 1024;
+    }
+    const double total = value * scale;
+    if (!(total >= 1) || total > 9.0e18) return false;
+    bytes = static_cast<std::uint64_t>(total);
+    return true;
+}
 
 std::string human_size(std::uint64_t bytes) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -32,6 +59,7 @@ void print_human(const std::string& command, const Json& response) {
         for (const auto& d : response["devices"]) print_device(d);
     } else if (command == "map" || command == "show") {
         print_device(response);
+        if (response.contains("nbd_tcp_uri")) fmt::print("{:<12} {:<20} also {}\n", "", "", response.value("nbd_tcp_uri", ""));
     } else if (command == "stats") {
         fmt::print("session {}  policy {}  queue depth {}  connected paths {}  failovers {}\n",
                    response.value("session", ""), response.value("mp_policy", ""), response.value("queue_depth", 0),
@@ -60,7 +88,7 @@ int main(int argc, char** argv) {
     app.add_option("--control-socket", control, "the daemon's socket (default $IBNBD_CONTROL or /run/ibnbd/client.sock)");
     app.add_flag("--json", json, "print the daemon's JSON answer");
     Json request;
-    std::string session, device, access = "rw", nbd_socket, path, policy;
+    std::string session, device, access = "rw", nbd_socket, nbd_tcp, path, policy;
     std::vector<std::string> paths;
     bool force = false;
 
@@ -70,6 +98,7 @@ int main(int argc, char** argv) {
     map->add_option("--device", device, "device name under the server's --dev-search-path")->required();
     map->add_option("--access-mode", access, "ro, rw or migration")->check(CLI::IsMember({"ro", "rw", "migration"}));
     map->add_option("--nbd-socket", nbd_socket, "where to export it (default: the daemon's --nbd-dir)");
+    map->add_option("--nbd-tcp", nbd_tcp, "also export over NBD on TCP at 127.x.y.z[:PORT] (loopback only; 0: any port)");
     auto* unmap = app.add_subcommand("unmap", "unmap a device (refused while in use unless --force)");
     unmap->add_option("--session", session)->required();
     unmap->add_option("--device", device)->required();
@@ -78,12 +107,17 @@ int main(int argc, char** argv) {
     auto* show = app.add_subcommand("show", "show one mapped device");
     show->add_option("--session", session)->required();
     show->add_option("--device", device)->required();
+    std::string size_text;
+    auto* resize = app.add_subcommand("resize", "change a mapped device's local capacity (e.g. after the server's grew)");
+    resize->add_option("--session", session)->required();
+    resize->add_option("--device", device)->required();
+    resize->add_option("--size", size_text, "new size: bytes or with K, M, G, T (binary), e.g. 10G")->required();
     auto* remap = app.add_subcommand("remap", "re-open a device whose session lost its server");
     remap->add_option("--session", session)->required();
     remap->add_option("--device", device)->required();
-    auto* path_cmd = app.add_subcommand("path", "add, delete or readd (reconnect) a path");
+    auto* path_cmd = app.add_subcommand("path", "add, delete, readd (reconnect) or disconnect (close, stay closed) a path");
     path_cmd->require_subcommand(1);
-    for (const char* verb : {"add", "delete", "readd"}) {
+    for (const char* verb : {"add", "delete", "readd", "disconnect"}) {
         auto* sub = path_cmd->add_subcommand(verb);
         sub->add_option("--session", session)->required();
         sub->add_option("--path", path, "[SRC@]DST[:PORT]")->required();
@@ -117,8 +151,17 @@ int main(int argc, char** argv) {
         request["paths"] = paths;
         request["access_mode"] = access;
         if (!nbd_socket.empty()) request["nbd_socket"] = nbd_socket;
+        if (!nbd_tcp.empty()) request["nbd_tcp"] = nbd_tcp;
     }
     if (command == "unmap") request["force"] = force;
+    if (command == "resize") {
+        std::uint64_t bytes = 0;
+        if (!parse_size(size_text, bytes)) {
+            fmt::print(stderr, "ibnbd: --size '{}' is not a size (bytes, or a number with K, M, G or T)\n", size_text);
+            return 2;
+        }
+        request["size"] = bytes;
+    }
     if (command.rfind("path_", 0) == 0) request["path"] = path;
     if (command == "policy_set") request["policy"] = policy;
 
@@ -133,6 +176,6 @@ int main(int argc, char** argv) {
         if (!json) fmt::print(stderr, "ibnbd: {}\n", response->value("error", "failed"));
         return 1;
     }
-    if (!json) print_human(command == "map" ? "map" : command, *response);
+    if (!json) print_human(command == "resize" ? "show" : command, *response);
     return 0;
 }

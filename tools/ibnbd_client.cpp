@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "core/log.hpp"
+#include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/client_service.hpp"
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
+#include "ibnbd/runtime/reactor_threads.hpp"
 
 namespace {
 
@@ -30,7 +32,16 @@ struct Options {
     std::uint32_t reconnect_delay_ms = 1000;
     std::int32_t max_reconnect_attempts = -1;
     std::uint32_t queue_while_reconnecting_ms = 0;
+    std::size_t reactors = runtime::ReactorThreads::default_count();
     int verbosity = 0;
+};
+
+// One reactor's share of the daemon: its own fabric (completion queues) and the sessions placed
+// on it. Destroyed after its thread stopped; sessions and NBD exports go before the fabric.
+struct Shard {
+    daemon::OpenedFabric fabric;
+    std::unique_ptr<daemon::ClientService> service;
+    ~Shard() { service.reset(); }
 };
 
 int run(const Options& options) {
@@ -46,34 +57,47 @@ int run(const Options& options) {
     config.transport.reconnect_jitter = config.transport.reconnect_delay / 4;
     config.transport.max_reconnect_attempts = options.max_reconnect_attempts;
     config.queue_while_reconnecting = std::uint64_t{options.queue_while_reconnecting_ms} * ibtrs::kMillisecond;
-    auto fabric = daemon::open_fabric(options.fabric, options.provider, options.rdma_address);
-    if (!fabric) {
-        fmt::print(stderr, "ibnbd-client: {}\n", fabric.error());
-        return 1;
+    runtime::ReactorThreads threads(options.reactors);
+    std::vector<std::unique_ptr<Shard>> shards;
+    std::vector<daemon::ClientShard> routes;
+    for (std::size_t i = 0; i < threads.size(); ++i) {
+        auto fabric = daemon::open_fabric(options.fabric, options.provider, options.rdma_address);
+        if (!fabric) {
+            fmt::print(stderr, "ibnbd-client: {}\n", fabric.error());
+            return 1;
+        }
+        auto shard = std::make_unique<Shard>();
+        shard->fabric = std::move(fabric.value());
+        shard->service = std::make_unique<daemon::ClientService>(*shard->fabric.fabric, threads.reactor(i), config);
+        threads.reactor(i).add(*shard->fabric.pollable);
+        routes.push_back({threads.reactor(i), *shard->service});
+        shards.push_back(std::move(shard));
     }
-    runtime::Reactor reactor;
-        daemon::SignalPollable signals([&](int signal) {
+    runtime::Reactor& home = threads.reactor(0);
+    daemon::ClientRouter router(home, routes);
+    daemon::SignalPollable signals([&](int signal) {
         log().warn("ibnbd-client: signal {}, exiting", signal);
-        reactor.stop();
+        home.stop();
     });
-    auto service = std::make_unique<daemon::ClientService>(*fabric->fabric, reactor, config);
     const auto slash = options.control_socket.rfind('/');
     if (slash != std::string::npos && slash > 0) ::mkdir(options.control_socket.substr(0, slash).c_str(), 0755);
     auto control = daemon::ControlServer::listen(options.control_socket, [&](const daemon::Json& request, auto respond) {
-        service->handle(request, std::move(respond));
+        router.handle(request, std::move(respond));
     });
     if (!control) {
         fmt::print(stderr, "ibnbd-client: cannot create control socket {} (errno {})\n", options.control_socket,
                    -control.error());
         return 1;
     }
-    reactor.add(*fabric->pollable);
-    reactor.add(signals);
-    reactor.add(**control);
-    fmt::print(stderr, "ibnbd-client: ready on {} (pid {})\n", options.control_socket, ::getpid());
-    reactor.run();
-    reactor.remove(**control);
-    service.reset();  // sessions and NBD exports go before the fabric
+    home.add(signals);
+    home.add(**control);
+    threads.start();
+    fmt::print(stderr, "ibnbd-client: ready on {} (pid {}, {} reactors)\n", options.control_socket, ::getpid(),
+               threads.size());
+    home.run();
+    threads.stop();
+    home.remove(**control);
+    shards.clear();
     return 0;
 }
 
@@ -97,6 +121,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(-1, 9999));
     app.add_option("--queue-while-reconnecting-ms", options.queue_while_reconnecting_ms,
                    "how long IO waits for a path to return before failing (0: fail at once)");
+    app.add_option("--reactors", options.reactors,
+                   "reactor threads; sessions are spread over them (default: one per core)")
+        ->check(CLI::Range(std::size_t{1}, runtime::ReactorThreads::kMaxReactors));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug");
     CLI11_PARSE(app, argc, argv);
     ibnbd::log().set_level(options.verbosity >= 2 ? spdlog::level::debug

@@ -27,7 +27,7 @@ struct Options {
     std::string fabric = "ofi";
     std::string provider = "tcp";
     std::string dev_search_path = "/";
-    std::uint16_t queue_depth = 128;  // libfabric tcp queues hold 256 work requests
+    std::uint16_t queue_depth = 512;  // the kernel's default; chunk pool: 512 x 128 KiB per session
     std::uint32_t chunk_size = 131072;
     std::uint32_t hb_interval_ms = 5000;
     std::uint32_t hb_missed = 5;
@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
     app.add_option("--provider", options.provider, "libfabric provider (tcp; verbs on RDMA hardware)");
     app.add_option("--dev-search-path", options.dev_search_path,
                    "where client device names are looked up; %SESSNAME% gives each session its own directory");
-    app.add_option("--queue-depth", options.queue_depth, "chunks per session, i.e. requests in flight (1..65535; keep <= 256 on libfabric tcp)")->check(CLI::Range(1, 65535));
+    app.add_option("--queue-depth", options.queue_depth, "chunks per session, i.e. requests in flight (1..65535; libfabric tcp queues hold 2048 "
+                   "work requests: keep <= 682 there)")->check(CLI::Range(1, 65535));
     app.add_option("--chunk-size", options.chunk_size, "bytes per chunk (power of two >= 8192)");
     app.add_option("--hb-interval-ms", options.hb_interval_ms, "heartbeat interval")->check(CLI::Range(10, 3600000));
     app.add_option("--hb-missed", options.hb_missed, "heartbeats missed before a path is closed")

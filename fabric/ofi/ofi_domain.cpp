@@ -1,5 +1,8 @@
 #include "fabric/ofi/ofi_domain.hpp"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -96,11 +99,7 @@ Status<Errc> Domain::open_resources(const OfiConfig& config) {
     }
     int ret = fi_fabric(info_->fabric_attr, &fabric_, nullptr);
     if (ret == 0) ret = fi_domain(fabric_, info_, &domain_, nullptr);
-    if (ret == 0) {
-        fi_eq_attr eq_attr{};
-        eq_attr.wait_obj = FI_WAIT_NONE;
-        ret = fi_eq_open(fabric_, &eq_attr, &eq_, nullptr);
-    }
+    if (ret == 0) ret = open_event_queue();
     if (ret != 0) {
         ofi_log().error("opening libfabric {} resources: {}", config.provider, fi_error_text(ret));
         return unexpected(errc_from_fi_return(ret));
@@ -114,6 +113,55 @@ Status<Errc> Domain::open_resources(const OfiConfig& config) {
         }
     }
     return {};
+}
+
+// With a wait fd where the provider has one (then CQs get them too), else without.
+int Domain::open_event_queue() {
+    wait_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    fi_eq_attr eq_attr{};
+    eq_attr.wait_obj = FI_WAIT_FD;
+    int ret = wait_fd_ >= 0 ? fi_eq_open(fabric_, &eq_attr, &eq_, nullptr) : -FI_ENOSYS;
+    if (ret == 0) {
+        watch(&eq_->fid);
+        if (wait_fd_ >= 0) return 0;
+        fi_close(&eq_->fid);  // no usable wait fd after all
+        eq_ = nullptr;
+    }
+    ofi_log().debug("event queue without a wait fd ({}): the reactor polls when idle", fi_error_text(ret));
+    if (wait_fd_ >= 0) ::close(wait_fd_);
+    wait_fd_ = -1;
+    waited_.clear();
+    eq_attr.wait_obj = FI_WAIT_NONE;
+    return fi_eq_open(fabric_, &eq_attr, &eq_, nullptr);
+}
+
+void Domain::watch(fid* queue) {
+    if (wait_fd_ < 0) return;
+    int fd = -1;
+    if (fi_control(queue, FI_GETWAIT, &fd) != 0 || fd < 0) {
+        ofi_log().warn("a queue without a wait fd: the reactor falls back to polling when idle");
+        ::close(wait_fd_);
+        wait_fd_ = -1;
+        waited_.clear();
+        return;
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    epoll_ctl(wait_fd_, EPOLL_CTL_ADD, fd, &event);
+    waited_.push_back(queue);
+}
+
+void Domain::unwatch(fid* queue) {
+    if (wait_fd_ < 0) return;
+    int fd = -1;
+    if (fi_control(queue, FI_GETWAIT, &fd) == 0 && fd >= 0) epoll_ctl(wait_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    std::erase(waited_, queue);
+}
+
+bool Domain::prepare_sleep() {
+    if (wait_fd_ < 0) return true;
+    return fi_trywait(fabric_, waited_.data(), static_cast<int>(waited_.size())) == FI_SUCCESS;
 }
 
 void Domain::learn_traits() {
@@ -147,7 +195,11 @@ Domain::~Domain() {
     assert(empty());
     assert(memory_regions_ == 0);
     if (null_mr_) fi_close(&null_mr_->fid);
-    if (eq_) fi_close(&eq_->fid);
+    if (eq_) {
+        unwatch(&eq_->fid);
+        fi_close(&eq_->fid);
+    }
+    if (wait_fd_ >= 0) ::close(wait_fd_);
     if (domain_) {
         const int ret = fi_close(&domain_->fid);
         if (ret != 0) ofi_log().error("closing the libfabric domain: {}", fi_error_text(ret));

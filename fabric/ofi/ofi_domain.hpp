@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <rdma/fabric.h>
+#include <rdma/fi_eq.h>
 
 #include "fabric/fabric.hpp"
 #include "fabric/ofi/ofi_fabric.hpp"
@@ -72,6 +73,15 @@ public:
     bool empty() const;
     void count_memory_region(int delta) { memory_regions_ += delta; }
 
+    // Wait objects (see ofi_fabric.hpp, WAITING WHEN IDLE). cq_wait_obj() is what new CQs ask
+    // for; watch()/unwatch() add a CQ's wait fd to wait_fd() (-1: the provider has none).
+    fi_wait_obj cq_wait_obj() const { return wait_fd_ >= 0 ? FI_WAIT_FD : FI_WAIT_NONE; }
+    void watch(fid* queue);
+    void unwatch(fid* queue);
+    int wait_fd() const { return wait_fd_; }
+    // fi_trywait over the event queue and every CQ: true when sleeping on wait_fd() is safe.
+    bool prepare_sleep();
+
     // Delivers connection events (ofi_cm.cpp). Returns the number of callbacks made.
     std::size_t poll_cm(std::size_t budget);
     // Delivers completions and endpoint events, round robin. Returns the number of callbacks.
@@ -80,6 +90,7 @@ public:
 private:
     Domain() = default;
     Status<Errc> open_resources(const OfiConfig& config);
+    int open_event_queue();
     void learn_traits();
     void compact_endpoints();
     OfiEndpoint* endpoint_of(const fid* provider_fid) const;
@@ -102,6 +113,8 @@ private:
     std::vector<OfiListener*> listeners_;
     std::size_t cursor_ = 0;
     bool polling_ = false;
+    int wait_fd_ = -1;             // epoll over the EQ's and the CQs' wait fds
+    std::vector<fid*> waited_;     // the EQ and every CQ, for fi_trywait
 };
 
 }  // namespace ibnbd::fabric::ofi

@@ -45,7 +45,10 @@ OfiEndpoint::~OfiEndpoint() {
     domain_.remove(this);
     // Closing the endpoint closes its socket: the peer sees a disconnect, we see no callback.
     if (ep_) fi_close(&ep_->fid);
-    if (cq_) fi_close(&cq_->fid);
+    if (cq_) {
+        if (cq_watched_) domain_.unwatch(&cq_->fid);
+        fi_close(&cq_->fid);
+    }
 }
 
 const fid* OfiEndpoint::provider_fid() const {
@@ -65,12 +68,16 @@ Status<Errc> OfiEndpoint::open(fi_info* info, QueueSizes queues) {
     // the provider also buffers overflow itself.
     cq_attr.size = 2 * (std::size_t{queues.max_send_wr} + queues.max_recv_wr);
     cq_attr.format = FI_CQ_FORMAT_DATA;
-    cq_attr.wait_obj = FI_WAIT_NONE;
+    cq_attr.wait_obj = domain_.cq_wait_obj();
     int ret = fi_cq_open(domain_.domain(), &cq_attr, &cq_, nullptr);
     if (ret == 0) ret = fi_endpoint(domain_.domain(), info, &ep_, nullptr);
     if (ret == 0) ret = fi_ep_bind(ep_, &domain_.eq()->fid, 0);
     if (ret == 0) ret = fi_ep_bind(ep_, &cq_->fid, FI_TRANSMIT | FI_RECV);
     if (ret == 0) ret = fi_enable(ep_);
+    if (ret == 0 && cq_attr.wait_obj == FI_WAIT_FD) {
+        domain_.watch(&cq_->fid);
+        cq_watched_ = true;
+    }
     if (ret != 0) {
         ofi_log().error("creating an endpoint: {}", fi_error_text(ret));
         const Errc errc = errc_from_fi_return(ret);

@@ -103,6 +103,7 @@ private:
     State state_;
     fid_ep* ep_ = nullptr;
     fid_cq* cq_ = nullptr;
+    bool cq_watched_ = false;  // its wait fd is in the domain's wait set
     WorkQueue send_queue_;
     WorkQueue recv_queue_;
     std::array<fi_cq_data_entry, kBatch> batch_{};

@@ -66,6 +66,10 @@ Expected<std::unique_ptr<MemoryRegion>, Errc> OfiFabric::register_memory(std::by
     return std::unique_ptr<MemoryRegion>(std::move(*region));
 }
 
+int OfiFabric::wait_fd() const { return domain_->wait_fd(); }
+
+bool OfiFabric::prepare_sleep() { return domain_->prepare_sleep(); }
+
 std::size_t OfiFabric::poll(std::size_t budget) {
     std::size_t delivered = fire_timers(budget);
     if (delivered < budget) delivered += domain_->poll_cm(budget - delivered);

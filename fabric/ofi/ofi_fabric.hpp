@@ -82,7 +82,9 @@
 //     connection.
 //     Sends and RDMA writes are posted with FI_DELIVERY_COMPLETE (OfiConfig::delivery_complete):
 //     their completion means the peer has placed the data, as on verbs. Without it, a completion
-//     on tcp only means the bytes were handed to the socket.
+//     on tcp only means the bytes were handed to the socket (and a bad rkey at the peer shows only
+//     as the broken connection); tcp implements delivery completion with an acknowledgement per
+//     operation. The daemons turn it off (conformance backend "ofi-tcp-tc").
 //
 // PITFALLS OF THE TCP PROVIDER (all hidden or documented here)
 //     - Immediate data: libfabric carries 64-bit CQ data; the immediate is its low 32 bits. tcp
@@ -105,11 +107,13 @@
 //       CQs; beyond what the provider grants, connect() and accept() fail with no_resources.
 //
 // WAITING WHEN IDLE
-//     The queues are opened with FI_WAIT_NONE: poll() is cheap to call but there is no file
-//     descriptor to sleep on. A reactor that wants to sleep should sleep until next_timer_deadline()
-//     or a short bound and poll again. Opening the CQs and the EQ with FI_WAIT_FD and exposing their
-//     fds (fi_control(FI_GETWAIT)) plus fi_trywait() is the way to add real sleeping; on tcp every
-//     completion then also writes to a signal fd, which costs a system call per completion.
+//     The event queue and every endpoint's CQ are opened with FI_WAIT_FD where the provider
+//     supports it (tcp does): wait_fd() is an epoll descriptor over their wait objects, readable
+//     when a socket has data or a completion was queued. Sleeping on it is safe only after
+//     prepare_sleep() returned true (fi_trywait: nothing is pending); when it returns false, poll
+//     again. While busy this costs nothing extra: the provider signals its wait object once per
+//     sleep, not per completion. Providers without wait objects: wait_fd() is -1 and
+//     prepare_sleep() true; sleep until next_timer_deadline() or a short bound and poll again.
 #pragma once
 
 #include <cstdint>
@@ -159,6 +163,9 @@ public:
     // Order within one call: expired timers, connection events, then completions of each
     // endpoint (round robin over endpoints between calls).
     std::size_t poll(std::size_t budget) override;
+    // See WAITING WHEN IDLE.
+    int wait_fd() const;
+    bool prepare_sleep();
 
 
 private:

@@ -70,6 +70,13 @@ Status<int> BlockDevice::submit(wire::RnbdOp op, std::uint32_t flags, std::uint6
     return {};
 }
 
+Status<int> BlockDevice::resize(std::uint64_t size_bytes) {
+    if (state_ != DeviceState::mapped) return unexpected(-ENODEV);
+    if (size_bytes == 0 || size_bytes % info_.logical_block_size != 0) return unexpected(-EINVAL);
+    info_.size_bytes = size_bytes;
+    return {};
+}
+
 Status<int> BlockDevice::read(std::uint64_t offset, std::span<std::byte> destination, BlockIoHandler& handler,
                               std::uint64_t cookie) {
     if (destination.size() > UINT32_MAX) return unexpected(-EINVAL);

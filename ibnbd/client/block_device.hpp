@@ -70,6 +70,13 @@ public:
     Status<int> write_zeroes(std::uint64_t offset, std::uint32_t length, bool no_unmap, BlockIoHandler& handler,
                              std::uint64_t cookie);
 
+    // Changes the local capacity only, as the kernel's sysfs `resize` does (e.g. after the server's
+    // device grew). IO is checked against the new size; the server still refuses IO beyond its
+    // own end, and a remap brings back the server's size. NBD clients see it on their next
+    // connection. Errors: -ENODEV (not mapped), -EINVAL (0 or not a multiple of the logical
+    // block size).
+    Status<int> resize(std::uint64_t size_bytes);
+
     // Users that have the device open (an NBD connection, a file system): unmap without force
     // is refused while there are any.
     void acquire() { ++users_; }

@@ -30,6 +30,9 @@ bool parse_mode(const std::string& text, wire::AccessMode& mode) {
 
 std::string errno_text(int error) { return std::strerror(-error); }
 
+// NBD has no authentication: a TCP export is only offered on loopback addresses.
+bool is_loopback_ipv4(const std::string& host) { return host.rfind("127.", 0) == 0; }
+
 }  // namespace
 
 Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port) {
@@ -52,9 +55,15 @@ struct ClientService::Device {
     wire::AccessMode mode = wire::AccessMode::rw;
     block::BlockDevice* device = nullptr;
     std::string nbd_socket;
+    std::string nbd_tcp;  // "HOST:PORT" asked for at map (loopback only); empty: none
     std::unique_ptr<nbd::BlockDeviceTarget> target;
     std::unique_ptr<nbd::NbdServer> nbd;
+    std::unique_ptr<nbd::NbdServer> nbd_tcp_server;
     Responder pending_map;
+
+    std::size_t nbd_connections() const {
+        return (nbd ? nbd->connections() : 0) + (nbd_tcp_server ? nbd_tcp_server->connections() : 0);
+    }
 };
 
 struct ClientService::Session : block::BlockClientHandler, ibtrs::ClientEventListener {
@@ -82,9 +91,7 @@ ClientService::ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, 
 
 ClientService::~ClientService() {
     for (auto& [name, session] : sessions_) {
-        for (auto& [device_name, device] : session->devices) {
-            if (device->nbd) reactor_.remove(*device->nbd);
-        }
+        for (auto& [device_name, device] : session->devices) stop_export(*device);
     }
 }
 
@@ -110,10 +117,11 @@ void ClientService::handle(const Json& request, Responder respond) {
     if (cmd == "list") return respond(list());
     Session* session = find_session(request, respond);
     if (session == nullptr) return;
-    if (cmd == "show" || cmd == "remap") {
+    if (cmd == "show" || cmd == "remap" || cmd == "resize") {
         Device* device = find_device(*session, request, respond);
         if (device == nullptr) return;
         if (cmd == "show") return respond(show(*session, *device));
+        if (cmd == "resize") return resize(*session, *device, request.value("size", std::uint64_t{0}), respond);
         auto remapped = session->client->remap(*device->device);
         if (!remapped) {
             return respond(error_response(remapped.error(), remapped.error() == -EALREADY
@@ -141,6 +149,14 @@ void ClientService::map(const Json& request, Responder respond) {
     wire::AccessMode mode{};
     if (!parse_mode(request.value("access_mode", "rw"), mode)) {
         return respond(error_response(-EINVAL, "access mode must be ro, rw or migration"));
+    }
+    const std::string nbd_tcp = request.value("nbd_tcp", "");
+    if (!nbd_tcp.empty()) {
+        auto address = fabric::Address::parse(nbd_tcp, 10809);
+        if (!address || !is_loopback_ipv4(address->host)) {
+            return respond(error_response(-EINVAL, "--nbd-tcp must be a loopback IPv4 address such as 127.0.0.1:10809 "
+                                                   "(NBD has no authentication)"));
+        }
     }
     auto found = sessions_.find(session_name);
     if (found == sessions_.end()) {
@@ -170,6 +186,7 @@ void ClientService::map(const Json& request, Responder respond) {
     device->name = device_name;
     device->mode = mode;
     device->nbd_socket = request.value("nbd_socket", "");
+    device->nbd_tcp = nbd_tcp;
     device->pending_map = std::move(respond);
     Device& entry = *device;
     session.devices.emplace(device_name, std::move(device));
@@ -218,12 +235,30 @@ int ClientService::export_device(Session& session, Device& device) {
     }
     auto server = nbd::NbdServer::listen_unix(device.nbd_socket);
     if (!server) return server.error();
+    std::unique_ptr<nbd::NbdServer> tcp_server;
+    if (!device.nbd_tcp.empty()) {
+        const auto address = fabric::Address::parse(device.nbd_tcp, 10809);  // checked in map()
+        auto listening = nbd::NbdServer::listen_tcp(address->host, address->port);
+        if (!listening) return listening.error();
+        tcp_server = std::move(listening.value());
+    }
     device.target = std::make_unique<nbd::BlockDeviceTarget>(*device.device);
     device.nbd = std::move(server.value());
-    device.nbd->add_export(device.name, *device.target);
-    device.nbd->add_export("", *device.target);  // clients that do not name an export
-    reactor_.add(*device.nbd);
+    device.nbd_tcp_server = std::move(tcp_server);
+    for (nbd::NbdServer* exported : {device.nbd.get(), device.nbd_tcp_server.get()}) {
+        if (exported == nullptr) continue;
+        exported->add_export(device.name, *device.target);
+        exported->add_export("", *device.target);  // clients that do not name an export
+        reactor_.add(*exported);
+    }
     return 0;
+}
+
+void ClientService::stop_export(Device& device) {
+    for (auto* exported : {&device.nbd, &device.nbd_tcp_server}) {
+        if (*exported) reactor_.remove(**exported);
+        exported->reset();  // closes remaining connections; their target is invalid by now
+    }
 }
 
 void ClientService::unmap(const Json& request, Responder respond) {
@@ -232,25 +267,36 @@ void ClientService::unmap(const Json& request, Responder respond) {
     Device* device = find_device(*session, request, respond);
     if (device == nullptr) return;
     const bool force = request.value("force", false);
-    if (!force && device->nbd && device->nbd->connections() != 0) {
+    if (!force && device->nbd_connections() != 0) {
         return respond(error_response(-EBUSY, "'" + device->name + "' is open by " +
-                                                  std::to_string(device->nbd->connections()) +
+                                                  std::to_string(device->nbd_connections()) +
                                                   " NBD connection(s); close them or use --force"));
     }
     if (force && device->target) device->target->invalidate();
     if (auto unmapped = session->client->unmap(*device->device, force); !unmapped) {
         return respond(error_response(unmapped.error(), "'" + device->name + "' has IO in flight; retry or use --force"));
     }
-    if (device->nbd) reactor_.remove(*device->nbd);
-    device->nbd.reset();  // closes remaining connections; their target is invalid by now
+    stop_export(*device);
     session->devices.erase(device->name);
     respond({{"ok", true}});
+}
+
+void ClientService::resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond) {
+    auto resized = device.device->resize(size);
+    if (!resized) {
+        return respond(error_response(resized.error(), resized.error() == -ENODEV
+                                                           ? "the device is not mapped (its session is down?)"
+                                                           : "the size must be a non-zero multiple of the logical block size (" +
+                                                                 std::to_string(device.device->info().logical_block_size) + " bytes)"));
+    }
+    log().info("ibnbd-client: {}/{} resized to {} bytes", session.name, device.name, size);
+    respond(show(session, device));
 }
 
 Json ClientService::show(const Session& session, const Device& device) const {
     const block::BlockDevice& d = *device.device;
     const block::DeviceInfo& info = d.info();
-    return {{"ok", true},
+    Json shown = {{"ok", true},
             {"session", session.name},
             {"device", device.name},
             {"state", std::string(block::to_string(d.state()))},
@@ -263,6 +309,12 @@ Json ClientService::show(const Session& session, const Device& device) const {
             {"remaps", d.remaps()},
             {"nbd_socket", device.nbd_socket},
             {"nbd_uri", "nbd+unix:///" + device.name + "?socket=" + device.nbd_socket}};
+    if (device.nbd_tcp_server) {
+        const std::string endpoint = device.nbd_tcp_server->address() + ":" + std::to_string(device.nbd_tcp_server->port());
+        shown["nbd_tcp"] = endpoint;
+        shown["nbd_tcp_uri"] = "nbd://" + endpoint + "/" + device.name;
+    }
+    return shown;
 }
 
 Json ClientService::list() const {
@@ -329,9 +381,10 @@ void ClientService::path_op(const std::string& cmd, Session& session, const Json
         }
     }
     if (!index) return respond(error_response(-ENOENT, "no such path in session " + session.name + "; see 'ibnbd stats'"));
-    const auto result = cmd == "path_delete" ? transport.remove_path(*index)
-                        : cmd == "path_readd" ? transport.reconnect_path(*index)
-                                              : Status<int>(unexpected(-EINVAL));
+    const auto result = cmd == "path_delete"       ? transport.remove_path(*index)
+                        : cmd == "path_readd"      ? transport.reconnect_path(*index)
+                        : cmd == "path_disconnect" ? transport.disconnect_path(*index)
+                                                   : Status<int>(unexpected(-EINVAL));
     if (!result) return respond(error_response(result.error(), cmd + " failed: " + errno_text(result.error())));
     respond({{"ok", true}});
 }

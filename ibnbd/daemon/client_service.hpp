@@ -1,12 +1,17 @@
-// What the ibnbd-client daemon does, separate from its main(): IBNBD sessions by name (one
-// BlockClient each), mapped devices each exported over NBD on its own unix socket, and the control
-// commands of the `ibnbd` CLI. Everything runs on one reactor thread.
+// What the ibnbd-client daemon does on one reactor, separate from its main(): IBNBD sessions by
+// name (one BlockClient each), mapped devices each exported over NBD on its own unix socket, and
+// the control commands of the `ibnbd` CLI. Everything runs on its reactor's thread; with several
+// reactors each has its own ClientService (and fabric), and ClientRouter places sessions.
 //
 // COMMANDS (JSON, see control_server.hpp; names follow design.md §6)
-//   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?}
+//   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?,
+//        nbd_tcp?: "127.x.y.z[:PORT]" (also export over TCP, loopback only: NBD has no authentication;
+//        port 10809 by default, 0 picks a free one)}
 //   unmap {session, device, force}      list {}      show {session, device}
 //   remap {session, device}             session_reconnect {session}
-//   path_add / path_delete / path_readd {session, path}
+//   resize {session, device, size}      (bytes; local capacity only, as the kernel's sysfs resize)
+//   path_add / path_delete / path_readd / path_disconnect {session, path}  (disconnect: closed, no
+//        automatic reconnect until readd)
 //   policy_set {session, policy: round-robin|min-inflight|min-latency}
 //   stats {session?}
 // Errors carry the negative errno and a sentence saying what was wrong and what to do.
@@ -19,6 +24,7 @@
 
 #include "core/ibtrs/client_path.hpp"
 #include "ibnbd/client/block_client.hpp"
+#include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/nbd/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
@@ -35,12 +41,12 @@ struct ClientServiceConfig {
 // Parses "[SRC@]DST[:PORT]". Errors: -EINVAL.
 Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port);
 
-class ClientService {
+class ClientService : public CommandHandler {
 public:
     ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config);
-    ~ClientService();
+    ~ClientService() override;
 
-    void handle(const Json& request, Responder respond);
+    void handle(const Json& request, Responder respond) override;
     std::size_t sessions() const { return sessions_.size(); }
 
 private:
@@ -51,12 +57,14 @@ private:
     void unmap(const Json& request, Responder respond);
     Json list() const;
     Json show(const Session& session, const Device& device) const;
+    void resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond);
     Json stats(const Session& session) const;
     void path_op(const std::string& cmd, Session& session, const Json& request, Responder respond);
     Session* find_session(const Json& request, Responder& respond);
     Device* find_device(Session& session, const Json& request, Responder& respond);
     void on_mapped(Session& session, block::BlockDevice& device, int status);
     int export_device(Session& session, Device& device);
+    void stop_export(Device& device);
 
     fabric::Fabric& fabric_;
     runtime::Reactor& reactor_;

@@ -15,8 +15,8 @@
 namespace ibnbd::daemon {
 
 // Drives a real fabric (libfabric or verbs) from a reactor. F needs poll(), now() and
-// next_timer_deadline() (0: none); wait_fd() is used when F has one (verbs; libfabric tcp has no
-// wait object, so the reactor wakes for timers and polls at max_sleep).
+// next_timer_deadline() (0: none); wait_fd() and prepare_sleep() are used when F has them (both
+// backends; a libfabric provider without wait objects reports -1 and is polled at max_sleep).
 template <class F>
 class FabricPollable : public runtime::Pollable {
 public:
@@ -27,6 +27,13 @@ public:
             return fabric_.wait_fd();
         } else {
             return -1;
+        }
+    }
+    bool prepare_sleep() override {
+        if constexpr (requires(F& f) { f.prepare_sleep(); }) {
+            return fabric_.prepare_sleep();
+        } else {
+            return true;
         }
     }
     std::int64_t next_deadline_ns() const override {

@@ -27,7 +27,13 @@ void Reactor::add(Pollable& pollable) {
 }
 
 void Reactor::remove(Pollable& pollable) {
-    std::erase(pollables_, &pollable);
+    // A pollable may remove itself or another one from inside poll(): leave a hole until the
+    // round is over, so that the loop in run_once() keeps valid positions.
+    if (polling_) {
+        std::replace(pollables_.begin(), pollables_.end(), &pollable, static_cast<Pollable*>(nullptr));
+    } else {
+        std::erase(pollables_, &pollable);
+    }
     epoll_dirty_ = true;
 }
 
@@ -71,7 +77,13 @@ std::size_t Reactor::run_tasks() {
 std::size_t Reactor::run_once(bool may_sleep) {
     ++stats_.rounds;
     std::size_t events = run_tasks();
-    for (Pollable* pollable : pollables_) events += pollable->poll(config_.poll_budget);
+    // By index: a poll() may add pollables (the vector may grow) or remove them (a hole).
+    polling_ = true;
+    for (std::size_t i = 0; i < pollables_.size(); ++i) {
+        if (Pollable* pollable = pollables_[i]) events += pollable->poll(config_.poll_budget);
+    }
+    polling_ = false;
+    std::erase(pollables_, nullptr);
     stats_.events += events;
     if (events != 0) {
         idle_rounds_ = 0;
@@ -98,6 +110,9 @@ void Reactor::rebuild_epoll() {
 }
 
 void Reactor::sleep() {
+    for (Pollable* pollable : pollables_) {
+        if (!pollable->prepare_sleep()) return;  // something is pending: poll again
+    }
     if (epoll_dirty_) rebuild_epoll();
     std::int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.max_sleep).count();
     for (Pollable* pollable : pollables_) {

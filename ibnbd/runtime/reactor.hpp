@@ -5,8 +5,8 @@
 //   Poll every Pollable and run queued tasks. While there is work, keep polling. After
 //   spin_polls empty rounds in a row, sleep in epoll_wait on the pollables' wait fds and the
 //   reactor's own eventfd, for at most max_sleep or until the nearest deadline a pollable asked
-//   for; a pollable without a wait fd (libfabric tcp has none) is thus polled at least every
-//   max_sleep while idle. Busy periods never sleep.
+//   for, unless a pollable's prepare_sleep() says work is pending; a pollable without a wait fd
+//   is thus polled at least every max_sleep while idle. Busy periods never sleep.
 // THREADING
 //   Everything added to a reactor belongs to its thread. post() and stop() may be called from any
 //   thread; post() hands a task over through a bounded queue (never blocks: -EAGAIN when full) and
@@ -34,6 +34,9 @@ public:
     virtual int wait_fd() const { return -1; }
     // Nanoseconds until this pollable needs polling again (a timer), or -1 for none.
     virtual std::int64_t next_deadline_ns() const { return -1; }
+    // Called before the reactor sleeps on wait_fd(): false when work is pending that the fd may
+    // not announce (libfabric's fi_trywait); the reactor then polls again instead of sleeping.
+    virtual bool prepare_sleep() { return true; }
 };
 
 struct ReactorConfig {
@@ -59,7 +62,7 @@ public:
     Reactor(const Reactor&) = delete;
     Reactor& operator=(const Reactor&) = delete;
 
-    // Reactor thread only. The pollable must outlive its membership.
+    // Reactor thread only, also from inside a poll(). The pollable must outlive its membership.
     void add(Pollable& pollable);
     void remove(Pollable& pollable);
 
@@ -86,6 +89,7 @@ private:
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     bool epoll_dirty_ = true;
+    bool polling_ = false;  // inside the poll loop of run_once()
     std::uint32_t idle_rounds_ = 0;
     mutable std::mutex mutex_;  // guards tasks_ and stopping_
     std::deque<Task> tasks_;

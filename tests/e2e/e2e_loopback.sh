@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Loopback: map a sparse file served by ibnbd-server, nbdcopy 64 MiB of random data in and out
-# through the client's NBD export, and compare; then unmap and shut the server down cleanly.
+# through the client's NBD export, and compare; resize the mapping; then unmap and shut the server
+# down cleanly.
 BIN=$1; source "$(dirname "$0")/lib.sh"
 need nbdcopy nbdinfo cmp
 mkdir -p "$WORK/vols" && truncate -s 256M "$WORK/vols/vol0"
@@ -17,6 +18,10 @@ cmp -n 67108864 "$WORK/in.bin" "$WORK/vols/vol0" || fail "data on the server's f
 cmp -n $(( 192 * 1024 * 1024 )) -i 67108864 "$WORK/out.bin" /dev/zero || fail "the rest is not zeros"
 "$BIN/ibnbd" stats --session e2e | grep -q connected || fail "stats"
 "$BIN/ibnbd" map --session e2e --device nope; [ $? = 1 ] || fail "mapping a missing device must fail with exit 1"
+"$BIN/ibnbd" resize --session e2e --device vol0 --size 128M | grep -q "128.0 MiB" || fail "resize"
+nbdinfo "$(uri e2e vol0)" | grep -q "export-size: 134217728" || fail "a new NBD connection does not see the new size"
+"$BIN/ibnbd" resize --session e2e --device vol0 --size 1000; [ $? = 1 ] || fail "a size that is not whole blocks must be refused"
+"$BIN/ibnbd" resize --session e2e --device vol0 --size lots; [ $? = 2 ] || fail "a size that is no number must be a usage error"
 "$BIN/ibnbd" unmap --session e2e --device vol0 || fail "unmap"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; SERVER_PID=""
 [ $rc = 0 ] || fail "ibnbd-server exited with $rc on SIGTERM"

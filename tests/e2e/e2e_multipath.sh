@@ -2,7 +2,7 @@
 # Two paths through two network namespaces joined by two veth pairs (198.18.1.0/24 and
 # 198.18.2.0/24, only inside the namespaces made here). One veth goes down under load: no IO
 # error, data verified, `ibnbd stats` shows the failover; it comes back: the path reconnects and
-# carries IO again.
+# carries IO again. Then an operator disconnects one path (it stays closed, IO goes on) and readds it.
 BIN=$1; source "$(dirname "$0")/lib.sh"
 need ip nbdcopy cmp
 [ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
@@ -48,5 +48,14 @@ before=$(reads_on_path0)
 nbdcopy "$(uri mp vol0)" "$WORK/out2.bin" || fail "read after reconnect"
 [ "$(reads_on_path0)" -gt "$before" ] || fail "the returned path carries no IO"
 cmp -n 268435456 "$WORK/in.bin" "$WORK/out2.bin" || fail "data differs after the path returned"
+# An operator closes a path: it stays closed (no automatic reconnect) until readd.
+"$BIN/ibnbd" path disconnect --session mp --path "198.18.1.2@198.18.1.1:$PORT" || fail "path disconnect"
+one_closed() { "$BIN/ibnbd" --json stats --session mp | grep -q '"state": "closed"'; }
+wait_for 10 one_closed || fail "the disconnected path is not closed"
+sleep 1  # longer than the reconnect delay: it must stay closed
+one_closed || fail "the disconnected path reconnected by itself"
+nbdcopy "$WORK/in.bin" "$(uri mp vol0)" || fail "IO with one path disconnected"
+"$BIN/ibnbd" path readd --session mp --path "198.18.1.2@198.18.1.1:$PORT" || fail "path readd"
+wait_for 20 both_up || fail "the path did not come back after readd"
 "$BIN/ibnbd" stats --session mp
 echo "1 passed, 0 failed"

@@ -37,6 +37,8 @@ std::unique_ptr<Harness> make_harness(std::string_view backend, std::string& why
 
 // Backend factories used by make_harness (harness_registry.cpp).
 std::unique_ptr<Harness> make_sim_harness(bool imm_consumes_recv, std::string& why_not);  // harness_sim.cpp
-std::unique_ptr<Harness> make_ofi_harness(std::string_view provider, std::string& why_not);  // harness_ofi.cpp
+// delivery_complete: OfiConfig::delivery_complete (false: completions once handed to the socket).
+std::unique_ptr<Harness> make_ofi_harness(std::string_view provider, bool delivery_complete,
+                                          std::string& why_not);  // harness_ofi.cpp
 
 }  // namespace ibnbd::fabric::test

@@ -63,9 +63,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Harness> make_ofi_harness(std::string_view provider, std::string& why_not) {
+std::unique_ptr<Harness> make_ofi_harness(std::string_view provider, bool delivery_complete, std::string& why_not) {
     ofi::OfiConfig config;
     config.provider = std::string(provider);
+    config.delivery_complete = delivery_complete;
     auto server = ofi::OfiFabric::create(config);
     if (!server) {
         why_not = "libfabric provider '" + config.provider + "' unusable: " + std::string(to_string(server.error()));
@@ -76,7 +77,8 @@ std::unique_ptr<Harness> make_ofi_harness(std::string_view provider, std::string
         why_not = "libfabric provider '" + config.provider + "' unusable: " + std::string(to_string(client.error()));
         return nullptr;
     }
-    return std::make_unique<OfiHarness>(config.provider, std::move(*server), std::move(*client));
+    return std::make_unique<OfiHarness>(config.provider + (delivery_complete ? "" : "-tc"), std::move(*server),
+                                        std::move(*client));
 }
 
 }  // namespace ibnbd::fabric::test

@@ -35,6 +35,10 @@ const std::string& backend_name();
 // A fresh harness for one test (the global fixture already checked that the backend runs here).
 std::unique_ptr<Harness> open_harness();
 bool backend_is_simulator();
+// False for a backend whose send and write completions only say the buffers may be reused
+// (libfabric with transmit completion, "ofi-tcp-tc"): an error at the peer then shows as a broken
+// connection, and the failing work itself may have completed with success.
+bool completions_mean_delivered();
 
 std::vector<std::byte> pattern(std::size_t size, std::uint8_t seed);
 

@@ -18,6 +18,7 @@ void check_disconnected_last(const Recorder& recorder) {
 // On the simulator a bad key is exactly remote_access_error; real backends may only manage a
 // different failure (tcp drops the connection, so the work is flushed: see ofi_fabric.hpp).
 void check_remote_access_failure(const Completion& completion) {
+    if (!completions_mean_delivered() && completion.opcode != Opcode::rdma_read) return;  // see conformance.hpp
     if (backend_is_simulator()) {
         BOOST_TEST(completion.status == WcStatus::remote_access_error);
     } else {
@@ -87,7 +88,7 @@ BOOST_AUTO_TEST_CASE(send_longer_than_the_receive_is_a_local_error_at_the_target
     BOOST_TEST(pair.server_events.completions[0].status == WcStatus::local_error);
     BOOST_REQUIRE(pair.client_events.completions.size() == 1u);
     BOOST_TEST(pair.client_events.completions[0].context == 82u);
-    BOOST_TEST(pair.client_events.completions[0].status != WcStatus::success);
+    if (completions_mean_delivered()) BOOST_TEST(pair.client_events.completions[0].status != WcStatus::success);
     check_disconnected_last(pair.server_events);
     check_disconnected_last(pair.client_events);
 }

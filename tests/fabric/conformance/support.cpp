@@ -6,6 +6,8 @@
 
 namespace ibnbd::fabric::test {
 
+bool completions_mean_delivered() { return backend_name() != "ofi-tcp-tc"; }
+
 bool backend_is_simulator() {
     return backend_name().rfind("sim", 0) == 0;
 }

@@ -1,6 +1,8 @@
 // Semantics that real RDMA (the verbs backend on SoftRoCE) showed and that every backend must
 // honour: what private data looks like after the InfiniBand CM carried it, receiver-not-ready, and
 // the order of flushes after a failed request.
+#include <algorithm>
+
 #include <boost/test/unit_test.hpp>
 
 #include "tests/fabric/conformance/conformance.hpp"
@@ -54,7 +56,7 @@ BOOST_AUTO_TEST_CASE(empty_reject_arrives_empty_or_as_zeros) {
 // fails with rnr_retry_exceeded and the connection breaks on both sides.
 BOOST_AUTO_TEST_CASE(send_without_a_posted_receive_fails_with_rnr_retry_exceeded) {
     auto harness = open_harness();
-    if (harness->name() == "ofi-tcp") {
+    if (harness->name().rfind("ofi-tcp", 0) == 0) {
         BOOST_TEST_MESSAGE("skipped: libfabric tcp keeps an unexpected message until a receive is posted "
                            "(no RNR, see ofi_fabric.hpp)");
         BOOST_TEST(true);
@@ -101,8 +103,18 @@ BOOST_AUTO_TEST_CASE(requests_after_a_failed_one_are_flushed_in_post_order) {
     const auto& completions = pair.client_events.completions;
     BOOST_REQUIRE(completions.size() == 6u);
     for (std::uint64_t i = 0; i < 6; ++i) BOOST_TEST(completions[i].context == 100 + i);
-    BOOST_TEST(completions[0].status != WcStatus::success);
-    for (std::uint64_t i = 1; i < 6; ++i) BOOST_TEST(completions[i].status == WcStatus::flushed);
+    if (completions_mean_delivered()) {
+        BOOST_TEST(completions[0].status != WcStatus::success);
+        for (std::uint64_t i = 1; i < 6; ++i) BOOST_TEST(completions[i].status == WcStatus::flushed);
+    } else {
+        // Writes may complete once handed to the socket; the read needs the broken peer, and
+        // nothing after the first failure succeeds.
+        const auto first_failure = std::find_if(completions.begin(), completions.end(),
+                                                [](const Completion& c) { return c.status != WcStatus::success; });
+        BOOST_TEST(completions[5].status != WcStatus::success);
+        BOOST_REQUIRE(first_failure != completions.end());
+        for (auto it = first_failure + 1; it != completions.end(); ++it) BOOST_TEST(it->status == WcStatus::flushed);
+    }
     BOOST_TEST(pair.client_events.first(CmEventType::disconnected)->completions_before == 6u);
     BOOST_TEST(std::all_of(target.bytes.begin(), target.bytes.end(), [](std::byte b) { return b == std::byte{0}; }));
 }

@@ -122,3 +122,26 @@ BOOST_AUTO_TEST_CASE(storage_errors_reach_the_caller) {
     BOOST_TEST(wait_io(cluster, next, device->write(0, data, false, next, 0)) == 0);
     BOOST_TEST(device->state() == DeviceState::mapped);
 }
+
+BOOST_AUTO_TEST_CASE(resize_changes_the_local_capacity_only) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 8 << 20, {});
+    auto client = cluster.client(0, "alpha");
+    BlockDevice* device = cluster.map(*client, 0, "vol0", wire::AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    BOOST_TEST(device->resize(0).error() == -EINVAL);
+    BOOST_TEST(device->resize((4 << 20) + 100).error() == -EINVAL);  // not whole blocks
+    BOOST_REQUIRE(device->resize(4 << 20));
+    BOOST_TEST(device->info().size_bytes == (4u << 20));
+    std::vector<std::byte> buffer(4096);
+    Waiter beyond;
+    BOOST_TEST(device->read(4 << 20, buffer, beyond, 1).error() == -EINVAL);  // past the new end
+    Waiter inside;
+    BOOST_TEST(wait_io(cluster, inside, device->read((4 << 20) - 4096, buffer, inside, 2)) == 0);
+    // Growing beyond the server's size is the operator's call; the server refuses IO past its end.
+    BOOST_REQUIRE(device->resize(16 << 20));
+    Waiter refused;
+    BOOST_TEST(wait_io(cluster, refused, device->read(12 << 20, buffer, refused, 3)) < 0);
+    Waiter still_fine;
+    BOOST_TEST(wait_io(cluster, still_fine, device->read(0, buffer, still_fine, 4)) == 0);
+}

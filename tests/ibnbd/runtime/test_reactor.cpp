@@ -80,7 +80,8 @@ BOOST_AUTO_TEST_CASE(an_idle_reactor_sleeps_and_wakes_on_its_sources) {
     EventSource source;
     reactor.add(source);
     std::thread runner([&] { reactor.run(); });
-    while (reactor.stats().sleeps == 0) std::this_thread::yield();  // idle: it went to sleep
+    // Idle for a while: it goes to sleep (stats are the reactor thread's: read them after join).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     source.signal();
     while (source.handled.load() == 0) std::this_thread::yield();  // the wait fd woke it
     reactor.stop();
@@ -102,4 +103,46 @@ BOOST_AUTO_TEST_CASE(busy_rounds_never_sleep) {
     }
     BOOST_TEST(reactor.stats().sleeps == 0u);
     BOOST_TEST(source.handled.load() == 50u);
+}
+
+namespace {
+
+// Adds many pollables and removes itself from inside its own poll(), as the client daemon does
+// when a map exports a device (an NBD listener added from the control socket's poll).
+class Spawner : public Pollable {
+public:
+    Spawner(Reactor& reactor, std::vector<EventSource>& children) : reactor_(reactor), children_(children) {}
+    std::size_t poll(std::size_t) override {
+        if (done_) return 0;
+        for (auto& child : children_) reactor_.add(child);
+        reactor_.remove(*this);
+        done_ = true;
+        return 1;
+    }
+
+private:
+    Reactor& reactor_;
+    std::vector<EventSource>& children_;
+    bool done_ = false;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pollables_added_and_removed_from_inside_a_poll_are_safe) {
+    Reactor reactor;
+    std::vector<EventSource> children(64);  // enough to make the pollable list reallocate
+    Spawner spawner(reactor, children);
+    EventSource before;
+    reactor.add(before);
+    reactor.add(spawner);
+    BOOST_CHECK_GE(reactor.run_once(false), 1u);
+    for (auto& child : children) child.signal();
+    before.signal();
+    reactor.run_once(false);
+    for (auto& child : children) BOOST_CHECK_EQUAL(child.handled.load(), 1u);
+    BOOST_CHECK_EQUAL(before.handled.load(), 1u);
+    reactor.remove(before);  // outside a round: removed at once
+    before.signal();
+    reactor.run_once(false);
+    BOOST_CHECK_EQUAL(before.handled.load(), 1u);
 }

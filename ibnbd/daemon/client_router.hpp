@@ -1,0 +1,56 @@
+// The ibnbd-client daemon's control commands across reactors. Each reactor has a shard: its own
+// fabric and a ClientService with the sessions placed on it (and their NBD exports), all driven
+// by that reactor's thread. The router runs on the home reactor (the one with the control
+// socket): a new session goes to the shard with the fewest sessions, every later command for it
+// to the same shard; `list` asks every shard and merges the answers (each device says its
+// reactor). Requests cross threads only through Reactor::post; answers come back the same way,
+// so the control connection is touched by the home thread alone.
+//
+// ERRORS  -ENOENT: a command names a session no shard has (except map, which creates it);
+//         -EAGAIN: a shard's task queue is full ("busy; retry").
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/runtime/reactor.hpp"
+
+namespace ibnbd::daemon {
+
+// What a shard does with a command, on its reactor's thread.
+class CommandHandler {
+public:
+    virtual ~CommandHandler() = default;
+    virtual void handle(const Json& request, Responder respond) = 0;
+};
+
+struct ClientShard {
+    runtime::Reactor& reactor;
+    CommandHandler& handler;
+};
+
+class ClientRouter {
+public:
+    ClientRouter(runtime::Reactor& home, std::vector<ClientShard> shards);
+
+    // Home reactor thread only.
+    void handle(const Json& request, Responder respond);
+    // The shard a session was placed on, if any.
+    std::optional<std::size_t> shard_of(const std::string& session) const;
+
+private:
+    std::size_t place(const std::string& session);
+    void forward(std::size_t index, const Json& request, Responder respond);
+    void list_all(Responder respond);
+
+    runtime::Reactor& home_;
+    std::vector<ClientShard> shards_;
+    std::map<std::string, std::size_t> session_shard_;
+    std::vector<std::size_t> sessions_per_shard_;
+};
+
+}  // namespace ibnbd::daemon

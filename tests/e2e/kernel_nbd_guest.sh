@@ -1,0 +1,64 @@
+#!/bin/bash
+# Runs inside the qemu guest of scripts/rxe/run-rxe-vm.sh (a stock Debian kernel, which has the nbd
+# module and SoftRoCE): ibnbd-server and ibnbd-client, the kernel's nbd-client attached to the
+# device's loopback TCP export, ext4 made, mounted, written, unmounted and checked with fsck -f,
+# then the data read back through a second attach. Exit 0: passed.
+#   kernel_nbd_guest.sh tcp     the daemons over libfabric tcp on 127.0.0.1, one path
+#   kernel_nbd_guest.sh verbs   the daemons over rdma-core verbs on rxe0, two paths (both guest
+#                               addresses); one path is deleted while files are written, then added
+#                               back and seen connected
+set -u
+cd "$(dirname "$0")"
+MODE=${1:-tcp}
+W=/dev/shm/knbd-$MODE; mkdir -p "$W/vols" "$W/nbd"; truncate -s 128M "$W/vols/vol0"
+export IBNBD_CONTROL=$W/client.sock
+fail() { echo "FAIL ($MODE): $*"; for f in "$W"/*.log; do echo "--- $f"; tail -15 "$f"; done; exit 1; }
+modprobe nbd nbds_max=4 || fail "cannot load the nbd module"
+modprobe crc32c_generic; modprobe ext4 || fail "cannot load ext4"
+if [ "$MODE" = verbs ]; then
+    A=${RXE_VM_IP:-198.18.0.1}; B=${RXE_VM_IP2:-198.18.0.2}
+    SERVER_ARGS=(--fabric verbs --listen "$A:4321" --listen "$B:4321")
+    CLIENT_ARGS=(--fabric verbs --rdma-address "$A")
+    PATHS=(--path "$A@$A:4321" --path "$B@$B:4321")
+else
+    SERVER_ARGS=(--listen 127.0.0.1:4321); CLIENT_ARGS=(); PATHS=(--path 127.0.0.1:4321)
+fi
+./ibnbd-server "${SERVER_ARGS[@]}" --dev-search-path "$W/vols" --queue-depth 64 --hb-interval-ms 500 \
+    > "$W/server.log" 2>&1 &
+SERVER=$!
+./ibnbd-client "${CLIENT_ARGS[@]}" --control-socket "$IBNBD_CONTROL" --nbd-dir "$W/nbd" --hb-interval-ms 500 \
+    --reconnect-delay-ms 200 > "$W/client.log" 2>&1 &
+CLIENT=$!
+for _ in $(seq 100); do [ -S "$IBNBD_CONTROL" ] && break; sleep 0.1; done
+./ibnbd map --session k --device vol0 "${PATHS[@]}" --nbd-tcp 127.0.0.1:10809 || fail "map"
+connected_paths() { ./ibnbd --json stats --session k | grep -c '"state": "connected"'; }
+wait_paths() { for _ in $(seq 100); do [ "$(connected_paths)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_paths $(( ${#PATHS[@]} / 2 )) || fail "the paths did not connect"
+attach() { timeout 30 ./nbd-client -N vol0 127.0.0.1 10809 /dev/nbd0 -b 4096 || fail "nbd-client attach"; }
+detach() { timeout 30 ./nbd-client -d /dev/nbd0 || fail "nbd-client -d"; }
+attach
+[ "$(cat /sys/block/nbd0/size)" = 262144 ] || fail "/dev/nbd0 has $(cat /sys/block/nbd0/size) sectors, not 262144"
+timeout 120 ./mke2fs -q -F -t ext4 /dev/nbd0 || fail "mkfs.ext4 on /dev/nbd0"
+mkdir -p /mnt/vol && mount -t ext4 /dev/nbd0 /mnt/vol || fail "mount"
+head -c 8388608 /dev/urandom > "$W/data.bin"; [ "$(wc -c < "$W/data.bin")" = 8388608 ] || fail "no test data"
+for i in 1 2 3; do
+    cp "$W/data.bin" "/mnt/vol/file$i"; sync
+    if [ "$MODE" = verbs ] && [ $i = 1 ]; then
+        ./ibnbd path delete --session k --path "$B@$B:4321" || fail "path delete under IO"
+    fi
+done
+sync; umount /mnt/vol || fail "umount"
+timeout 120 ./e2fsck -f -n /dev/nbd0 > "$W/fsck.log" 2>&1 || fail "fsck -f reports errors: $(cat "$W/fsck.log")"
+detach
+if [ "$MODE" = verbs ]; then
+    ./ibnbd path add --session k --path "$B@$B:4321" || fail "path add"
+    wait_paths 2 || fail "the path added back did not connect"
+fi
+attach
+mount -t ext4 -o ro /dev/nbd0 /mnt/vol || fail "mount after re-attach"
+for i in 1 2 3; do cmp "$W/data.bin" "/mnt/vol/file$i" || fail "file$i differs after re-attach"; done
+umount /mnt/vol; detach
+./ibnbd stats --session k
+./ibnbd unmap --session k --device vol0 || fail "unmap"
+kill -TERM "$CLIENT" "$SERVER"; wait "$SERVER" || fail "ibnbd-server did not exit 0 on SIGTERM"
+echo "kernel nbd-client ($MODE): ext4 on /dev/nbd0 over ibnbd: made, written, fsck clean, read back"
