@@ -247,10 +247,12 @@ BOOST_AUTO_TEST_CASE(the_runner_allocates_nothing_per_io) {
         ios = result->read.ios + result->write.ios;
         return allocations;
     };
+    // Runs are timed, so on a loaded machine the IO counts vary; what matters is that they differ
+    // by thousands while the allocation counts do not differ at all.
     std::uint64_t short_ios = 0, long_ios = 0;
-    const std::uint64_t short_run = allocations_for(0.1, short_ios);
-    const std::uint64_t long_run = allocations_for(0.3, long_ios);
-    BOOST_TEST(long_ios > 2 * short_ios);
+    const std::uint64_t short_run = allocations_for(0.05, short_ios);
+    const std::uint64_t long_run = allocations_for(0.4, long_ios);
+    BOOST_TEST(long_ios > short_ios + 1000);
     BOOST_TEST(long_run == short_run);
 }
 
