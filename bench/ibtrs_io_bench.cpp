@@ -1,10 +1,13 @@
 // Per-IO CPU cost of the IBTRS client and server cores together, over a zero-latency simulator:
 // 4 KiB writes and reads at queue depth 32 over two paths. Reports ns per IO (the benchmark's
 // time), simulated IOs per wall-clock second, heap allocations per IO (must be 0) and network
-// operations per IO (must be 2: protocol.md, decision 7).
+// operations per IO (must be 2: protocol.md, decision 7); each benchmark's label says it in words
+// and the benchmark reports an error when either count is off.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "core/ibtrs/client_session.hpp"
 #include "core/ibtrs/server.hpp"
@@ -71,6 +74,12 @@ private:
     std::uint32_t outstanding_ = 0;
 };
 
+std::string format_ops(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", value);
+    return text;
+}
+
 void run_io(benchmark::State& state, Dir dir) {
     fabric::sim::World world(1);
     auto& server_node = world.add_node("server", {"10.0.0.1", "10.0.1.1"});
@@ -119,7 +128,14 @@ void run_io(benchmark::State& state, Dir dir) {
     state.counters["ns_per_io"] = benchmark::Counter(static_cast<double>(ios), benchmark::Counter::kIsRate |
                                                                                benchmark::Counter::kInvert);
     state.counters["allocs_per_io"] = static_cast<double>(allocations) / static_cast<double>(ios);
-    state.counters["net_ops_per_io"] = static_cast<double>(operations) / static_cast<double>(ios);
+    const double net_ops = static_cast<double>(operations) / static_cast<double>(ios);
+    state.counters["net_ops_per_io"] = net_ops;
+    state.counters["sim_ios_per_s"] = benchmark::Counter(static_cast<double>(ios), benchmark::Counter::kIsRate);
+    state.SetLabel(std::string(dir == Dir::read ? "read" : "write") + ": " + format_ops(net_ops) +
+                   " network messages per IO (goal: exactly 2)");
+    // A regression here is a protocol change, not noise: make it impossible to miss.
+    if (net_ops != 2.0) state.SkipWithError(("expected exactly 2 network messages per IO, got " + format_ops(net_ops)).c_str());
+    if (allocations != 0) state.SkipWithError("the IO path allocated");
 }
 
 void BM_ibtrs_write_4k_qd32(benchmark::State& state) { run_io(state, Dir::write); }

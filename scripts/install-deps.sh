@@ -12,6 +12,7 @@ packages=(
   liburing-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libnbd-dev libnbd-bin nbdkit qemu-utils nbd-client
   fuse3 e2fsprogs iproute2 util-linux
+  python3
 )
 
 missing=()
