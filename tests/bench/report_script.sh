@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# side_by_side_report.py on synthetic results: the median of three runs is chosen, the ratios and
-# goal verdicts are computed from it, the Markdown and the SVG are written, the SVG is well-formed
-# XML, and missing results are a clear error rather than a traceback.
+# side_by_side_report.py on synthetic results: the median of three runs (and the fastest of three
+# ping-pongs) is chosen, the ratios and goal verdicts are computed from it, the Markdown and the
+# SVG are written, the SVG is well-formed XML, and missing results are a clear error rather than a
+# traceback.
 SRC=$1
 command -v python3 >/dev/null || { echo "SKIPPED: python3 is not installed"; exit 77; }
 WORK=$(mktemp -d /tmp/ibnbd-report-test.XXXXXX)
@@ -41,6 +42,18 @@ python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["goals"]["
     "$WORK/out.json" || fail "summary JSON"
 python3 "$SRC/bench/side_by_side_report.py" "$WORK/out.json" "$WORK/again" --summary --repeat 3 --runtime 3 --ramp 0.5 \
     && cmp -s "$WORK/out.svg" "$WORK/again.svg" || fail "re-rendering from the summary differs"
+# One ping-pong per repetition: the run with the lowest p50 is the floor (13 us: ratio 2.00).
+python3 - "$WORK/json" <<'PY'
+import json, os, sys
+for mode in ("write-imm", "send"):
+    for rep, p50 in enumerate([26000, 50000, 13000], 1):
+        json.dump({"rtt_ns": {"min": 9000, "avg": p50, "p50": p50, "p99": 2 * p50, "p99.9": 3 * p50, "max": 4 * p50}},
+                  open(os.path.join(sys.argv[1], f"pingpong-{mode}-r{rep}.json"), "w"))
+PY
+python3 "$SRC/bench/side_by_side_report.py" "$WORK/json" "$WORK/floor" --runtime 3 --ramp 0.5 --repeat 3 \
+    || fail "the report script failed with per-repetition ping-pongs"
+grep -q "ibnbd p50 latency / raw RTT p50 (write-imm) | 2.00 | <= 1.3 | no |" "$WORK/floor.md" \
+    || fail "the fastest ping-pong was not chosen: $(grep 'raw RTT p50' "$WORK/floor.md")"
 rm "$WORK/json/nbdkit-read-128k-qd8-r2.json"
 out=$(python3 "$SRC/bench/side_by_side_report.py" "$WORK/json" "$WORK/out2" --repeat 3 2>&1) && fail "missing results accepted"
 grep -q "incomplete results.*nbdkit-read-128k-qd8-r2.json" <<< "$out" || fail "unclear error: $out"
