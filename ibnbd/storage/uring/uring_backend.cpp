@@ -114,8 +114,9 @@ Status<int> UringBackend::submit(UringDevice& device, const Request& request, Co
     ++device.inflight_;
     ++stats_.submitted;
     count_path(slot);
-    // On failure (-EBUSY, -EINTR) the entry stays queued in the ring; poll() submits it.
-    if (!config_.defer_submit) (void)io_uring_submit(&ring_);
+    // On failure (-EBUSY, -EINTR) the entry stays queued in the ring; poll() submits it. Deferred
+    // only while other operations are in flight: alone, it goes at once (latency at queue depth 1).
+    if (!config_.defer_submit || inflight() == 1) (void)io_uring_submit(&ring_);
     return {};
 }
 

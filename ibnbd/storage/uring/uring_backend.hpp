@@ -79,9 +79,10 @@ namespace ibnbd::storage::uring {
 struct UringConfig {
     unsigned ring_entries = 256;     // submission queue entries (a power of two is used by Linux)
     std::uint32_t max_inflight = 0;  // operation slots; 0: ring_entries
-    // submit() only queues in the ring; poll() and flush() hand everything queued to the kernel
-    // in one system call. For a reactor, which polls every round and flushes before it sleeps
-    // (daemon::UringPollable); without it every submit() is a system call.
+    // submit() only queues in the ring while other operations are in flight; poll() and flush()
+    // hand everything queued to the kernel in one system call. For a reactor, which polls every
+    // round and flushes before it sleeps (daemon::UringPollable); without it every submit() is a
+    // system call. An operation submitted alone still goes at once.
     bool defer_submit = false;
 };
 
