@@ -31,9 +31,13 @@ wait_for 10 test -S "$IBNBD_CONTROL" || fail "ibnbd-client did not start"
 both_up() { [ "$("$BIN/ibnbd" --json stats --session mp | grep -c '"state": "connected"')" = 2 ]; }
 wait_for 10 both_up || fail "both paths did not connect"
 head -c 256M /dev/urandom > "$WORK/in.bin"
-nbdcopy --requests=8 "$WORK/in.bin" "$(uri mp vol0)" > "$WORK/copy.log" 2>&1 &
+# The same data three times over, so that the load lasts well beyond the moment the link goes down
+# (one copy can finish in a quarter of a second); the link goes down as soon as path 0 carries IO.
+(for _ in 1 2 3; do nbdcopy --requests=8 "$WORK/in.bin" "$(uri mp vol0)" || exit 1; done) > "$WORK/copy.log" 2>&1 &
 COPY=$!
-sleep 0.3
+writes_on_path0() { "$BIN/ibnbd" --json stats --session mp | grep -m1 '"write_count"' | tr -dc 0-9; }
+for _ in $(seq 500); do [ "$(writes_on_path0)" -gt 0 ] && break; sleep 0.01; done
+[ "$(writes_on_path0)" -gt 0 ] || fail "no IO reached path 0"
 ip -n "$NS_C" link set "ib1-$$c" down
 wait "$COPY" || fail "IO failed while a path was down: $(cat "$WORK/copy.log")"
 "$BIN/ibnbd" --json stats --session mp > "$WORK/stats.json"
