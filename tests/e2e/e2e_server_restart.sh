@@ -8,9 +8,13 @@ start_server
 start_client --queue-while-reconnecting-ms 30000
 "$BIN/ibnbd" map --session restart --path "127.0.0.1:$PORT" --device vol0 || fail "map"
 head -c 256M /dev/urandom > "$WORK/in.bin"
-nbdcopy --requests=4 "$WORK/in.bin" "$(uri restart vol0)" > "$WORK/copy.log" 2>&1 &
+# Three copies in a row, so that the server dies while IO is running (one copy can finish in a
+# quarter of a second); it dies as soon as writes are seen.
+(for _ in 1 2 3; do nbdcopy --requests=4 "$WORK/in.bin" "$(uri restart vol0)" || exit 1; done) > "$WORK/copy.log" 2>&1 &
 COPY=$!
-sleep 0.3
+writes() { "$BIN/ibnbd" --json stats --session restart | grep -m1 '"write_count"' | tr -dc 0-9; }
+for _ in $(seq 500); do [ "$(writes)" -gt 0 ] && break; sleep 0.01; done
+[ "$(writes)" -gt 0 ] || fail "no IO reached the server"
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
 sleep 1
 start_server
