@@ -3,6 +3,7 @@
 # Source it; BIN must name the build's bin directory.
 set -u
 WORK=$(mktemp -d /tmp/ibnbd-bench-test.XXXXXX)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 PIDS=()
 
 bench_cleanup() {
@@ -12,9 +13,6 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-fail() { echo "FAIL: $*"; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
-skip() { echo "SKIPPED: $*"; exit 77; }
-need() { for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"; done; }
 built() { for b in "$@"; do [ -x "$BIN/$b" ] || fail "$BIN/$b is not built (cmake --build --preset default --target $b)"; done; }
 random_port() { echo $(( 20000 + RANDOM % 20000 )); }
 

@@ -2,6 +2,7 @@
 # and clean up whatever happens. Source it; BIN must name the build's bin directory.
 set -u
 WORK=$(mktemp -d /tmp/ibnbd-e2e.XXXXXX)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 PORT=$(( 20000 + RANDOM % 20000 ))
 export IBNBD_CONTROL=$WORK/client.sock
 SERVER_PID=""
@@ -15,10 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*"; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
-skip() { echo "SKIPPED: $*"; exit 77; }
 
-need() { for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"; done; }
 
 start_server() {  # extra arguments go to ibnbd-server
     "$BIN/ibnbd-server" --listen "127.0.0.1:$PORT" --dev-search-path "$WORK/vols" --queue-depth 64 \
