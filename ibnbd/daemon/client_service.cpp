@@ -213,7 +213,10 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
             (void)session.client->unmap(*device.device, true);
         }
         session.devices.erase(found);
-        if (respond && refused) {
+        if (respond && refused && !session.client->ready()) {
+            respond(error_response(status, "cannot reach the server of session '" + session.name + "' on any path: " +
+                                               errno_text(status) + " (is ibnbd-server running and listening there?)"));
+        } else if (respond && refused) {
             respond(error_response(status, "the server refused '" + name + "': " + errno_text(status) +
                                                " (check the name under the server's --dev-search-path and the access mode)"));
         } else if (respond) {

@@ -22,6 +22,7 @@ mkdir -p "$WORK/vols" && truncate -s 320M "$WORK/vols/vol0"
 ip netns exec "$NS_S" "$BIN/ibnbd-server" --listen "198.18.1.1:$PORT" --listen "198.18.2.1:$PORT" \
     --dev-search-path "$WORK/vols" --queue-depth 64 --hb-interval-ms 200 --hb-missed 3 > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
+wait_for 10 grep -q serving "$WORK/server.log" || fail "ibnbd-server did not start"
 ip netns exec "$NS_C" "$BIN/ibnbd-client" --control-socket "$IBNBD_CONTROL" --nbd-dir "$WORK/nbd" \
     --hb-interval-ms 200 --hb-missed 3 --reconnect-delay-ms 200 --policy round-robin > "$WORK/client.log" 2>&1 &
 CLIENT_PID=$!

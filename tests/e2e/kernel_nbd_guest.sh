@@ -26,6 +26,9 @@ fi
 ./ibnbd-server "${SERVER_ARGS[@]}" --dev-search-path "$W/vols" --queue-depth 64 --hb-interval-ms 500 \
     > "$W/server.log" 2>&1 &
 SERVER=$!
+# Under emulation a process takes a while to start: map only once the server listens.
+for _ in $(seq 200); do grep -q "serving" "$W/server.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "serving" "$W/server.log" || fail "ibnbd-server did not start"
 ./ibnbd-client "${CLIENT_ARGS[@]}" --control-socket "$IBNBD_CONTROL" --nbd-dir "$W/nbd" --hb-interval-ms 500 \
     --reconnect-delay-ms 200 > "$W/client.log" 2>&1 &
 CLIENT=$!

@@ -18,12 +18,17 @@ trap cleanup EXIT
 
 
 
-start_server() {  # extra arguments go to ibnbd-server
+start_server() {  # extra arguments go to ibnbd-server; returns once it listens
+    local started; started=$(grep -c serving "$WORK/server.log" 2>/dev/null)
     "$BIN/ibnbd-server" --listen "127.0.0.1:$PORT" --dev-search-path "$WORK/vols" --queue-depth 64 \
         --hb-interval-ms 200 --hb-missed 3 "$@" >> "$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    sleep 0.3
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "ibnbd-server did not start"
+    for _ in $(seq 100); do
+        [ "$(grep -c serving "$WORK/server.log" 2>/dev/null)" -gt "${started:-0}" ] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    fail "ibnbd-server did not start"
 }
 
 start_client() {  # extra arguments go to ibnbd-client
