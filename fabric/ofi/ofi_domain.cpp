@@ -120,19 +120,23 @@ int Domain::open_event_queue() {
     wait_fd_ = epoll_create1(EPOLL_CLOEXEC);
     fi_eq_attr eq_attr{};
     eq_attr.wait_obj = FI_WAIT_FD;
-    int ret = wait_fd_ >= 0 ? fi_eq_open(fabric_, &eq_attr, &eq_, nullptr) : -FI_ENOSYS;
-    if (ret == 0) {
+    if (wait_fd_ >= 0 && fi_eq_open(fabric_, &eq_attr, &eq_, nullptr) == 0) {
         watch(&eq_->fid);
         if (wait_fd_ >= 0) return 0;
-        fi_close(&eq_->fid);  // no usable wait fd after all
+        fi_close(&eq_->fid);  // it has no usable wait fd after all
         eq_ = nullptr;
     }
-    ofi_log().debug("event queue without a wait fd ({}): the reactor polls when idle", fi_error_text(ret));
+    ofi_log().debug("event queue without a wait fd: the reactor polls when idle");
+    stop_waiting();
+    eq_attr.wait_obj = FI_WAIT_NONE;
+    return fi_eq_open(fabric_, &eq_attr, &eq_, nullptr);
+}
+
+// No wait fd from here on: wait_fd() is -1 and the reactor polls this domain when idle.
+void Domain::stop_waiting() {
     if (wait_fd_ >= 0) ::close(wait_fd_);
     wait_fd_ = -1;
     waited_.clear();
-    eq_attr.wait_obj = FI_WAIT_NONE;
-    return fi_eq_open(fabric_, &eq_attr, &eq_, nullptr);
 }
 
 void Domain::watch(fid* queue) {
@@ -140,9 +144,7 @@ void Domain::watch(fid* queue) {
     int fd = -1;
     if (fi_control(queue, FI_GETWAIT, &fd) != 0 || fd < 0) {
         ofi_log().warn("a queue without a wait fd: the reactor falls back to polling when idle");
-        ::close(wait_fd_);
-        wait_fd_ = -1;
-        waited_.clear();
+        stop_waiting();
         return;
     }
     epoll_event event{};

@@ -91,6 +91,7 @@ private:
     Domain() = default;
     Status<Errc> open_resources(const OfiConfig& config);
     int open_event_queue();
+    void stop_waiting();
     void learn_traits();
     void compact_endpoints();
     OfiEndpoint* endpoint_of(const fid* provider_fid) const;

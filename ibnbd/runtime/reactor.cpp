@@ -31,6 +31,7 @@ void Reactor::remove(Pollable& pollable) {
     // round is over, so that the loop in run_once() keeps valid positions.
     if (polling_) {
         std::replace(pollables_.begin(), pollables_.end(), &pollable, static_cast<Pollable*>(nullptr));
+        holes_ = true;
     } else {
         std::erase(pollables_, &pollable);
     }
@@ -87,7 +88,8 @@ std::size_t Reactor::run_once(bool may_sleep) {
     }
     woke_ = false;
     polling_ = false;
-    std::erase(pollables_, nullptr);
+    if (holes_) std::erase(pollables_, nullptr);
+    holes_ = false;
     stats_.events += events;
     if (events != 0) {
         idle_rounds_ = 0;

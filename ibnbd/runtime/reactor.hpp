@@ -94,6 +94,7 @@ private:
     int wake_fd_ = -1;
     bool epoll_dirty_ = true;
     bool polling_ = false;  // inside the poll loop of run_once()
+    bool holes_ = false;    // remove() during that loop left nullptr entries
     bool woke_ = true;      // the last round slept: poll everything
     std::uint32_t idle_rounds_ = 0;
     mutable std::mutex mutex_;  // guards tasks_ and stopping_
