@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/ibtrs/client_session.hpp"
+#include "core/ibtrs/io_shard.hpp"
 #include "core/ibtrs/work_context.hpp"
 #include "core/log.hpp"
 
@@ -22,15 +23,13 @@ std::string path_name(const fabric::Address& source, const fabric::Address& dest
 
 }  // namespace
 
+// The service connection, cid 0.
 struct ClientPath::Connection final : fabric::EndpointHandler {
-    Connection(ClientPath& owner, std::uint16_t cid) : path(owner), cid(cid) {}
-    void on_completion(const fabric::Completion& completion) override {
-        path.on_completion(*this, completion);
-    }
-    void on_cm_event(const fabric::CmEvent& event) override { path.on_cm_event(*this, event); }
+    explicit Connection(ClientPath& owner) : path(owner) {}
+    void on_completion(const fabric::Completion& completion) override { path.on_completion(completion); }
+    void on_cm_event(const fabric::CmEvent& event) override { path.on_cm_event(event); }
 
     ClientPath& path;
-    const std::uint16_t cid;
     std::unique_ptr<fabric::Endpoint> endpoint;
     bool established = false;
     bool drained = false;
@@ -54,6 +53,20 @@ ClientPath::~ClientPath() = default;
 
 void ClientPath::start() { begin_attempt(); }
 
+PathStats ClientPath::stats() const {
+    PathStats total = stats_;
+    for (const auto& slot : session_.shards_) {
+        const IoShard::LaneCounters& lane = slot.shard->lane_counters(index_);
+        total.read_count += lane.read_count.get();
+        total.read_bytes += lane.read_bytes.get();
+        total.write_count += lane.write_count.get();
+        total.write_bytes += lane.write_bytes.get();
+        total.inflight += lane.inflight.get();
+        total.failovered += lane.failovered.get();
+    }
+    return total;
+}
+
 void ClientPath::set_state(ClientPathState to, std::string_view reason) {
     const ClientPathState from = state_;
     assert(transition_allowed(from, to));
@@ -72,7 +85,7 @@ void ClientPath::on_timer(std::uint64_t cookie) {
         case timer_kinds: break;
         case drain_timer:
             if (drain_pending_ != 0) {
-                log().warn("ibtrs client path {}: drain timed out, destroying connections", name_);
+                log().warn("ibtrs client path {}: drain timed out ({} parts left)", name_, drain_pending_);
             }
             finish_drain();
             break;
@@ -87,53 +100,47 @@ void ClientPath::on_timer(std::uint64_t cookie) {
 
 // ---- handshake (§1.3-§1.5) -------------------------------------------------------------------
 
-fabric::QueueSizes ClientPath::queue_sizes(std::uint16_t cid) const {
-    if (cid == 0) return {2 * wire::kServiceConQueueDepth + 2, 2 * wire::kServiceConQueueDepth + 2};
-    const std::uint32_t depth = std::max<std::uint32_t>(queue_depth_seen_, 1);
-    return {2 * depth + 2, depth + 2};
-}
-
 void ClientPath::begin_attempt() {
     assert(state_ == ClientPathState::connecting);
-    conns_.clear();
+    service_.reset();
     chunks_.clear();
     ++generation_;
     ++recon_cnt_;
-    const std::uint16_t cid_num = static_cast<std::uint16_t>(1 + session_.config().io_connections);
-    for (std::uint16_t cid = 0; cid < cid_num; ++cid) {
-        conns_.push_back(std::make_unique<Connection>(*this, cid));
-    }
+    lanes_pending_ = 0;
+    service_ = std::make_unique<Connection>(*this);
     timers_.start(connect_timer, session_.config().connect_timeout);
-    connect(0);
+    connect_service();
 }
 
-void ClientPath::connect(std::uint16_t cid) {
+wire::ConnReq ClientPath::conn_req() const {
     wire::ConnReq req;
-    req.cid = cid;
-    req.cid_num = static_cast<std::uint16_t>(conns_.size());
+    req.cid = 0;
+    req.cid_num = session_.cid_num();
     req.recon_cnt = recon_cnt_;
     req.sess_uuid = sess_uuid_;
     req.paths_uuid = session_.paths_uuid();
     req.first_conn = first_conn_;
+    return req;
+}
+
+void ClientPath::connect_service() {
     std::array<std::byte, wire::kConnReqSize> private_data{};
-    const auto encoded = wire::encode_conn_req(req, private_data);
+    const auto encoded = wire::encode_conn_req(conn_req(), private_data);
     assert(encoded.has_value());
-    Connection& conn = *conns_[cid];
-    auto endpoint = fabric_.connect(destination_, source_, private_data, conn, queue_sizes(cid));
+    const fabric::QueueSizes queues{2 * wire::kServiceConQueueDepth + 2, 2 * wire::kServiceConQueueDepth + 2};
+    auto endpoint = fabric_.connect(destination_, source_, private_data, *service_, queues);
     if (!endpoint) {
-        log().warn("ibtrs client path {}: connect cid {} failed: {}", name_, cid,
-                   fabric::to_string(endpoint.error()));
+        log().warn("ibtrs client path {}: connect cid 0 failed: {}", name_, fabric::to_string(endpoint.error()));
         fail("connect failed");
         return;
     }
-    conn.endpoint = std::move(endpoint.value());
+    service_->endpoint = std::move(endpoint.value());
 }
 
-int ClientPath::check_conn_rsp(std::uint16_t cid, std::span<const std::byte> private_data) {
+int ClientPath::check_conn_rsp(std::span<const std::byte> private_data) {
     const auto rsp = wire::decode_conn_rsp(private_data);
     if (!rsp) return -ECONNRESET;
     if (!wire::check_conn_rsp(*rsp) || rsp->status != 0) return -ECONNRESET;
-    if (cid != 0) return 0;
     const std::uint64_t chunk_size = wire::chunk_size_of(*rsp);
     if (rsp->queue_depth == 0 || chunk_size < wire::kMinChunkSize ||
         wire::bits(rsp->queue_depth - 1u) + wire::bits(chunk_size - 1) > wire::kImmPayloadBits ||
@@ -148,32 +155,43 @@ int ClientPath::check_conn_rsp(std::uint16_t cid, std::span<const std::byte> pri
         auto_reconnect_disabled_ = true;
         return -ECONNRESET;
     }
-    const int status = session_.setup_pools(rsp->queue_depth, rsp->max_io_size, rsp->max_hdr_size);
+    const int status = session_.adopt_params({rsp->queue_depth, rsp->max_io_size, rsp->max_hdr_size});
     if (status == 0) queue_depth_seen_ = rsp->queue_depth;
     return status;
 }
 
-void ClientPath::on_established(Connection& conn, std::span<const std::byte> private_data) {
-    conn.established = true;
+// cid 0 is up: now every shard opens its IO connections of this path.
+void ClientPath::on_established(std::span<const std::byte> private_data) {
+    service_->established = true;
     if (state_ != ClientPathState::connecting) return;
-    if (const int status = check_conn_rsp(conn.cid, private_data); status != 0) {
+    if (const int status = check_conn_rsp(private_data); status != 0) {
         fail("bad connection response");
         return;
     }
-    if (conn.cid + 1u < conns_.size()) {
-        connect(static_cast<std::uint16_t>(conn.cid + 1));
-    } else {
-        begin_info_exchange();
-    }
+    lanes_pending_ = static_cast<std::uint32_t>(session_.shard_count());
+    session_.connect_lanes(*this, conn_req());
 }
 
-Status<int> ClientPath::post_empty_recvs(Connection& conn, std::uint32_t count) {
+void ClientPath::on_lane_established(std::uint16_t generation) {
+    if (generation != generation_ || state_ != ClientPathState::connecting || lanes_pending_ == 0) return;
+    if (--lanes_pending_ == 0) begin_info_exchange();
+}
+
+void ClientPath::on_lane_failed(std::uint16_t generation, std::string_view reason) {
+    if (generation == generation_) fail(reason);
+}
+
+void ClientPath::on_lane_drained(std::uint16_t generation) {
+    if (generation == generation_ && draining_) drained_one();
+}
+
+Status<int> ClientPath::post_empty_recvs(std::uint32_t count) {
     // Empty receives exist only to absorb immediate data; a fabric whose write-with-immediate
     // consumes no receive (libfabric tcp) would just hold them forever.
     if (!fabric_.imm_consumes_recv()) return {};
-    const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, generation_, 0}.pack();
+    const std::uint64_t context = WorkContext{WorkKind::recv, 0, generation_, 0}.pack();
     for (std::uint32_t i = 0; i < count; ++i) {
-        if (!conn.endpoint->post_recv(context, {})) return unexpected(-EIO);
+        if (!service_->endpoint->post_recv(context, {})) return unexpected(-EIO);
     }
     return {};
 }
@@ -186,16 +204,13 @@ void ClientPath::begin_info_exchange() {
         if (!buffer) return fail("info buffer registration failed");
         info_buffer_ = std::move(buffer.value());
     }
-    Connection& service = *conns_[0];
+    Connection& service = *service_;
     // The buffered receive goes first: the INFO_RSP send consumes receives in post order.
     const fabric::Sge rsp_sge = info_buffer_.sge(wire::kInfoReqSize, static_cast<std::uint32_t>(rsp_size));
     const std::uint64_t rsp_context = WorkContext{WorkKind::recv, 0, generation_, kInfoRecvSlot}.pack();
     if (!service.endpoint->post_recv(rsp_context, {&rsp_sge, 1}) ||
-        !post_empty_recvs(service, wire::kServiceConQueueDepth)) {
+        !post_empty_recvs(wire::kServiceConQueueDepth)) {
         return fail("posting service receives failed");
-    }
-    for (std::size_t cid = 1; cid < conns_.size(); ++cid) {
-        if (!post_empty_recvs(*conns_[cid], session_.queue_depth())) return fail("posting IO receives failed");
     }
     const auto encoded = wire::encode_info_req({session_.config().session_name}, info_buffer_.span());
     assert(encoded.has_value());
@@ -221,6 +236,8 @@ void ClientPath::on_info_response(std::uint32_t byte_len) {
     }
     reconnect_attempts_ = 0;
     heartbeat_.reset();
+    // Shard 0 (this thread) takes the lane up at once; other shards a little later.
+    session_.lanes_up(*this, chunks_);
     set_state(ClientPathState::connected, reconnected ? "reconnected" : "connected");
     timers_.start(heartbeat_timer, heartbeat_.config().interval);
     session_.on_path_connected(*this);
@@ -228,44 +245,44 @@ void ClientPath::on_info_response(std::uint32_t byte_len) {
 
 // ---- events ----------------------------------------------------------------------------------
 
-void ClientPath::on_cm_event(Connection& conn, const fabric::CmEvent& event) {
+void ClientPath::on_cm_event(const fabric::CmEvent& event) {
     switch (event.type) {
-        case fabric::CmEventType::established: on_established(conn, event.private_data); return;
+        case fabric::CmEventType::established: on_established(event.private_data); return;
         case fabric::CmEventType::rejected: {
             const auto rsp = wire::decode_conn_rsp(event.private_data);
-            log().warn("ibtrs client path {}: cid {} rejected (errno {})", name_, conn.cid,
-                       rsp ? -rsp->status : 0);
-            conn.drained = true;
+            log().warn("ibtrs client path {}: cid 0 rejected (errno {})", name_, rsp ? -rsp->status : 0);
+            service_->drained = true;
             fail("connection rejected");
             return;
         }
         case fabric::CmEventType::unreachable:
-            conn.drained = true;
+            service_->drained = true;
             fail("server unreachable");
             return;
         case fabric::CmEventType::disconnected:
             fail("disconnected");
-            on_connection_drained(conn);
+            on_service_drained();
             return;
     }
 }
 
-void ClientPath::on_completion(Connection& conn, const fabric::Completion& completion) {
+void ClientPath::on_completion(const fabric::Completion& completion) {
     const WorkContext context = WorkContext::unpack(completion.context);
     if (completion.status != fabric::WcStatus::success) {
         if (completion.status != fabric::WcStatus::flushed) {
-            log().warn("ibtrs client path {}: cid {} {} failed: {}", name_, conn.cid,
-                       fabric::to_string(completion.opcode), fabric::to_string(completion.status));
+            log().warn("ibtrs client path {}: cid 0 {} failed: {}", name_, fabric::to_string(completion.opcode),
+                       fabric::to_string(completion.status));
             fail("work completion error");
         }
         return;
     }
-    if (completion.opcode == fabric::Opcode::recv || completion.opcode == fabric::Opcode::recv_rdma_with_imm) {
-        heartbeat_.on_receive();  // any received message proves the peer alive
-    }
     switch (completion.opcode) {
-        case fabric::Opcode::recv_rdma_with_imm: on_imm(conn, completion); return;
+        case fabric::Opcode::recv_rdma_with_imm:
+            heartbeat_.on_receive();  // any received message proves the peer alive
+            on_imm(completion);
+            return;
         case fabric::Opcode::recv:
+            heartbeat_.on_receive();
             if (context.slot == kInfoRecvSlot && state_ == ClientPathState::connecting) {
                 on_info_response(completion.byte_len);
             } else {
@@ -273,47 +290,43 @@ void ClientPath::on_completion(Connection& conn, const fabric::Completion& compl
             }
             return;
         case fabric::Opcode::rdma_write:
-            if (context.kind == WorkKind::io_request && context.generation == generation_) {
-                session_.on_request_posted_done(*this, context.slot);
-            }
-            return;
         case fabric::Opcode::send:
         case fabric::Opcode::rdma_read: return;
     }
 }
 
-void ClientPath::on_imm(Connection& conn, const fabric::Completion& completion) {
-    if (completion.recv_consumed && !post_empty_recvs(conn, 1)) return fail("re-posting a receive failed");
+void ClientPath::on_imm(const fabric::Completion& completion) {
+    if (completion.recv_consumed && !post_empty_recvs(1)) return fail("re-posting a receive failed");
     const wire::Imm imm = wire::imm_decode(completion.imm);
     switch (imm.type) {
-        case wire::ImmType::io_rsp:
-        case wire::ImmType::io_rsp_w_inv: {
-            const wire::IoRsp rsp = wire::io_rsp_decode(imm.payload);
-            session_.on_response(*this, rsp.msg_id, rsp.status);
-            return;
-        }
         case wire::ImmType::hb_msg:
-            if (conn.cid != 0) log().warn("ibtrs client path {}: heartbeat on cid {}", name_, conn.cid);
             if (!post_heartbeat(wire::kHbAckImm)) fail("heartbeat ack post failed");
             return;
         case wire::ImmType::hb_ack:
             stats_.cur_latency = heartbeat_.on_ack(fabric_.now());
+            session_.share_latency(*this, stats_.cur_latency);
             return;
-        case wire::ImmType::io_req:
         default:
-            log().warn("ibtrs client path {}: unexpected immediate {:#x}", name_, completion.imm);
+            // Responses travel on the shards' IO connections, never on cid 0.
+            log().warn("ibtrs client path {}: unexpected immediate {:#x} on cid 0", name_, completion.imm);
             return;
     }
 }
 
 bool ClientPath::post_heartbeat(std::uint32_t imm) {
-    if (conns_.empty() || !conns_[0]->endpoint) return false;
+    if (!service_ || !service_->endpoint) return false;
     const std::uint64_t context = WorkContext{WorkKind::heartbeat, 0, generation_, 0}.pack();
-    return conns_[0]->endpoint->post_write(context, {}, {}, &imm).has_value();
+    return service_->endpoint->post_write(context, {}, {}, &imm).has_value();
 }
 
 void ClientPath::heartbeat_tick() {
     if (state_ != ClientPathState::connected) return;
+    // Any message from the server proves it alive (protocol.md §1.9), also those on the shards'
+    // IO connections, which the shards count for us.
+    std::uint64_t received = 0;
+    for (const auto& slot : session_.shards_) received += slot.shard->lane_counters(index_).received.get();
+    if (received != lane_receipts_) heartbeat_.on_receive();
+    lane_receipts_ = received;
     switch (heartbeat_.tick(fabric_.now())) {
         case Heartbeat::Action::fail: return fail("heartbeat timeout");
         case Heartbeat::Action::send:
@@ -322,51 +335,6 @@ void ClientPath::heartbeat_tick() {
         case Heartbeat::Action::wait: break;
     }
     timers_.start(heartbeat_timer, heartbeat_.config().interval);
-}
-
-// ---- IO ----------------------------------------------------------------------------------------
-
-Status<int> ClientPath::post_request(Permit permit, RequestSlot& slot) {
-    if (state_ != ClientPathState::connected) return unexpected(-ENOTCONN);
-    const std::uint32_t io_conns = static_cast<std::uint32_t>(conns_.size() - 1);
-    const std::uint16_t cid = static_cast<std::uint16_t>(io_conns ? 1 + permit % io_conns : 0);
-    const wire::RemoteChunk& chunk = chunks_[permit];
-    const std::uint32_t remote_offset = slot.dir == Dir::write ? 0 : slot.data_len;
-    const auto payload = wire::io_req_payload(permit, wire::mem_bits(session_.queue_depth()),
-                                              slot.data_len + slot.usr_len);
-    if (!payload) return unexpected(-EMSGSIZE);
-    const std::uint32_t imm = wire::imm_encode(wire::ImmType::io_req, *payload);
-
-    std::array<fabric::Sge, fabric::kMaxSge> sges{};
-    std::size_t count = 0;
-    if (slot.dir == Dir::write) {
-        for (std::size_t i = 0; i < slot.data_count; ++i) sges[count++] = slot.data[i];
-    }
-    sges[count++] = session_.headers_.sge(std::size_t{permit} * session_.max_hdr_size_, slot.hdr_len);
-    const std::uint64_t context = WorkContext{WorkKind::io_request, cid, generation_, permit}.pack();
-    const auto posted = conns_[cid]->endpoint->post_write(
-        context, {sges.data(), count}, {chunk.addr + remote_offset, chunk.rkey}, &imm);
-    if (!posted) {
-        if (posted.error() == fabric::Errc::queue_full) return unexpected(-EAGAIN);
-        log().warn("ibtrs client path {}: request post failed: {}", name_, fabric::to_string(posted.error()));
-        timers_.start(deferred_fail_timer, 0);
-        return unexpected(-EIO);
-    }
-    slot.path = index_;
-    slot.cid = cid;
-    slot.generation = generation_;
-    slot.local_done = false;
-    slot.response_done = false;
-    ++stats_.inflight;
-    const std::uint64_t bytes = std::uint64_t{slot.data_len} + slot.usr_len;
-    if (slot.dir == Dir::write) {
-        ++stats_.write_count;
-        stats_.write_bytes += bytes;
-    } else {
-        ++stats_.read_count;
-        stats_.read_bytes += bytes;
-    }
-    return {};
 }
 
 // ---- failure, drain, reconnect (§1.11, §1.12) ------------------------------------------------
@@ -389,37 +357,40 @@ void ClientPath::fail(std::string_view reason) {
     }
     timers_.cancel(heartbeat_timer);
     timers_.cancel(connect_timer);
-    if (session_.config().unsafe_failover_without_drain) session_.on_path_drained(*this);
     begin_drain();
 }
 
+// cid 0 here and every shard's lane: the path reconnects only once all of them are flushed.
 void ClientPath::begin_drain() {
     draining_ = true;
-    drain_pending_ = 0;
-    for (auto& conn : conns_) {
-        if (conn->endpoint && conn->established && !conn->drained) {
-            ++drain_pending_;
-            conn->endpoint->disconnect();
-        } else {
-            conn->drained = true;
-        }
+    drain_pending_ = static_cast<std::uint32_t>(session_.shard_count());
+    if (service_ && service_->endpoint && service_->established && !service_->drained) {
+        ++drain_pending_;
+        service_->endpoint->disconnect();
+    } else if (service_) {
+        service_->drained = true;
     }
-    // Completes from the event loop: with nothing to wait for, at once; otherwise a safety limit.
-    timers_.start(drain_timer, drain_pending_ == 0 ? 0 : session_.config().connect_timeout);
+    // A shard may answer inside this call; drained_one() then only arms the timer below.
+    timers_.start(drain_timer, 2 * session_.config().connect_timeout);  // safety limit
+    session_.drain_lanes(*this, session_.config().unsafe_failover_without_drain);
 }
 
-void ClientPath::on_connection_drained(Connection& conn) {
-    if (conn.drained) return;
-    conn.drained = true;
-    if (draining_ && drain_pending_ > 0 && --drain_pending_ == 0) finish_drain();
+void ClientPath::drained_one() {
+    // Finishes from the event loop, never inside the report that ended the drain.
+    if (drain_pending_ > 0 && --drain_pending_ == 0) timers_.start(drain_timer, 0);
+}
+
+void ClientPath::on_service_drained() {
+    if (!service_ || service_->drained) return;
+    service_->drained = true;
+    if (draining_) drained_one();
 }
 
 void ClientPath::finish_drain() {
     if (!draining_) return;
     timers_.cancel(drain_timer);
     draining_ = false;
-    conns_.clear();  // every connection is flushed: no stale write can land any more
-    session_.on_path_drained(*this);
+    service_.reset();
     after_drain();
 }
 

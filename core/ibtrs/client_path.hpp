@@ -1,5 +1,7 @@
-// One client path (protocol.md §1.3-§1.5, §1.9-§1.12): its connections, the handshake, the
-// heartbeat, error recovery with drain, and reconnect. Owned by a ClientSession; not used alone.
+// One client path (protocol.md §1.3-§1.5, §1.9-§1.12): its service connection (cid 0), the
+// handshake, the heartbeat, error recovery with drain, and reconnect. Its IO connections belong to
+// the session's shards (io_shard.hpp), which it drives through the session. Owned by a
+// ClientSession; not used alone.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,6 @@ namespace ibnbd::ibtrs {
 
 class ClientSession;
 struct PathSpec;
-struct RequestSlot;
 
 class ClientPath : private fabric::TimerHandler {
 public:
@@ -28,10 +29,6 @@ public:
 
     // Starts the first connection attempt (state connecting).
     void start();
-    // Posts the request in `slot` (permit `permit`) on this path. Errors: -ENOTCONN (not
-    // connected), -EAGAIN (send queue full: try another path), -EIO (post failed; the path is
-    // failing).
-    Status<int> post_request(Permit permit, RequestSlot& slot);
 
     // Runtime operations; see ClientSession.
     Status<int> reconnect();
@@ -39,7 +36,8 @@ public:
 
     ClientPathState state() const { return state_; }
     const std::string& name() const { return name_; }
-    const PathStats& stats() const { return stats_; }
+    // This path's counters, with the IO ones summed over the session's shards.
+    PathStats stats() const;
     std::uint32_t index() const { return index_; }
     bool removed() const { return state_ == ClientPathState::dead; }
     const fabric::Address& source() const { return source_; }
@@ -60,28 +58,34 @@ private:
     };
 
     void on_timer(std::uint64_t cookie) override;
-    void on_cm_event(Connection& conn, const fabric::CmEvent& event);
-    void on_completion(Connection& conn, const fabric::Completion& completion);
+    void on_cm_event(const fabric::CmEvent& event);
+    void on_completion(const fabric::Completion& completion);
 
     // Handshake.
     void begin_attempt();
-    void connect(std::uint16_t cid);
-    void on_established(Connection& conn, std::span<const std::byte> private_data);
-    int check_conn_rsp(std::uint16_t cid, std::span<const std::byte> private_data);
+    void connect_service();
+    wire::ConnReq conn_req() const;
+    void on_established(std::span<const std::byte> private_data);
+    int check_conn_rsp(std::span<const std::byte> private_data);
     void begin_info_exchange();
     void on_info_response(std::uint32_t byte_len);
-    Status<int> post_empty_recvs(Connection& conn, std::uint32_t count);
-    fabric::QueueSizes queue_sizes(std::uint16_t cid) const;
+    Status<int> post_empty_recvs(std::uint32_t count);
 
-    // IO and heartbeat completions.
-    void on_imm(Connection& conn, const fabric::Completion& completion);
+    // Shard reports for this path (see ShardEvents).
+    void on_lane_established(std::uint16_t generation);
+    void on_lane_failed(std::uint16_t generation, std::string_view reason);
+    void on_lane_drained(std::uint16_t generation);
+
+    // Heartbeat.
+    void on_imm(const fabric::Completion& completion);
     void heartbeat_tick();
     bool post_heartbeat(std::uint32_t imm);
 
     // Failure, drain, reconnect.
     void fail(std::string_view reason);
     void begin_drain();
-    void on_connection_drained(Connection& conn);
+    void drained_one();
+    void on_service_drained();
     void finish_drain();
     void after_drain();
     void schedule_reconnect();
@@ -103,13 +107,15 @@ private:
     bool adopt_new_depth_ = false;  // manual reconnect: a changed queue depth may be accepted
     bool remove_when_closed_ = false;
     bool draining_ = false;
-    std::uint32_t drain_pending_ = 0;
+    std::uint32_t drain_pending_ = 0;  // cid 0 and shards not drained yet
+    std::uint32_t lanes_pending_ = 0;  // shards whose IO connections are not up yet
+    std::uint64_t lane_receipts_ = 0;  // the shards' received counters at the last heartbeat tick
     std::uint16_t recon_cnt_ = 0;
     std::uint16_t generation_ = 0;
     std::uint32_t reconnect_attempts_ = 0;
     std::uint32_t queue_depth_seen_ = 0;
     ClientPathState state_ = ClientPathState::connecting;
-    std::vector<std::unique_ptr<Connection>> conns_;
+    std::unique_ptr<Connection> service_;  // cid 0
     std::vector<wire::RemoteChunk> chunks_;
     std::vector<wire::SgDesc> info_descs_;
     RegisteredBuffer info_buffer_;  // INFO_REQ at 0, INFO_RSP receive after kInfoReqSize

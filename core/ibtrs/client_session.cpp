@@ -5,31 +5,31 @@
 #include <cstring>
 
 #include "core/ibtrs/client_path.hpp"
+#include "core/ibtrs/io_shard.hpp"
 #include "core/log.hpp"
 #include "core/wire/rtrs.hpp"
 
 namespace ibnbd::ibtrs {
 
-class ClientSession::QueueTimer final : public fabric::TimerHandler {
+// Shard reports reach the session through this, also after the session is gone (they are then
+// dropped): remote shards' report tasks hold it.
+class ClientSession::Relay final : public ShardEvents {
 public:
-    explicit QueueTimer(ClientSession& session) : session_(session) {}
-    ~QueueTimer() override { cancel(); }
-    void arm(fabric::Nanos delay) {
-        cancel();
-        id_ = session_.fabric_.start_timer(delay, *this, 0);
+    explicit Relay(ClientSession& session) : session(&session) {}
+    void on_lane_established(std::uint32_t, std::uint32_t path, std::uint16_t generation) override {
+        if (session) session->on_lane_established(path, generation);
     }
-    void cancel() {
-        if (id_ != 0) session_.fabric_.cancel_timer(id_);
-        id_ = 0;
+    void on_lane_failed(std::uint32_t, std::uint32_t path, std::uint16_t generation, std::string reason) override {
+        if (session) session->on_lane_failed(path, generation, reason);
     }
-    void on_timer(std::uint64_t) override {
-        id_ = 0;
-        session_.expire_queue();
+    void on_lane_drained(std::uint32_t, std::uint32_t path, std::uint16_t generation) override {
+        if (session) session->on_lane_drained(path, generation);
+    }
+    void on_lane_failover(std::uint32_t from, std::uint32_t to, std::uint32_t ios) override {
+        if (session) session->on_lane_failover(from, to, ios);
     }
 
-private:
-    ClientSession& session_;
-    fabric::TimerId id_ = 0;
+    ClientSession* session;  // the session's thread only
 };
 
 namespace {
@@ -42,22 +42,33 @@ bool valid_session_name(const std::string& name) {
 }  // namespace
 
 ClientSession::ClientSession(fabric::Fabric& fabric, ClientConfig config, ClientSessionHandler& handler)
-    : fabric_(fabric), config_(std::move(config)), handler_(handler),
-      queue_timer_(std::make_unique<QueueTimer>(*this)) {
+    : fabric_(fabric), config_(std::move(config)), handler_(handler), relay_(std::make_shared<Relay>(*this)) {
     for (auto& byte : paths_uuid_) byte = static_cast<std::uint8_t>(fabric_.random_u64());
 }
 
-ClientSession::~ClientSession() = default;
+ClientSession::~ClientSession() {
+    relay_->session = nullptr;
+    for (auto& slot : shards_) {
+        if (slot.link) slot.link->post([shard = slot.shard.release()] { delete shard; });
+    }
+}
 
 Expected<std::unique_ptr<ClientSession>, int> ClientSession::create(fabric::Fabric& fabric,
                                                                    ClientConfig config,
                                                                    std::vector<PathSpec> paths,
-                                                                   ClientSessionHandler& handler) {
+                                                                   ClientSessionHandler& handler,
+                                                                   ShardLayout layout) {
+    const std::uint64_t cids = 1 + std::uint64_t{config.io_connections} * (1 + layout.remote.size());
+    const bool remote_ok = std::all_of(layout.remote.begin(), layout.remote.end(), [](const RemoteShard& remote) {
+        return remote.fabric != nullptr && remote.link != nullptr;
+    });
     if (paths.empty() || paths.size() > kMaxPathsPerSession || !valid_session_name(config.session_name) ||
-        config.io_connections == 0 || config.io_connections >= wire::kMaxCidNum) {
+        config.io_connections == 0 || cids > wire::kMaxCidNum || !remote_ok ||
+        (!layout.remote.empty() && layout.home == nullptr)) {
         return unexpected(-EINVAL);
     }
     std::unique_ptr<ClientSession> session(new ClientSession(fabric, std::move(config), handler));
+    session->add_shards(layout);
     for (auto& spec : paths) {
         if (spec.destination.port == 0) spec.destination.port = session->config_.port;
         const auto index = static_cast<std::uint32_t>(session->paths_.size());
@@ -67,12 +78,37 @@ Expected<std::unique_ptr<ClientSession>, int> ClientSession::create(fabric::Fabr
     return session;
 }
 
+void ClientSession::add_shards(const ShardLayout& layout) {
+    const auto count = static_cast<std::uint32_t>(1 + layout.remote.size());
+    const auto shard_config = [&](std::uint32_t index) {
+        return ShardConfig{index, count, config_.session_name, config_.policy, config_.queue_while_reconnecting};
+    };
+    shards_.push_back({std::make_unique<IoShard>(fabric_, shard_config(0), relay_, nullptr), nullptr});
+    for (std::uint32_t index = 1; index < count; ++index) {
+        const RemoteShard& remote = layout.remote[index - 1];
+        shards_.push_back(
+            {std::make_unique<IoShard>(*remote.fabric, shard_config(index), relay_, layout.home), remote.link});
+    }
+}
+
+template <class Action>
+void ClientSession::each_shard(const Action& action) {
+    for (auto& slot : shards_) {
+        if (slot.link == nullptr) {
+            action(*slot.shard);
+        } else {
+            slot.link->post([shard = slot.shard.get(), action] { action(*shard); });
+        }
+    }
+}
+
 void ClientSession::start() {
     for (auto& path : paths_) path->start();
 }
 
 void ClientSession::close() {
     closing_ = true;
+    each_shard([](IoShard& shard) { shard.set_closing(); });
     for (auto& path : paths_) {
         if (path) path->disconnect(false);
     }
@@ -96,183 +132,118 @@ const ClientPath* ClientSession::path(std::uint32_t index) const {
 
 std::uint32_t ClientSession::max_user_message() const {
     const std::uint32_t read_overhead = wire::kRdmaReadHdrSize + wire::kSgDescSize;
-    return max_hdr_size_ > read_overhead ? max_hdr_size_ - read_overhead : 0;
+    return params_.max_hdr_size > read_overhead ? params_.max_hdr_size - read_overhead : 0;
 }
 
-int ClientSession::setup_pools(std::uint32_t queue_depth, std::uint32_t max_io_size,
-                               std::uint32_t max_hdr_size) {
-    const std::uint64_t chunk_size = std::uint64_t{max_io_size} + max_hdr_size;
-    if (queue_depth == queue_depth_ && chunk_size == chunk_size_) return 0;
-    if (queue_depth_ != 0 && (permits_.in_use() != 0 || connected_paths_ != 0)) {
-        log().warn("ibtrs session {}: server offers queue depth {} / chunk {}, session has {} / {}",
-                   config_.session_name, queue_depth, chunk_size, queue_depth_, chunk_size_);
+SessionStats ClientSession::stats() const {
+    SessionStats total;
+    for (const auto& slot : shards_) {
+        const IoShard::Counters& counters = slot.shard->counters();
+        total.requests_submitted += counters.requests_submitted.get();
+        total.requests_completed_ok += counters.requests_completed_ok.get();
+        total.requests_failed += counters.requests_failed.get();
+        total.failovers += counters.failovers.get();
+        total.requests_queued += counters.requests_queued.get();
+        total.permits_in_use += slot.shard->permits_in_use();
+    }
+    return total;
+}
+
+std::uint32_t ClientSession::permits_in_use() const {
+    std::uint32_t in_use = 0;
+    for (const auto& slot : shards_) in_use += slot.shard->permits_in_use();
+    return in_use;
+}
+
+void ClientSession::set_policy(MpPolicy policy) {
+    config_.policy = policy;
+    each_shard([policy](IoShard& shard) { shard.set_policy(policy); });
+}
+
+std::uint16_t ClientSession::cid_num() const {
+    return static_cast<std::uint16_t>(1 + config_.io_connections * shards_.size());
+}
+
+// What cid 0 learnt from the server; every shard sizes its pools from it in connect_lane().
+int ClientSession::adopt_params(const SessionParams& params) {
+    if (params == params_) return 0;
+    if (params_.queue_depth != 0 && (permits_in_use() != 0 || connected_paths_ != 0)) {
+        log().warn("ibtrs session {}: server offers queue depth {} / max io {}, session has {} / {}",
+                   config_.session_name, params.queue_depth, params.max_io_size, params_.queue_depth,
+                   params_.max_io_size);
         return -ECONNRESET;
     }
-    auto headers = RegisteredBuffer::create(fabric_, std::size_t{queue_depth} * max_hdr_size,
-                                            fabric::access_local_write);
-    auto read_pool = RegisteredBuffer::create(fabric_, std::size_t{queue_depth} * max_io_size,
-                                              fabric::access_local_write | fabric::access_remote_write);
-    if (!headers || !read_pool) return -ENOMEM;
-    headers_ = std::move(headers.value());
-    read_pool_ = std::move(read_pool.value());
-    permits_.resize(queue_depth);
-    slots_.assign(queue_depth, RequestSlot{});
-    queued_.clear();
-    queued_.reserve(queue_depth);
-    path_views_.reserve(kMaxPathsPerSession);
-    queue_depth_ = queue_depth;
-    max_io_size_ = max_io_size;
-    max_hdr_size_ = max_hdr_size;
-    chunk_size_ = chunk_size;
-    log().debug("ibtrs session {}: queue depth {}, max io {}, chunk {}", config_.session_name,
-                queue_depth, max_io_size, chunk_size);
+    if (params.queue_depth < shards_.size()) {
+        log().warn("ibtrs session {}: queue depth {} leaves some of {} shards without permits",
+                   config_.session_name, params.queue_depth, shards_.size());
+    }
+    params_ = params;
+    chunk_size_ = std::uint64_t{params.max_io_size} + params.max_hdr_size;
+    log().debug("ibtrs session {}: queue depth {}, max io {}, chunk {}, {} shards", config_.session_name,
+                params.queue_depth, params.max_io_size, chunk_size_, shards_.size());
     return 0;
 }
 
-fabric::Sge ClientSession::read_buffer(Permit permit, std::uint32_t length) const {
-    assert(permit < queue_depth_ && length <= max_io_size_);
-    return read_pool_.sge(std::size_t{permit} * max_io_size_, length);
-}
-
-std::span<std::byte> ClientSession::read_buffer_bytes(Permit permit) const {
-    assert(permit < queue_depth_);
-    return read_pool_.span().subspan(std::size_t{permit} * max_io_size_, max_io_size_);
-}
-
-// ---- request submission ------------------------------------------------------------------------
-
-Status<int> ClientSession::check_request(Dir dir, Permit permit, std::span<const std::byte> usr,
-                                         std::span<const fabric::Sge> data) const {
-    if (permit >= queue_depth_ || !permits_.is_used(permit)) return unexpected(-EINVAL);
-    if (slots_[permit].state != RequestSlot::State::free) return unexpected(-EBUSY);
-    const std::size_t max_entries = dir == Dir::write ? 3 : 1;
-    if (data.size() > max_entries) return unexpected(-EINVAL);
-    std::uint64_t data_len = 0;
-    for (const auto& sge : data) {
-        if (sge.mr == nullptr) return unexpected(-EINVAL);
-        data_len += sge.length;
-    }
-    if (data_len > max_io_size_) return unexpected(-EMSGSIZE);
-    const std::size_t trailer = dir == Dir::write ? wire::kRdmaWriteSize
-                                                  : wire::rdma_read_size(data.size());
-    if (usr.size() + trailer > max_hdr_size_ || usr.size() > 0xFFFF) return unexpected(-EMSGSIZE);
-    if (dir == Dir::read && !data.empty() && !(data[0].mr->access() & fabric::access_remote_write)) {
-        return unexpected(-EINVAL);
-    }
-    return {};
-}
-
-void ClientSession::encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr) {
-    std::byte* header = headers_.data() + std::size_t{permit} * max_hdr_size_;
-    if (!usr.empty()) std::memcpy(header, usr.data(), usr.size());
-    const std::span<std::byte> rest(header + usr.size(), max_hdr_size_ - usr.size());
-    if (slot.dir == Dir::write) {
-        const auto written = wire::encode_rdma_write({slot.usr_len}, rest);
-        slot.hdr_len = static_cast<std::uint32_t>(usr.size() + written.value());
-        return;
-    }
-    std::array<wire::SgDesc, 1> desc{};
-    if (slot.data_count == 1) {
-        const fabric::Sge& sge = slot.data[0];
-        const fabric::RemoteKey key = sge.mr->remote_key();
-        desc[0] = {key.addr + static_cast<std::uint64_t>(sge.addr - sge.mr->data()), key.rkey, sge.length};
-    }
-    const auto written = wire::encode_rdma_read(slot.usr_len, 0, {desc.data(), slot.data_count}, rest);
-    slot.hdr_len = static_cast<std::uint32_t>(usr.size() + written.value());
-}
-
-Status<int> ClientSession::request(Dir dir, Permit permit, std::span<const std::byte> usr,
-                                   std::span<const fabric::Sge> data, IoHandler& handler,
-                                   std::uint64_t cookie) {
-    if (auto checked = check_request(dir, permit, usr, data); !checked) return checked;
-    RequestSlot& slot = slots_[permit];
-    slot.dir = dir;
-    slot.usr_len = static_cast<std::uint16_t>(usr.size());
-    slot.data_count = static_cast<std::uint8_t>(data.size());
-    slot.data_len = 0;
-    for (std::size_t i = 0; i < data.size(); ++i) {
-        slot.data[i] = data[i];
-        slot.data_len += data[i].length;
-    }
-    slot.handler = &handler;
-    slot.cookie = cookie;
-    slot.tried.reset();
-    slot.response_status = 0;
-    encode_header(slot, permit, usr);
-    slot.state = RequestSlot::State::inflight;
-    if (dispatch(permit)) {
-        ++stats_.requests_submitted;
-        return {};
-    }
-    if (config_.queue_while_reconnecting > 0 && !closing_) {
-        ++stats_.requests_submitted;
-        queue(permit);
-        return {};
-    }
-    slot.state = RequestSlot::State::free;
-    return unexpected(-ECONNABORTED);
-}
-
-std::span<const PathView> ClientSession::path_views() {
-    path_views_.resize(paths_.size());
-    for (std::size_t i = 0; i < paths_.size(); ++i) {
-        const ClientPath* path = paths_[i].get();
-        path_views_[i] = path ? PathView{path->state() == ClientPathState::connected,
-                                         path->stats().inflight, path->stats().cur_latency}
-                              : PathView{};
-    }
-    return path_views_;
-}
-
-bool ClientSession::dispatch(Permit permit) {
-    RequestSlot& slot = slots_[permit];
-    PathSet excluded = slot.tried;
-    const auto views = path_views();
-    while (auto choice = selector_.choose(config_.policy, views, excluded)) {
-        if (paths_[*choice]->post_request(permit, slot)) return true;
-        excluded.set(*choice);
-    }
-    return false;
-}
-
-void ClientSession::on_request_posted_done(ClientPath& path, std::uint32_t permit) {
-    if (permit >= queue_depth_) return;
-    RequestSlot& slot = slots_[permit];
-    if (slot.state != RequestSlot::State::inflight || slot.path != path.index()) return;
-    slot.local_done = true;
-    if (slot.response_done) {
-        --path.stats_.inflight;
-        complete(permit, slot.response_status);
+void ClientSession::connect_lanes(const ClientPath& path, const wire::ConnReq& request) {
+    LaneConnect connect;
+    connect.path = path.index();
+    connect.generation = path.generation_;
+    connect.destination = path.destination();
+    connect.source = path.source();
+    connect.request = request;
+    connect.cids = static_cast<std::uint16_t>(config_.io_connections);
+    connect.params = params_;
+    connect.drain_timeout = config_.connect_timeout;
+    for (std::size_t index = 0; index < shards_.size(); ++index) {
+        connect.first_cid = static_cast<std::uint16_t>(1 + index * config_.io_connections);
+        ShardSlot& slot = shards_[index];
+        if (slot.link == nullptr) {
+            slot.shard->connect_lane(connect);
+        } else {
+            slot.link->post([shard = slot.shard.get(), connect] { shard->connect_lane(connect); });
+        }
     }
 }
 
-void ClientSession::on_response(ClientPath& path, std::uint32_t msg_id, int status) {
-    if (msg_id >= queue_depth_ || slots_[msg_id].state != RequestSlot::State::inflight ||
-        slots_[msg_id].path != path.index() || slots_[msg_id].response_done) {
-        log().warn("ibtrs session {}: response for msg {} that is not in flight on path {}",
-                   config_.session_name, msg_id, path.name());
-        return;
-    }
-    RequestSlot& slot = slots_[msg_id];
-    slot.response_done = true;
-    slot.response_status = status;
-    // The request is done only when our own write has completed too: until then the header
-    // buffer may still be read by the fabric (a retransmission), so the permit stays ours.
-    if (slot.local_done) {
-        --path.stats_.inflight;
-        complete(msg_id, status);
-    }
+void ClientSession::lanes_up(const ClientPath& path, const std::vector<wire::RemoteChunk>& chunks) {
+    each_shard([index = path.index(), generation = path.generation_, chunks](IoShard& shard) {
+        shard.lane_up(index, generation, chunks);
+    });
 }
 
-void ClientSession::complete(Permit permit, int status) {
-    RequestSlot& slot = slots_[permit];
-    slot.state = RequestSlot::State::free;
-    if (status == 0) {
-        ++stats_.requests_completed_ok;
-    } else {
-        ++stats_.requests_failed;
-    }
-    slot.handler->on_io_complete(slot.cookie, status);
+void ClientSession::drain_lanes(const ClientPath& path, bool at_once) {
+    each_shard([index = path.index(), generation = path.generation_, at_once](IoShard& shard) {
+        shard.drain_lane(index, generation, at_once);
+    });
+}
+
+void ClientSession::share_latency(const ClientPath& path, fabric::Nanos latency) {
+    each_shard([index = path.index(), latency](IoShard& shard) { shard.set_latency(index, latency); });
+}
+
+ClientPath* ClientSession::live_path(std::uint32_t index) {
+    return index < paths_.size() ? paths_[index].get() : nullptr;
+}
+
+void ClientSession::on_lane_established(std::uint32_t path, std::uint16_t generation) {
+    if (ClientPath* target = live_path(path)) target->on_lane_established(generation);
+}
+
+void ClientSession::on_lane_failed(std::uint32_t path, std::uint16_t generation, const std::string& reason) {
+    if (ClientPath* target = live_path(path)) target->on_lane_failed(generation, reason);
+}
+
+void ClientSession::on_lane_drained(std::uint32_t path, std::uint16_t generation) {
+    if (ClientPath* target = live_path(path)) target->on_lane_drained(generation);
+}
+
+void ClientSession::on_lane_failover(std::uint32_t from, std::uint32_t to, std::uint32_t ios) {
+    const ClientPath* from_path = live_path(from);
+    const ClientPath* to_path = live_path(to);
+    if (!from_path || !to_path) return;
+    log().debug("ibtrs session {}: failed over {} requests from {} to {}", config_.session_name, ios,
+                from_path->name(), to_path->name());
+    handler_.on_failover(from_path->name(), to_path->name(), ios);
 }
 
 // ---- paths up and down, failover -------------------------------------------------------------
@@ -286,7 +257,6 @@ void ClientSession::on_path_connected(ClientPath& path) {
     } else if (connected_paths_ == 1) {
         handler_.on_session_reconnected();
     }
-    flush_queue();
 }
 
 void ClientSession::on_path_lost(ClientPath& path) {
@@ -305,88 +275,6 @@ void ClientSession::on_path_first_attempt_failed(ClientPath& failed) {
     open_reported_ = true;
     close();
     handler_.on_open(-ECONNRESET);
-}
-
-void ClientSession::on_path_drained(ClientPath& path) {
-    std::vector<std::uint32_t> moved_to(paths_.size(), 0);  // failure path only
-    for (Permit permit = 0; permit < queue_depth_; ++permit) {
-        RequestSlot& slot = slots_[permit];
-        if (slot.state != RequestSlot::State::inflight || slot.path != path.index()) continue;
-        --path.stats_.inflight;
-        if (slot.response_done) {  // answered; only our local completion was flushed
-            complete(permit, slot.response_status);
-            continue;
-        }
-        slot.tried.set(path.index());
-        if (dispatch(permit)) {
-            ++path.stats_.failovered;
-            ++stats_.failovers;
-            ++moved_to[slot.path];
-            continue;
-        }
-        dispatch_or_fail(permit, -ECONNABORTED);
-    }
-    for (std::size_t to = 0; to < moved_to.size(); ++to) {
-        if (moved_to[to] == 0) continue;
-        log().debug("ibtrs session {}: failed over {} requests from {} to {}", config_.session_name,
-                    moved_to[to], path.name(), paths_[to]->name());
-        handler_.on_failover(path.name(), paths_[to]->name(), moved_to[to]);
-    }
-}
-
-void ClientSession::dispatch_or_fail(Permit permit, int error) {
-    if (config_.queue_while_reconnecting > 0 && !closing_) {
-        slots_[permit].tried.reset();
-        queue(permit);
-    } else {
-        complete(permit, error);
-    }
-}
-
-void ClientSession::queue(Permit permit) {
-    RequestSlot& slot = slots_[permit];
-    slot.state = RequestSlot::State::queued;
-    slot.queue_deadline = fabric_.now() + config_.queue_while_reconnecting;
-    queued_.push_back(permit);
-    stats_.requests_queued = queued_.size();
-    if (queued_.size() == 1) arm_queue_timer();
-}
-
-void ClientSession::arm_queue_timer() {
-    if (queued_.empty()) {
-        queue_timer_->cancel();
-        return;
-    }
-    const fabric::Nanos deadline = slots_[queued_.front()].queue_deadline;
-    const fabric::Nanos now = fabric_.now();
-    queue_timer_->arm(deadline > now ? deadline - now : 0);
-}
-
-void ClientSession::flush_queue() {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < queued_.size(); ++i) {
-        const Permit permit = queued_[i];
-        slots_[permit].state = RequestSlot::State::inflight;
-        if (!dispatch(permit)) {
-            slots_[permit].state = RequestSlot::State::queued;
-            queued_[kept++] = permit;
-        }
-    }
-    queued_.resize(kept);
-    stats_.requests_queued = kept;
-    arm_queue_timer();
-}
-
-void ClientSession::expire_queue() {
-    const fabric::Nanos now = fabric_.now();
-    std::size_t expired = 0;
-    while (expired < queued_.size() && slots_[queued_[expired]].queue_deadline <= now) ++expired;
-    // Deadlines are in FIFO order: every expired request is at the front.
-    std::vector<Permit> failed(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(expired));
-    queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(expired));
-    stats_.requests_queued = queued_.size();
-    arm_queue_timer();
-    for (const Permit permit : failed) complete(permit, -ETIMEDOUT);
 }
 
 // ---- runtime path operations -------------------------------------------------------------------
@@ -409,7 +297,7 @@ Expected<std::uint32_t, int> ClientSession::add_path(const PathSpec& spec) {
 
 Status<int> ClientSession::remove_path(std::uint32_t index) {
     if (index >= paths_.size() || !paths_[index] || paths_[index]->removed()) return unexpected(-ENOENT);
-    if (path_count() == 1 && permits_.in_use() != 0) return unexpected(-EBUSY);
+    if (path_count() == 1 && permits_in_use() != 0) return unexpected(-EBUSY);
     paths_[index]->disconnect(true);
     return {};
 }

@@ -10,8 +10,19 @@
 //     stream) until max_reconnect_attempts is used up (-1: forever, 0: never).
 //     close() disconnects every path; the session must then stay alive until closed() is true.
 //
+// SHARDS (shard_link.hpp, io_shard.hpp)
+//     The session is the control part: cid 0 of every path (handshake, INFO, heartbeats), path
+//     states, reconnect. IO runs in shards, one per reactor: shard 0 on the session's fabric, one
+//     more per ShardLayout::remote entry, each on its own fabric and thread. Every shard opens
+//     config.io_connections IO connections per path on its fabric (cids 1 + s·n .. n + s·n for
+//     shard s of n connections each) and owns an equal share of the chunks (permits); a request
+//     stays on the shard it was submitted to. A path is connected once cid 0 and every shard's
+//     connections are up and INFO is done; it fails when any of them fails, and reconnects only
+//     after every shard has drained it.
+//
 // IO
-//     get_permit() / get_permit_wait() / put_permit(): session-wide permits, one per server chunk.
+//     get_permit() / get_permit_wait() / put_permit(): permits, one per server chunk; the session's
+//     methods use shard 0's share, shard(s) gives shard s's.
 //     request(): submits one request on the permit; `usr` (the user message, e.g. an RNBD header) is
 //     copied, `data` must stay valid and registered until the completion:
 //       write: 0..3 local entries, sent with the user message in one write-with-immediate;
@@ -42,21 +53,17 @@
 #include <string>
 #include <vector>
 
+#include "core/ibtrs/io_shard.hpp"
 #include "core/ibtrs/mp_policy.hpp"
 #include "core/ibtrs/permit_pool.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
+#include "core/ibtrs/shard_link.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
 
 namespace ibnbd::ibtrs {
 
 class ClientPath;
-
-class IoHandler {
-public:
-    virtual ~IoHandler() = default;
-    virtual void on_io_complete(std::uint64_t cookie, int status) = 0;
-};
 
 class ClientSessionHandler : public ClientEventListener {
 public:
@@ -68,35 +75,30 @@ struct PathSpec {
     fabric::Address destination;  // port 0: the session's default port
 };
 
-// One request in flight, indexed by its permit. Pre-allocated for queue_depth.
-struct RequestSlot {
-    enum class State : std::uint8_t { free, inflight, queued };
-    State state = State::free;
-    Dir dir = Dir::write;
-    bool local_done = false;     // our write-with-imm completed locally
-    bool response_done = false;  // the server's response arrived
-    std::uint8_t data_count = 0;
-    std::uint16_t usr_len = 0;
-    std::uint16_t cid = 0;
-    std::uint16_t generation = 0;
-    std::uint32_t path = 0;
-    std::uint32_t data_len = 0;
-    std::uint32_t hdr_len = 0;  // bytes of the header area to send (usr + RTRS message)
-    int response_status = 0;
-    std::array<fabric::Sge, 3> data{};
-    IoHandler* handler = nullptr;
-    std::uint64_t cookie = 0;
-    PathSet tried;  // paths this request has already been on (failover)
-    fabric::Nanos queue_deadline = 0;
+// An IO shard on another thread: its fabric (used only from that thread) and the link that runs
+// tasks there.
+struct RemoteShard {
+    fabric::Fabric* fabric = nullptr;
+    TaskLink* link = nullptr;
+};
+
+// Where the session's IO shards run. Shard 0 always runs on the session's fabric; `remote` adds
+// one shard each. `home` runs tasks on the session's thread (needed when `remote` is not empty).
+struct ShardLayout {
+    TaskLink* home = nullptr;
+    std::vector<RemoteShard> remote;
 };
 
 class ClientSession {
 public:
-    // Errors: -EINVAL (no paths, more than 128, bad session name, 0 IO connections).
+    // Errors: -EINVAL (no paths, more than 128, bad session name, 0 IO connections, more
+    // connections per path than the protocol allows, remote shards without a home link).
     static Expected<std::unique_ptr<ClientSession>, int> create(fabric::Fabric& fabric,
                                                                 ClientConfig config,
                                                                 std::vector<PathSpec> paths,
-                                                                ClientSessionHandler& handler);
+                                                                ClientSessionHandler& handler,
+                                                                ShardLayout layout = {});
+    // Remote shards are destroyed on their own threads, through their links.
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
@@ -105,17 +107,24 @@ public:
     void close();
     bool closed() const;
 
-    // ---- IO ----
-    std::optional<Permit> get_permit() { return permits_.try_get(); }
-    std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return permits_.get_or_wait(waiter); }
-    void put_permit(Permit permit) { permits_.put(permit); }
+    // ---- IO: shard 0's (see IoShard); the session's thread only ----
+    std::optional<Permit> get_permit() { return home_shard().get_permit(); }
+    std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return home_shard().get_permit_wait(waiter); }
+    void put_permit(Permit permit) { home_shard().put_permit(permit); }
     // Stops waiting for a permit; false if `waiter` was not waiting.
-    bool cancel_permit_wait(PermitWaiter& waiter) { return permits_.cancel_wait(waiter); }
+    bool cancel_permit_wait(PermitWaiter& waiter) { return home_shard().cancel_permit_wait(waiter); }
     Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
-                        std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);
+                        std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie) {
+        return home_shard().request(dir, permit, usr, data, handler, cookie);
+    }
     // The permit's buffer in the read pool (max_io_size bytes, remote-write registered).
-    fabric::Sge read_buffer(Permit permit, std::uint32_t length) const;
-    std::span<std::byte> read_buffer_bytes(Permit permit) const;
+    fabric::Sge read_buffer(Permit permit, std::uint32_t length) const {
+        return shards_[0].shard->read_buffer(permit, length);
+    }
+    std::span<std::byte> read_buffer_bytes(Permit permit) const { return shards_[0].shard->read_buffer_bytes(permit); }
+    // Shard `index` (0 .. shard_count() - 1): use it only from its own thread.
+    IoShard& shard(std::size_t index) { return *shards_[index].shard; }
+    std::size_t shard_count() const { return shards_.size(); }
 
     // ---- runtime operations (kernel sysfs names) ----
     // Adds a path and starts connecting it. Errors: -EINVAL (128 paths), -EEXIST (same src/dst).
@@ -127,71 +136,68 @@ public:
     Status<int> reconnect_path(std::uint32_t index);
     // Closes the path and leaves it closed (no auto-reconnect). Errors: -ENOENT.
     Status<int> disconnect_path(std::uint32_t index);
-    void set_policy(MpPolicy policy) { config_.policy = policy; }
+    void set_policy(MpPolicy policy);
 
-    // ---- state and stats ----
+    // ---- state and stats (counters summed over the shards) ----
     MpPolicy policy() const { return config_.policy; }
-    std::uint32_t queue_depth() const { return queue_depth_; }
-    std::uint32_t max_io_size() const { return max_io_size_; }
+    std::uint32_t queue_depth() const { return params_.queue_depth; }
+    std::uint32_t max_io_size() const { return params_.max_io_size; }
     std::uint32_t max_user_message() const;
     std::size_t path_count() const;
     std::size_t connected_paths() const { return connected_paths_; }
     // Path by index; indices are stable, removed paths leave a hole (nullptr).
     const ClientPath* path(std::uint32_t index) const;
-    const SessionStats& stats() const { return stats_; }
+    SessionStats stats() const;
     const ClientConfig& config() const { return config_; }
     const Uuid& paths_uuid() const { return paths_uuid_; }
-    std::uint32_t permits_in_use() const { return permits_.in_use(); }
+    std::uint32_t permits_in_use() const;
 
 private:
     friend class ClientPath;
-    class QueueTimer;
+    class Relay;
+    struct ShardSlot {
+        std::unique_ptr<IoShard> shard;
+        TaskLink* link = nullptr;  // nullptr: the session's own thread
+    };
 
     ClientSession(fabric::Fabric& fabric, ClientConfig config, ClientSessionHandler& handler);
 
+    IoShard& home_shard() { return *shards_[0].shard; }
+    // Runs `action(shard)` for every shard, on the shard's thread.
+    template <class Action>
+    void each_shard(const Action& action);
+    void add_shards(const ShardLayout& layout);
+
     // Called by paths.
-    int setup_pools(std::uint32_t queue_depth, std::uint32_t max_io_size, std::uint32_t max_hdr_size);
+    int adopt_params(const SessionParams& params);
+    void connect_lanes(const ClientPath& path, const wire::ConnReq& request);
+    void lanes_up(const ClientPath& path, const std::vector<wire::RemoteChunk>& chunks);
+    void drain_lanes(const ClientPath& path, bool at_once);
+    void share_latency(const ClientPath& path, fabric::Nanos latency);
     void on_path_connected(ClientPath& path);
     void on_path_lost(ClientPath& path);
-    void on_path_drained(ClientPath& path);
     void on_path_first_attempt_failed(ClientPath& path);
-    void on_response(ClientPath& path, std::uint32_t msg_id, int status);
-    void on_request_posted_done(ClientPath& path, std::uint32_t slot);
+    std::uint16_t cid_num() const;
 
-    Status<int> check_request(Dir dir, Permit permit, std::span<const std::byte> usr,
-                              std::span<const fabric::Sge> data) const;
-    void encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr);
-    // Puts the request on a path chosen by the policy; false when no path took it.
-    bool dispatch(Permit permit);
-    void dispatch_or_fail(Permit permit, int error);
-    void complete(Permit permit, int status);
-    void queue(Permit permit);
-    void flush_queue();
-    void expire_queue();
-    void arm_queue_timer();
-    std::span<const PathView> path_views();
+    // Shard reports (through Relay).
+    void on_lane_established(std::uint32_t path, std::uint16_t generation);
+    void on_lane_failed(std::uint32_t path, std::uint16_t generation, const std::string& reason);
+    void on_lane_drained(std::uint32_t path, std::uint16_t generation);
+    void on_lane_failover(std::uint32_t from, std::uint32_t to, std::uint32_t ios);
+    ClientPath* live_path(std::uint32_t index);
 
     fabric::Fabric& fabric_;
     ClientConfig config_;
     ClientSessionHandler& handler_;
     Uuid paths_uuid_{};
     std::vector<std::unique_ptr<ClientPath>> paths_;
-    std::vector<PathView> path_views_;
-    PathSelector selector_;
-    PermitPool permits_;
-    std::vector<RequestSlot> slots_;
-    RegisteredBuffer headers_;    // queue_depth × max_hdr_size: user message + RTRS message
-    RegisteredBuffer read_pool_;  // queue_depth × max_io_size
-    std::uint32_t queue_depth_ = 0;
-    std::uint32_t max_io_size_ = 0;
-    std::uint32_t max_hdr_size_ = 0;
+    std::shared_ptr<Relay> relay_;
+    std::vector<ShardSlot> shards_;
+    SessionParams params_;
     std::uint64_t chunk_size_ = 0;
-    std::vector<Permit> queued_;  // FIFO of requests waiting for a path; capacity queue_depth
-    std::unique_ptr<QueueTimer> queue_timer_;
     std::size_t connected_paths_ = 0;
     bool open_reported_ = false;
     bool closing_ = false;
-    SessionStats stats_;
 };
 
 }  // namespace ibnbd::ibtrs

@@ -5,9 +5,10 @@
 
 namespace ibnbd::ibtrs {
 
-void PermitPool::resize(std::uint32_t count) {
-    assert(in_use_ == 0);
+void PermitPool::resize(std::uint32_t count, Permit base) {
+    assert(in_use() == 0);
     capacity_ = count;
+    base_ = base;
     used_bits_.assign((count + 63) / 64, 0);
 }
 
@@ -19,8 +20,8 @@ std::optional<Permit> PermitPool::try_get() {
         const auto permit = static_cast<Permit>(word * 64 + bit);
         if (permit >= capacity_) return std::nullopt;
         used_bits_[word] |= std::uint64_t{1} << bit;
-        ++in_use_;
-        return permit;
+        in_use_.store(in_use() + 1, std::memory_order_relaxed);
+        return base_ + permit;
     }
     return std::nullopt;
 }
@@ -55,7 +56,8 @@ bool PermitPool::cancel_wait(PermitWaiter& waiter) {
 }
 
 bool PermitPool::is_used(Permit permit) const {
-    return permit < capacity_ && (used_bits_[permit / 64] >> (permit % 64)) & 1;
+    const Permit index = permit - base_;
+    return index < capacity_ && (used_bits_[index / 64] >> (index % 64)) & 1;
 }
 
 void PermitPool::put(Permit permit) {
@@ -67,8 +69,9 @@ void PermitPool::put(Permit permit) {
         waiter->on_permit(permit);  // ownership moves; the bit stays set
         return;
     }
-    used_bits_[permit / 64] &= ~(std::uint64_t{1} << (permit % 64));
-    --in_use_;
+    const Permit index = permit - base_;
+    used_bits_[index / 64] &= ~(std::uint64_t{1} << (index % 64));
+    in_use_.store(in_use() - 1, std::memory_order_relaxed);
 }
 
 }  // namespace ibnbd::ibtrs

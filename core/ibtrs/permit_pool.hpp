@@ -3,6 +3,7 @@
 // sized once; getting and putting a permit never allocates.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -30,8 +31,8 @@ public:
     PermitPool() = default;
     explicit PermitPool(std::uint32_t count) { resize(count); }
 
-    // Sizes the pool; only while no permit is in use (setup).
-    void resize(std::uint32_t count);
+    // Sizes the pool to permits base .. base + count - 1; only while no permit is in use (setup).
+    void resize(std::uint32_t count, Permit base = 0);
 
     // The no-wait form: the lowest free permit, or nullopt when all are in use.
     std::optional<Permit> try_get();
@@ -44,13 +45,16 @@ public:
     void put(Permit permit);
 
     std::uint32_t capacity() const { return capacity_; }
-    std::uint32_t in_use() const { return in_use_; }
+    Permit base() const { return base_; }
+    // Any thread may read it (the pool's own thread writes it).
+    std::uint32_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
     bool is_used(Permit permit) const;
 
 private:
     std::vector<std::uint64_t> used_bits_;
     std::uint32_t capacity_ = 0;
-    std::uint32_t in_use_ = 0;
+    Permit base_ = 0;
+    std::atomic<std::uint32_t> in_use_{0};
     PermitWaiter* first_waiter_ = nullptr;
     PermitWaiter* last_waiter_ = nullptr;
 };

@@ -1,4 +1,4 @@
-// A verifying IO workload for one ClientSession: random reads and writes of random sizes at a
+// A verifying IO workload for one client IO shard (or a session's shard 0): random reads and writes of random sizes at a
 // fixed queue depth over `blocks` blocks of `block_size` bytes. Every write's data is a pattern of
 // (block, version); every read is checked byte for byte against the last acknowledged write.
 // Blocks with an IO in flight are not chosen again, so each read has exactly one right answer.
@@ -28,6 +28,7 @@ public:
         std::uint32_t queue_depth = 8;
         std::uint32_t blocks = 256;
         std::uint32_t block_size = 4096;
+        std::uint32_t first_block = 0;  // the workload's blocks start here on the target
         std::uint64_t total_ios = 1000;
         unsigned read_percent = 50;
         bool random_sizes = true;  // 0 .. block_size bytes, else always block_size
@@ -36,10 +37,11 @@ public:
     };
 
     // `disk` is what the target holds now: the shadow starts from it.
-    IoDriver(fabric::Fabric& fabric, ClientSession& session, Options options,
-             std::span<const std::byte> disk)
-        : fabric_(fabric), session_(session), options_(options), rng_(options.seed),
-          shadow_(disk.begin(), disk.begin() + std::size_t{options.blocks} * options.block_size),
+    // `fabric` is the shard's: the driver's buffers are registered there.
+    IoDriver(fabric::Fabric& fabric, ibtrs::IoShard& shard, Options options, std::span<const std::byte> disk)
+        : fabric_(fabric), session_(shard), options_(options), rng_(options.seed),
+          shadow_(disk.begin() + std::size_t{options.first_block} * options.block_size,
+                  disk.begin() + std::size_t{options.first_block + options.blocks} * options.block_size),
           busy_(options.blocks, false) {
         auto buffer = RegisteredBuffer::create(fabric, std::size_t{options.queue_depth + 1} * options.block_size,
                                                fabric::access_local_write);
@@ -48,6 +50,9 @@ public:
         inflight_.resize(options.queue_depth);  // every slot starts free
         latencies_.reserve(options.total_ios);
     }
+
+    IoDriver(fabric::Fabric& fabric, ClientSession& session, Options options, std::span<const std::byte> disk)
+        : IoDriver(fabric, session.shard(0), options, disk) {}
 
     // The q-quantile (0..1) of completed IO latencies, in the fabric's nanoseconds.
     fabric::Nanos latency_percentile(double q) const {
@@ -116,7 +121,7 @@ private:
                         : options_.block_size;
         io.dir = std::uniform_int_distribution<unsigned>(0, 99)(rng_) < options_.read_percent ? Dir::read : Dir::write;
         io.version = ++version_;
-        const auto usr = UserMessage{std::uint64_t{io.block} * options_.block_size}.encode();
+        const auto usr = UserMessage{(std::uint64_t{options_.first_block} + io.block) * options_.block_size}.encode();
         fabric::Sge sge{};
         std::size_t entries = 0;
         if (io.dir == Dir::write) {
@@ -173,7 +178,7 @@ private:
     }
 
     fabric::Fabric& fabric_;
-    ClientSession& session_;
+    ibtrs::IoShard& session_;
     Options options_;
     std::mt19937_64 rng_;
     std::vector<std::byte> shadow_;

@@ -1,0 +1,193 @@
+// One IO shard of a client session (shard_link.hpp): the request path on one fabric, i.e. on one
+// reactor thread. It owns a contiguous share of the session's permits (the server's chunks), their
+// request slots, header buffers and read buffers, and per path a "lane": this shard's IO
+// connections of that path. Requests go out, complete, fail over and wait for a path entirely
+// inside the shard; nothing on that path touches another thread.
+//
+// IO API (the shard's thread only): the same contract as ClientSession's IO methods, which are
+// shard 0's. Permits are the session's chunk numbers: shard s hands out only its own range.
+//
+// CONTROL (from the session, see ShardEvents for the answers): connect_lane() opens the lane's
+// connections in cid order; lane_up() makes it carry IO (and flushes requests waiting for a path);
+// drain_lane() disconnects it, waits for its flush (at most LaneConnect::drain_timeout) and only
+// then re-issues its requests on another lane of this shard (failover after drain).
+//
+// STATS may be read from any thread: counters are written by the shard's thread alone and read
+// with relaxed atomics, so a reader sees each counter's recent value, not a consistent snapshot.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/ibtrs/mp_policy.hpp"
+#include "core/ibtrs/permit_pool.hpp"
+#include "core/ibtrs/registered_buffer.hpp"
+#include "core/ibtrs/shard_link.hpp"
+#include "core/ibtrs/types.hpp"
+#include "fabric/fabric.hpp"
+
+namespace ibnbd::ibtrs {
+
+class IoHandler {
+public:
+    virtual ~IoHandler() = default;
+    virtual void on_io_complete(std::uint64_t cookie, int status) = 0;
+};
+
+// A counter written by one thread and read by any.
+template <class T>
+class SharedCounter {
+public:
+    void add(T n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void sub(T n) { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+    void set(T n) { value_.store(n, std::memory_order_relaxed); }
+    T get() const { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<T> value_{0};
+};
+
+// One request in flight, indexed by its permit. Pre-allocated for the shard's permits.
+struct RequestSlot {
+    enum class State : std::uint8_t { free, inflight, queued };
+    State state = State::free;
+    Dir dir = Dir::write;
+    bool local_done = false;     // our write-with-imm completed locally
+    bool response_done = false;  // the server's response arrived
+    std::uint8_t data_count = 0;
+    std::uint16_t usr_len = 0;
+    std::uint16_t cid = 0;
+    std::uint16_t generation = 0;
+    std::uint32_t path = 0;
+    std::uint32_t data_len = 0;
+    std::uint32_t hdr_len = 0;  // bytes of the header area to send (usr + RTRS message)
+    int response_status = 0;
+    std::array<fabric::Sge, 3> data{};
+    IoHandler* handler = nullptr;
+    std::uint64_t cookie = 0;
+    PathSet tried;  // paths this request has already been on (failover)
+    fabric::Nanos queue_deadline = 0;
+};
+
+struct ShardConfig {
+    std::uint32_t index = 0;   // within the session
+    std::uint32_t count = 1;   // shards of the session
+    std::string session_name;  // for logs
+    MpPolicy policy = MpPolicy::min_inflight;
+    fabric::Nanos queue_while_reconnecting = 0;
+};
+
+class IoShard {
+public:
+    // `home` carries reports to the session's thread; nullptr when the session runs on this
+    // shard's thread (reports are then calls). Every report task holds `events`, so it may stay
+    // valid after the session is gone. Touches no fabric until connect_lane().
+    IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, TaskLink* home);
+    ~IoShard();
+    IoShard(const IoShard&) = delete;
+    IoShard& operator=(const IoShard&) = delete;
+
+    // ---- IO (see ClientSession) ----
+    std::optional<Permit> get_permit() { return permits_.try_get(); }
+    std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return permits_.get_or_wait(waiter); }
+    void put_permit(Permit permit) { permits_.put(permit); }
+    bool cancel_permit_wait(PermitWaiter& waiter) { return permits_.cancel_wait(waiter); }
+    Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
+                        std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);
+    fabric::Sge read_buffer(Permit permit, std::uint32_t length) const;
+    std::span<std::byte> read_buffer_bytes(Permit permit) const;
+    const SessionParams& params() const { return params_; }
+    std::uint32_t permit_count() const { return permit_count_; }
+    std::uint32_t index() const { return config_.index; }
+    fabric::Fabric& fabric() { return fabric_; }
+
+    // ---- control, from the session ----
+    void connect_lane(const LaneConnect& connect);
+    void lane_up(std::uint32_t path, std::uint16_t generation, const std::vector<wire::RemoteChunk>& chunks);
+    // `at_once`: TESTING ONLY, re-issue before the flush (ClientConfig::unsafe_failover_without_drain).
+    void drain_lane(std::uint32_t path, std::uint16_t generation, bool at_once);
+    void set_latency(std::uint32_t path, fabric::Nanos latency);
+    void set_policy(MpPolicy policy) { config_.policy = policy; }
+    // The session is closing: requests that find no path fail instead of waiting.
+    void set_closing() { closing_ = true; }
+
+    // ---- stats, any thread ----
+    struct LaneCounters {
+        SharedCounter<std::uint64_t> read_count, read_bytes, write_count, write_bytes, failovered;
+        SharedCounter<std::uint64_t> received;  // messages from the server: the path's liveness
+        SharedCounter<std::uint32_t> inflight;
+    };
+    struct Counters {
+        SharedCounter<std::uint64_t> requests_submitted, requests_completed_ok, requests_failed, failovers,
+            requests_queued;
+    };
+    std::uint32_t permits_in_use() const { return permits_.in_use(); }
+    const Counters& counters() const { return counters_; }
+    const LaneCounters& lane_counters(std::uint32_t path) const;
+
+private:
+    struct Lane;
+    struct LaneConn;
+    class QueueTimer;
+    friend struct LaneConn;
+
+    // Lanes (io_shard_lane.cpp).
+    void connect_next(Lane& lane);
+    void on_cm_event(LaneConn& conn, const fabric::CmEvent& event);
+    void on_completion(LaneConn& conn, const fabric::Completion& completion);
+    void on_imm(LaneConn& conn, const fabric::Completion& completion);
+    void on_conn_established(LaneConn& conn, std::span<const std::byte> private_data);
+    void lane_failed(Lane& lane, std::string_view reason);
+    void on_conn_drained(LaneConn& conn);
+    void finish_drain(Lane& lane);
+    void on_lane_timer(Lane& lane, std::uint64_t kind);
+    Status<int> post_empty_recvs(LaneConn& conn, std::uint32_t count);
+    Status<int> post_request(Lane& lane, Permit permit, RequestSlot& slot);
+    void failover(Lane& lane);
+    template <class Report>
+    void report(Report&& report);
+
+    // Requests (io_shard.cpp).
+    int configure(const SessionParams& params);
+    RequestSlot& slot(Permit permit) { return slots_[permit - permit_base_]; }
+    bool owns(Permit permit) const { return permit - permit_base_ < permit_count_; }
+    Status<int> check_request(Dir dir, Permit permit, std::span<const std::byte> usr,
+                              std::span<const fabric::Sge> data) const;
+    void encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr);
+    bool dispatch(Permit permit);
+    void dispatch_or_fail(Permit permit, int error);
+    void on_request_posted_done(Lane& lane, Permit permit);
+    void on_response(Lane& lane, std::uint32_t msg_id, int status);
+    void complete(Permit permit, int status);
+    void queue(Permit permit);
+    void flush_queue();
+    void expire_queue();
+    void arm_queue_timer();
+    std::span<const PathView> path_views();
+
+    fabric::Fabric& fabric_;
+    ShardConfig config_;
+    std::shared_ptr<ShardEvents> events_;
+    TaskLink* home_;
+    SessionParams params_;
+    Permit permit_base_ = 0;
+    std::uint32_t permit_count_ = 0;
+    PermitPool permits_;
+    std::vector<RequestSlot> slots_;
+    RegisteredBuffer headers_;    // permit_count × max_hdr_size: user message + RTRS message
+    RegisteredBuffer read_pool_;  // permit_count × max_io_size
+    std::vector<std::unique_ptr<Lane>> lanes_;  // by path index, kMaxPathsPerSession
+    std::vector<PathView> path_views_;
+    PathSelector selector_;
+    std::vector<Permit> queued_;  // FIFO of requests waiting for a path
+    std::unique_ptr<QueueTimer> queue_timer_;
+    bool closing_ = false;
+    Counters counters_;
+};
+
+}  // namespace ibnbd::ibtrs
