@@ -12,7 +12,7 @@ using ibtrs::Dir;
 using ibtrs::Permit;
 
 namespace {
-enum TimerKind : std::uint64_t { park_timer, deferred_controls_timer };
+enum TimerKind : std::uint64_t { deferred_controls_timer };
 }
 
 struct BlockClient::ControlOp final : ibtrs::PermitWaiter, ibtrs::IoHandler {
@@ -32,30 +32,50 @@ struct BlockClient::ControlOp final : ibtrs::PermitWaiter, ibtrs::IoHandler {
     int deferred_status = 0;  // a submission that failed at once, reported from the event loop
 };
 
-void BlockIo::on_permit(Permit granted) {
-    permit = granted;
-    has_permit = true;
-    client->issue_io(*this);
-}
-
 BlockClient::BlockClient(fabric::Fabric& fabric, BlockClientConfig config, BlockClientHandler& handler)
     : fabric_(fabric), config_(std::move(config)), handler_(handler) {}
 
 BlockClient::~BlockClient() {
-    if (park_timer_ != 0) fabric_.cancel_timer(park_timer_);
+    devices_.clear();  // their copies may hold the remote paths
+    for (auto& remote : paths_) {
+        if (remote.link) remote.link->post([path = remote.path.release()] { delete path; });
+    }
 }
 
 Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& fabric, BlockClientConfig config,
                                                                 std::vector<ibtrs::PathSpec> paths,
-                                                                BlockClientHandler& handler) {
+                                                                BlockClientHandler& handler,
+                                                                ibtrs::ShardLayout shards) {
     std::unique_ptr<BlockClient> client(new BlockClient(fabric, std::move(config), handler));
     ibtrs::ClientConfig transport_config = client->config_.transport;
     transport_config.queue_while_reconnecting = 0;  // the block layer queues (see the header)
-    auto transport = ibtrs::ClientSession::create(fabric, transport_config, std::move(paths), *client);
+    auto transport = ibtrs::ClientSession::create(fabric, transport_config, std::move(paths), *client, shards);
     if (!transport) return unexpected(transport.error());
     client->transport_ = std::move(transport.value());
+    const fabric::Nanos queueing = client->config_.queue_while_reconnecting;
+    client->paths_.push_back({std::make_unique<BlockIoPath>(fabric, client->transport_->shard(0), queueing), nullptr});
+    for (std::size_t shard = 1; shard < client->transport_->shard_count(); ++shard) {
+        const ibtrs::RemoteShard& remote = shards.remote[shard - 1];
+        client->paths_.push_back(
+            {std::make_unique<BlockIoPath>(*remote.fabric, client->transport_->shard(shard), queueing), remote.link});
+    }
     client->transport_->start();
     return client;
+}
+
+template <class Action>
+void BlockClient::each_copy(const BlockDevice& device, const Action& action) {
+    for (std::size_t shard = 1; shard < paths_.size(); ++shard) {
+        paths_[shard].link->post([path = paths_[shard].path.get(), copy = device.copies_[shard - 1], action] {
+            action(*path, *copy);
+        });
+    }
+}
+
+void BlockClient::share(const BlockDevice& device) {
+    each_copy(device, [state = device.state(), info = device.info()](BlockIoPath& path, ShardDevice& copy) {
+        path.update(copy, state, info);
+    });
 }
 
 BlockDevice* BlockClient::find(std::string_view name) {
@@ -73,7 +93,7 @@ void BlockClient::on_open(int status) {
         return;
     }
     opened_ = true;
-    allocate_pool();
+    io_path(0).allocate();
     send_sess_info();
 }
 
@@ -194,7 +214,8 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
             handler_.on_mapped(*device, error);
             remove_device(*device);
         } else {
-            fail_parked(device, -EIO);
+            io_path(0).fail_parked(device, -EIO);
+            each_copy(*device, [](BlockIoPath& path, ShardDevice& copy) { path.fail_parked(&copy, -EIO); });
         }
         return;
     }
@@ -226,7 +247,7 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
     if (before.device_id != info.device_id || before.size_bytes != info.size_bytes) {
         handler_.on_device_changed(*device, before);
     }
-    resume_parked(*device);
+    io_path(0).resume_parked(*device);
 }
 
 void BlockClient::fail_pending_maps(int status) {
@@ -270,28 +291,8 @@ Status<int> BlockClient::remap(BlockDevice& device) {
 
 Status<int> BlockClient::unmap(BlockDevice& device, bool force) {
     if (device.state() == DeviceState::unmapped) return unexpected(-ENODEV);
-    if (!force && (device.users() != 0 || device.inflight() != 0)) return unexpected(-EBUSY);
-    if (force) {
-        for (BlockIo& io : pool_) {
-            if (io.device != &device || io.handler == nullptr) continue;
-            if (io.parked) {
-                std::erase(parked_, &io);
-                io.parked = false;
-            } else if (!io.has_permit) {
-                transport_->cancel_permit_wait(io);
-            }
-            BlockIoHandler* handler = io.handler;
-            const std::uint64_t cookie = io.cookie;
-            --device.inflight_;
-            io.handler = nullptr;
-            if (io.has_permit) {
-                io.abandoned = true;  // the transport still owns it; its completion frees it
-            } else {
-                give_back(io);
-            }
-            handler->on_block_io_complete(cookie, -EIO);
-        }
-    }
+    if (!force && (device.users_all() != 0 || device.inflight_all() != 0)) return unexpected(-EBUSY);
+    if (force) io_path(0).fail_all(device);  // the copies fail theirs when they learn of unmapped
     const bool tell_server = device.state() == DeviceState::mapped && ready_;
     const std::uint32_t device_id = device.info().device_id;
     device.set_state(DeviceState::unmapped);
@@ -301,145 +302,13 @@ Status<int> BlockClient::unmap(BlockDevice& device, bool force) {
     return {};
 }
 
-// ---- data IO --------------------------------------------------------------------------------
-
-void BlockClient::allocate_pool() {
-    if (!pool_.empty()) return;
-    pool_.resize(std::size_t{2} * transport_->queue_depth());
-    parked_.reserve(pool_.size());
-    for (auto& io : pool_) {
-        io.client = this;
-        give_back(io);
-    }
-}
-
-BlockIo* BlockClient::take_io() {
-    BlockIo* io = free_;
-    if (io != nullptr) free_ = io->next_free;
-    return io;
-}
-
-void BlockClient::give_back(BlockIo& io) {
-    io.device = nullptr;
-    io.handler = nullptr;
-    io.has_permit = false;
-    io.parked = false;
-    io.abandoned = false;
-    io.deadline = 0;
-    io.next_free = free_;
-    free_ = &io;
-}
-
-void BlockClient::start_io(BlockIo& io) {
-    if (io.device->state() != DeviceState::mapped || !ready_) return park(io);
-    if (auto permit = transport_->get_permit_wait(io)) io.on_permit(*permit);
-}
-
-void BlockClient::issue_io(BlockIo& io) {
-    BlockDevice& device = *io.device;
-    if (device.state() != DeviceState::mapped || !ready_) {
-        transport_->put_permit(io.permit);
-        io.has_permit = false;
-        return park(io);
-    }
-    wire::RnbdIo message;
-    message.device_id = device.info().device_id;
-    message.sector = io.offset >> 9;
-    message.rw = wire::rnbd_rw(io.op, io.flags);
-    message.bi_size = io.length;
-    std::array<std::byte, wire::kRnbdIoSize> usr{};
-    (void)wire::encode_rnbd_io(message, usr);
-    const bool carries_data = io.op == wire::RnbdOp::read || io.op == wire::RnbdOp::write;
-    if (io.op == wire::RnbdOp::write && io.length != 0) {
-        std::memcpy(transport_->read_buffer_bytes(io.permit).data(), io.write_from.data(), io.length);
-    }
-    const fabric::Sge data = transport_->read_buffer(io.permit, carries_data ? io.length : 0);
-    const std::size_t entries = carries_data && io.length != 0 ? 1 : 0;
-    const Dir dir = io.op == wire::RnbdOp::read ? Dir::read : Dir::write;
-    const auto index = static_cast<std::uint64_t>(&io - pool_.data());
-    if (auto submitted = transport_->request(dir, io.permit, usr, {&data, entries}, *this, index); !submitted) {
-        transport_->put_permit(io.permit);
-        io.has_permit = false;
-        if (submitted.error() == -ECONNABORTED && config_.queue_while_reconnecting > 0) return park(io);
-        finish_io(io, submitted.error() == -ECONNABORTED ? -EIO : submitted.error());
-    }
-}
-
-void BlockClient::on_io_complete(std::uint64_t cookie, int status) {
-    BlockIo& io = pool_[cookie];
-    if (io.abandoned) {
-        transport_->put_permit(io.permit);
-        give_back(io);
-        return;
-    }
-    if (status == 0 && io.op == wire::RnbdOp::read && io.length != 0) {
-        std::memcpy(io.read_into.data(), transport_->read_buffer_bytes(io.permit).data(), io.length);
-    }
-    transport_->put_permit(io.permit);
-    io.has_permit = false;
-    // A transport failure is not the server's answer: with queueing, try again after the remap.
-    if (status == -ECONNABORTED && config_.queue_while_reconnecting > 0) return park(io);
-    finish_io(io, status == -ECONNABORTED ? -EIO : status);
-}
-
-void BlockClient::finish_io(BlockIo& io, int status) {
-    BlockIoHandler* handler = io.handler;
-    const std::uint64_t cookie = io.cookie;
-    --io.device->inflight_;
-    give_back(io);
-    handler->on_block_io_complete(cookie, status);
-}
-
-void BlockClient::park(BlockIo& io) {
-    if (config_.queue_while_reconnecting == 0) return finish_io(io, -EIO);
-    if (io.deadline == 0) io.deadline = fabric_.now() + config_.queue_while_reconnecting;
-    io.parked = true;
-    parked_.push_back(&io);
-    arm_park_timer();
-}
-
-void BlockClient::resume_parked(BlockDevice& device) {
-    std::vector<BlockIo*> resumed;
-    std::erase_if(parked_, [&](BlockIo* io) {
-        if (io->device != &device) return false;
-        io->parked = false;
-        resumed.push_back(io);
-        return true;
-    });
-    for (BlockIo* io : resumed) start_io(*io);
-}
-
-void BlockClient::fail_parked(BlockDevice* device, int status) {
-    std::vector<BlockIo*> failed;
-    const fabric::Nanos now = fabric_.now();
-    std::erase_if(parked_, [&](BlockIo* io) {
-        const bool due = device != nullptr ? io->device == device : io->deadline <= now;
-        if (due) failed.push_back(io);
-        return due;
-    });
-    for (BlockIo* io : failed) finish_io(*io, status);
-}
-
-void BlockClient::arm_park_timer() {
-    if (park_timer_ != 0 || parked_.empty()) return;
-    fabric::Nanos first = parked_.front()->deadline;
-    for (const BlockIo* io : parked_) first = std::min(first, io->deadline);
-    const fabric::Nanos now = fabric_.now();
-    park_timer_ = fabric_.start_timer(first > now ? first - now : 0, *this, park_timer);
-}
-
 void BlockClient::on_timer(std::uint64_t cookie) {
-    if (cookie == deferred_controls_timer) {
-        std::vector<ControlOp*> failed;
-        for (auto& op : controls_) {
-            if (op->deferred_status != 0) failed.push_back(op.get());
-        }
-        for (ControlOp* op : failed) control_done(*op, op->deferred_status);
-        return;
+    if (cookie != deferred_controls_timer) return;
+    std::vector<ControlOp*> failed;
+    for (auto& op : controls_) {
+        if (op->deferred_status != 0) failed.push_back(op.get());
     }
-    park_timer_ = 0;
-    fail_parked(nullptr, -ETIMEDOUT);
-    arm_park_timer();
+    for (ControlOp* op : failed) control_done(*op, op->deferred_status);
 }
 
 }  // namespace ibnbd::block

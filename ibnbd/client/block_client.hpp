@@ -15,7 +15,12 @@
 //          waits up to queue_while_reconnecting for the remap, else fails with -EIO. (The IBTRS
 //          session underneath never queues: a request must be re-encoded with the device id the
 //          remap gives.)
-// LIMITS   the request pool holds 2 × queue_depth requests, allocated once when the session
+// SHARDS   created with an ibtrs::ShardLayout, the client has a data path (BlockIoPath) per IO
+//          shard; shard s's is for its own thread, and so are the devices' copies for shard s
+//          (BlockDevice::shard_copy). Control (SESS_INFO, OPEN, CLOSE) runs on the session's
+//          thread, which sends every device change to the copies; remote paths are destroyed on
+//          their threads, through their links.
+// LIMITS   each path's request pool holds 2 × its shard's permits, allocated once when the session
 //          first connects; nothing is allocated per IO.
 #pragma once
 
@@ -28,6 +33,7 @@
 #include "core/ibtrs/client_session.hpp"
 #include "core/wire/rnbd.hpp"
 #include "ibnbd/client/block_device.hpp"
+#include "ibnbd/client/block_io_path.hpp"
 
 namespace ibnbd::block {
 
@@ -50,33 +56,13 @@ struct BlockClientConfig {
     fabric::Nanos queue_while_reconnecting = 0;
 };
 
-// One request in flight or waiting (pre-allocated).
-struct BlockIo : ibtrs::PermitWaiter {
-    BlockClient* client = nullptr;
-    BlockDevice* device = nullptr;
-    BlockIoHandler* handler = nullptr;
-    std::uint64_t cookie = 0;
-    wire::RnbdOp op = wire::RnbdOp::read;
-    std::uint32_t flags = 0;
-    std::uint64_t offset = 0;
-    std::uint32_t length = 0;
-    std::span<std::byte> read_into;
-    std::span<const std::byte> write_from;
-    ibtrs::Permit permit = 0;
-    bool has_permit = false;
-    bool parked = false;
-    bool abandoned = false;  // completed early (force unmap); the transport completion is ignored
-    fabric::Nanos deadline = 0;
-    BlockIo* next_free = nullptr;
-    void on_permit(ibtrs::Permit permit) override;
-};
-
-class BlockClient : private ibtrs::ClientSessionHandler, private ibtrs::IoHandler, private fabric::TimerHandler {
+class BlockClient : private ibtrs::ClientSessionHandler, private fabric::TimerHandler {
 public:
-    // Errors: the IBTRS session's (-EINVAL for bad names or paths).
+    // Errors: the IBTRS session's (-EINVAL for bad names, paths or shards).
     static Expected<std::unique_ptr<BlockClient>, int> create(fabric::Fabric& fabric, BlockClientConfig config,
                                                               std::vector<ibtrs::PathSpec> paths,
-                                                              BlockClientHandler& handler);
+                                                              BlockClientHandler& handler,
+                                                              ibtrs::ShardLayout shards = {});
     ~BlockClient() override;
 
     Expected<BlockDevice*, int> map(const std::string& name, wire::AccessMode mode);
@@ -84,6 +70,9 @@ public:
     Status<int> remap(BlockDevice& device);
 
     ibtrs::ClientSession& transport() { return *transport_; }
+    std::size_t shard_count() const { return paths_.size(); }
+    // Shard `shard`'s data path: use it only on that shard's thread.
+    BlockIoPath& io_path(std::size_t shard) { return *paths_[shard].path; }
     const std::list<std::unique_ptr<BlockDevice>>& devices() const { return devices_; }
     BlockDevice* find(std::string_view name);
     bool ready() const { return ready_; }
@@ -92,8 +81,11 @@ public:
 
 private:
     friend class BlockDevice;
-    friend struct BlockIo;
     struct ControlOp;
+    struct RemotePath {
+        std::unique_ptr<BlockIoPath> path;
+        ibtrs::TaskLink* link = nullptr;  // nullptr: shard 0, this thread
+    };
 
     BlockClient(fabric::Fabric& fabric, BlockClientConfig config, BlockClientHandler& handler);
 
@@ -105,8 +97,6 @@ private:
                        std::string_view reason) override;
     void on_failover(std::string_view from, std::string_view to, std::uint32_t ios) override;
     void on_reconnect_attempt(std::string_view path, std::uint32_t attempt, bool ok) override;
-    // ibtrs::IoHandler (data IO)
-    void on_io_complete(std::uint64_t cookie, int status) override;
     void on_timer(std::uint64_t cookie) override;
 
     // Control messages.
@@ -120,18 +110,11 @@ private:
     void on_open_done(ControlOp& op, int status);
     void fail_pending_maps(int status);
     void remove_device(BlockDevice& device);
-
-    // Data IO.
-    BlockIo* take_io();
-    void give_back(BlockIo& io);
-    void start_io(BlockIo& io);
-    void issue_io(BlockIo& io);
-    void finish_io(BlockIo& io, int status);
-    void park(BlockIo& io);
-    void resume_parked(BlockDevice& device);
-    void fail_parked(BlockDevice* device, int status);
-    void arm_park_timer();
-    void allocate_pool();
+    // Runs `action(path, copy)` for each of the device's copies, on their shards' threads.
+    template <class Action>
+    void each_copy(const BlockDevice& device, const Action& action);
+    // Sends the device's state and info to its copies.
+    void share(const BlockDevice& device);
 
     fabric::Fabric& fabric_;
     BlockClientConfig config_;
@@ -139,10 +122,7 @@ private:
     std::unique_ptr<ibtrs::ClientSession> transport_;
     std::list<std::unique_ptr<BlockDevice>> devices_;
     std::list<std::unique_ptr<ControlOp>> controls_;
-    std::vector<BlockIo> pool_;
-    BlockIo* free_ = nullptr;
-    std::vector<BlockIo*> parked_;  // capacity pool size
-    fabric::TimerId park_timer_ = 0;
+    std::vector<RemotePath> paths_;  // by shard; [0] is this thread's
     std::uint8_t version_ = wire::kRnbdVersionMajor;
     bool opened_ = false;
     bool ready_ = false;  // SESS_INFO done on the current establishment

@@ -6,109 +6,41 @@
 
 namespace ibnbd::block {
 
-std::string_view to_string(DeviceState state) {
-    switch (state) {
-        case DeviceState::init: return "init";
-        case DeviceState::mapped: return "mapped";
-        case DeviceState::mapped_disconnected: return "mapped-disconnected";
-        case DeviceState::unmapped: return "unmapped";
-    }
-    return "unknown";
-}
-
 BlockDevice::BlockDevice(BlockClient& client, std::string name, wire::AccessMode mode)
-    : client_(client), name_(std::move(name)), mode_(mode) {}
+    : DeviceIo(client.io_path(0), std::move(name), mode), client_(client) {
+    for (std::size_t shard = 1; shard < client.shard_count(); ++shard) {
+        copies_.push_back(std::make_shared<ShardDevice>(client.io_path(shard), name_, mode_));
+    }
+}
 
 void BlockDevice::set_state(DeviceState state) {
     const DeviceState from = state_;
     if (from == state) return;
     state_ = state;
+    share();
     client_.handler_.on_device_state(*this, from, state);
 }
 
-int BlockDevice::check(wire::RnbdOp op, std::uint64_t offset, std::uint32_t length) const {
-    if (state_ == DeviceState::init || state_ == DeviceState::unmapped) return -ENODEV;
-    const bool writes = op != wire::RnbdOp::read;
-    if (writes && mode_ == wire::AccessMode::ro) return -EROFS;
-    if (op == wire::RnbdOp::flush) return 0;
-    const std::uint32_t block = info_.logical_block_size;
-    if (offset % block != 0 || length % block != 0) return -EINVAL;
-    if (offset > info_.size_bytes || length > info_.size_bytes - offset) return -EINVAL;
-    switch (op) {
-        case wire::RnbdOp::read:
-        case wire::RnbdOp::write: return length <= info_.max_io_bytes ? 0 : -EINVAL;
-        case wire::RnbdOp::discard:
-        case wire::RnbdOp::secure_erase:
-            if (op == wire::RnbdOp::secure_erase && !info_.secure_discard) return -EINVAL;
-            return length != 0 && length <= info_.max_discard_bytes ? 0 : -EINVAL;
-        case wire::RnbdOp::write_zeroes: return length != 0 && length <= info_.max_write_zeroes_bytes ? 0 : -EINVAL;
-        case wire::RnbdOp::flush: return 0;
-    }
-    return -EINVAL;
+void BlockDevice::share() const { client_.share(*this); }
+
+std::uint32_t BlockDevice::inflight_all() const {
+    std::uint32_t total = inflight();
+    for (const auto& copy : copies_) total += copy->inflight();
+    return total;
 }
 
-Status<int> BlockDevice::submit(wire::RnbdOp op, std::uint32_t flags, std::uint64_t offset, std::uint32_t length,
-                                std::span<std::byte> read_into, std::span<const std::byte> write_from,
-                                BlockIoHandler& handler, std::uint64_t cookie) {
-    if (const int error = check(op, offset, length); error != 0) return unexpected(error);
-    if (state_ == DeviceState::mapped_disconnected && client_.config_.queue_while_reconnecting == 0) {
-        return unexpected(-EIO);
-    }
-    BlockIo* io = client_.take_io();
-    if (io == nullptr) return unexpected(-EAGAIN);
-    io->device = this;
-    io->handler = &handler;
-    io->cookie = cookie;
-    io->op = op;
-    io->flags = flags;
-    io->offset = offset;
-    io->length = length;
-    io->read_into = read_into;
-    io->write_from = write_from;
-    ++inflight_;
-    client_.start_io(*io);
-    return {};
+std::uint32_t BlockDevice::users_all() const {
+    std::uint32_t total = users();
+    for (const auto& copy : copies_) total += copy->users();
+    return total;
 }
 
 Status<int> BlockDevice::resize(std::uint64_t size_bytes) {
     if (state_ != DeviceState::mapped) return unexpected(-ENODEV);
     if (size_bytes == 0 || size_bytes % info_.logical_block_size != 0) return unexpected(-EINVAL);
     info_.size_bytes = size_bytes;
+    share();
     return {};
-}
-
-Status<int> BlockDevice::read(std::uint64_t offset, std::span<std::byte> destination, BlockIoHandler& handler,
-                              std::uint64_t cookie) {
-    if (destination.size() > UINT32_MAX) return unexpected(-EINVAL);
-    return submit(wire::RnbdOp::read, 0, offset, static_cast<std::uint32_t>(destination.size()), destination, {},
-                  handler, cookie);
-}
-
-Status<int> BlockDevice::write(std::uint64_t offset, std::span<const std::byte> source, bool fua,
-                               BlockIoHandler& handler, std::uint64_t cookie) {
-    if (source.size() > UINT32_MAX) return unexpected(-EINVAL);
-    return submit(wire::RnbdOp::write, fua ? wire::kRnbdFlagFua : 0, offset,
-                  static_cast<std::uint32_t>(source.size()), {}, source, handler, cookie);
-}
-
-Status<int> BlockDevice::flush(BlockIoHandler& handler, std::uint64_t cookie) {
-    return submit(wire::RnbdOp::flush, wire::kRnbdFlagPreflush, 0, 0, {}, {}, handler, cookie);
-}
-
-Status<int> BlockDevice::discard(std::uint64_t offset, std::uint32_t length, BlockIoHandler& handler,
-                                 std::uint64_t cookie) {
-    return submit(wire::RnbdOp::discard, 0, offset, length, {}, {}, handler, cookie);
-}
-
-Status<int> BlockDevice::secure_erase(std::uint64_t offset, std::uint32_t length, BlockIoHandler& handler,
-                                      std::uint64_t cookie) {
-    return submit(wire::RnbdOp::secure_erase, 0, offset, length, {}, {}, handler, cookie);
-}
-
-Status<int> BlockDevice::write_zeroes(std::uint64_t offset, std::uint32_t length, bool no_unmap,
-                                      BlockIoHandler& handler, std::uint64_t cookie) {
-    return submit(wire::RnbdOp::write_zeroes, no_unmap ? wire::kRnbdFlagNoUnmap : 0, offset, length, {}, {},
-                  handler, cookie);
 }
 
 }  // namespace ibnbd::block

@@ -315,7 +315,7 @@ Json ClientService::show(const Session& session, const Device& device) const {
             {"size", info.size_bytes},
             {"logical_block_size", info.logical_block_size},
             {"max_io", info.max_io_bytes},
-            {"inflight", d.inflight()},
+            {"inflight", d.inflight_all()},
             {"remaps", d.remaps()},
             {"nbd_socket", device.nbd_socket},
             {"nbd_uri", "nbd+unix:///" + device.name + "?socket=" + device.nbd_socket}};

@@ -26,6 +26,7 @@ public:
 
     struct Options {
         std::uint32_t blocks = 128;
+        std::uint32_t first_block = 0;  // the oracle's blocks start here on the device
         std::uint32_t block_size = 4096;
         std::uint32_t queue_depth = 8;
         std::uint64_t total_ops = 1000;
@@ -34,7 +35,7 @@ public:
         bool use_write_zeroes = true;
     };
 
-    BlockOracle(block::BlockDevice& device, Options options)
+    BlockOracle(block::DeviceIo& device, Options options)
         : device_(&device), options_(options), rng_(options.seed), blocks_(options.blocks),
           buffers_(std::size_t{options.queue_depth} * options.block_size), slots_(options.queue_depth) {}
 
@@ -47,7 +48,7 @@ public:
         while (outstanding_ < options_.queue_depth && issued_ < options_.total_ops && !stopped_) issue();
     }
     bool done() const { return (issued_ >= options_.total_ops || stopped_) && outstanding_ == 0; }
-    void set_device(block::BlockDevice& device) { device_ = &device; }
+    void set_device(block::DeviceIo& device) { device_ = &device; }
     void add_ops(std::uint64_t more) { options_.total_ops += more; }
 
     // Reads every block back through `read` results given to check_block(); see the tests.
@@ -140,7 +141,7 @@ private:
         do { slot.block = pick(rng_); } while (blocks_[slot.block].busy);
         BlockState& state = blocks_[slot.block];
         state.busy = true;
-        const std::uint64_t offset = std::uint64_t{slot.block} * options_.block_size;
+        const std::uint64_t offset = (std::uint64_t{options_.first_block} + slot.block) * options_.block_size;
         std::byte* buffer = buffers_.data() + std::size_t{index} * options_.block_size;
         const std::span<std::byte> data(buffer, options_.block_size);
         switch (slot.kind) {
@@ -235,7 +236,7 @@ private:
         }
     }
 
-    block::BlockDevice* device_;
+    block::DeviceIo* device_;
     Options options_;
     std::mt19937_64 rng_;
     std::vector<BlockState> blocks_;

@@ -299,8 +299,8 @@ std::vector<std::string> Cluster::leaks() const {
     }
     for (std::uint32_t d = 0; d < devices_.size(); ++d) {
         const block::BlockDevice* device = devices_[d].device;
-        if (device && device->inflight() != 0) {
-            found.push_back(fmt::format("device {}: {} IOs still in flight", layout_.devices[d].name, device->inflight()));
+        if (device && device->inflight_all() != 0) {
+            found.push_back(fmt::format("device {}: {} IOs still in flight", layout_.devices[d].name, device->inflight_all()));
         }
     }
     for (const auto& server : servers_) {

@@ -6,7 +6,7 @@
 #include "core/ibtrs/client_path.hpp"
 #include "core/wire/rtrs_imm.hpp"
 #include "tests/core/ibtrs/cluster.hpp"
-#include "tests/core/ibtrs/shard_fabric.hpp"
+#include "tests/support/shard_fabric.hpp"
 
 using namespace ibnbd;
 using namespace ibnbd::ibtrs;

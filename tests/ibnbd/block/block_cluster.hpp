@@ -92,8 +92,10 @@ struct BlockCluster {
         start_server();
     }
 
+    // `shards`: where the client's IO shards beyond the first run (ShardLayout, see tests/support).
     std::unique_ptr<BlockClient> client(int index, const std::string& session, int paths = 2,
-                                        fabric::Nanos queue_while_reconnecting = 0) {
+                                        fabric::Nanos queue_while_reconnecting = 0, ibtrs::ShardLayout shards = {},
+                                        fabric::Fabric* home = nullptr) {
         BlockClientConfig config;
         config.transport.session_name = session;
         config.transport.heartbeat = {100 * kMillisecond, 3};
@@ -103,7 +105,8 @@ struct BlockCluster {
         config.queue_while_reconnecting = queue_while_reconnecting;
         std::vector<ibtrs::PathSpec> specs;
         for (int p = 0; p < paths; ++p) specs.push_back({{client_address(index, p), 0}, {server_address(p), 1234}});
-        auto created = BlockClient::create(*client_nodes[index], config, specs, events[index]);
+        fabric::Fabric& fabric = home ? *home : *client_nodes[index];
+        auto created = BlockClient::create(fabric, config, specs, events[index], std::move(shards));
         BOOST_REQUIRE(created.has_value());
         return std::move(created.value());
     }

@@ -1,0 +1,213 @@
+#include "ibnbd/client/block_io_path.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ibnbd::block {
+
+using ibtrs::Dir;
+
+void BlockIo::on_permit(ibtrs::Permit granted) {
+    permit = granted;
+    has_permit = true;
+    path->issue_io(*this);
+}
+
+BlockIoPath::BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting)
+    : fabric_(fabric), shard_(shard), queue_while_reconnecting_(queue_while_reconnecting) {}
+
+BlockIoPath::~BlockIoPath() {
+    if (park_timer_ != 0) fabric_.cancel_timer(park_timer_);
+}
+
+void BlockIoPath::allocate() {
+    if (!pool_.empty()) return;
+    pool_.resize(std::size_t{2} * std::max<std::uint32_t>(shard_.permit_count(), 1));
+    parked_.reserve(pool_.size());
+    for (auto& io : pool_) {
+        io.path = this;
+        give_back(io);
+    }
+}
+
+void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInfo& info) {
+    allocate();
+    device.info_ = info;
+    const DeviceState from = device.state_;
+    device.state_ = state;
+    if (state == from) return;
+    if (state == DeviceState::mapped) resume_parked(device);
+    if (state == DeviceState::unmapped) fail_all(device);
+}
+
+// ---- submission ------------------------------------------------------------------------------
+
+BlockIo* BlockIoPath::take_io() {
+    BlockIo* io = free_;
+    if (io != nullptr) free_ = io->next_free;
+    return io;
+}
+
+void BlockIoPath::give_back(BlockIo& io) {
+    io.device = nullptr;
+    io.handler = nullptr;
+    io.has_permit = false;
+    io.parked = false;
+    io.abandoned = false;
+    io.deadline = 0;
+    io.next_free = free_;
+    free_ = &io;
+}
+
+Status<int> BlockIoPath::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t flags, std::uint64_t offset,
+                                std::uint32_t length, std::span<std::byte> read_into,
+                                std::span<const std::byte> write_from, BlockIoHandler& handler,
+                                std::uint64_t cookie) {
+    BlockIo* io = take_io();
+    if (io == nullptr) return unexpected(-EAGAIN);
+    io->device = &device;
+    io->handler = &handler;
+    io->cookie = cookie;
+    io->op = op;
+    io->flags = flags;
+    io->offset = offset;
+    io->length = length;
+    io->read_into = read_into;
+    io->write_from = write_from;
+    device.inflight_.add(1);
+    start_io(*io);
+    return {};
+}
+
+void BlockIoPath::start_io(BlockIo& io) {
+    if (io.device->state() != DeviceState::mapped) return park(io);
+    if (auto permit = shard_.get_permit_wait(io)) io.on_permit(*permit);
+}
+
+void BlockIoPath::issue_io(BlockIo& io) {
+    DeviceIo& device = *io.device;
+    if (device.state() != DeviceState::mapped) {
+        shard_.put_permit(io.permit);
+        io.has_permit = false;
+        return park(io);
+    }
+    wire::RnbdIo message;
+    message.device_id = device.info().device_id;
+    message.sector = io.offset >> 9;
+    message.rw = wire::rnbd_rw(io.op, io.flags);
+    message.bi_size = io.length;
+    std::array<std::byte, wire::kRnbdIoSize> usr{};
+    (void)wire::encode_rnbd_io(message, usr);
+    const bool carries_data = io.op == wire::RnbdOp::read || io.op == wire::RnbdOp::write;
+    if (io.op == wire::RnbdOp::write && io.length != 0) {
+        std::memcpy(shard_.read_buffer_bytes(io.permit).data(), io.write_from.data(), io.length);
+    }
+    const fabric::Sge data = shard_.read_buffer(io.permit, carries_data ? io.length : 0);
+    const std::size_t entries = carries_data && io.length != 0 ? 1 : 0;
+    const Dir dir = io.op == wire::RnbdOp::read ? Dir::read : Dir::write;
+    const auto index = static_cast<std::uint64_t>(&io - pool_.data());
+    if (auto submitted = shard_.request(dir, io.permit, usr, {&data, entries}, *this, index); !submitted) {
+        shard_.put_permit(io.permit);
+        io.has_permit = false;
+        if (submitted.error() == -ECONNABORTED && queue_while_reconnecting_ > 0) return park(io);
+        finish_io(io, submitted.error() == -ECONNABORTED ? -EIO : submitted.error());
+    }
+}
+
+// ---- completion --------------------------------------------------------------------------------
+
+void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
+    BlockIo& io = pool_[cookie];
+    if (io.abandoned) {
+        shard_.put_permit(io.permit);
+        give_back(io);
+        return;
+    }
+    if (status == 0 && io.op == wire::RnbdOp::read && io.length != 0) {
+        std::memcpy(io.read_into.data(), shard_.read_buffer_bytes(io.permit).data(), io.length);
+    }
+    shard_.put_permit(io.permit);
+    io.has_permit = false;
+    // A transport failure is not the server's answer: with queueing, try again after the remap.
+    if (status == -ECONNABORTED && queue_while_reconnecting_ > 0) return park(io);
+    finish_io(io, status == -ECONNABORTED ? -EIO : status);
+}
+
+void BlockIoPath::finish_io(BlockIo& io, int status) {
+    BlockIoHandler* handler = io.handler;
+    const std::uint64_t cookie = io.cookie;
+    io.device->inflight_.sub(1);
+    give_back(io);
+    handler->on_block_io_complete(cookie, status);
+}
+
+void BlockIoPath::fail_all(DeviceIo& device) {
+    for (BlockIo& io : pool_) {
+        if (io.device != &device || io.handler == nullptr) continue;
+        if (io.parked) {
+            std::erase(parked_, &io);
+            io.parked = false;
+        } else if (!io.has_permit) {
+            shard_.cancel_permit_wait(io);
+        }
+        BlockIoHandler* handler = io.handler;
+        const std::uint64_t cookie = io.cookie;
+        device.inflight_.sub(1);
+        io.handler = nullptr;
+        if (io.has_permit) {
+            io.abandoned = true;  // the transport still owns it; its completion frees it
+        } else {
+            give_back(io);
+        }
+        handler->on_block_io_complete(cookie, -EIO);
+    }
+}
+
+// ---- waiting for a remap -----------------------------------------------------------------------
+
+void BlockIoPath::park(BlockIo& io) {
+    if (queue_while_reconnecting_ == 0) return finish_io(io, -EIO);
+    if (io.deadline == 0) io.deadline = fabric_.now() + queue_while_reconnecting_;
+    io.parked = true;
+    parked_.push_back(&io);
+    arm_park_timer();
+}
+
+void BlockIoPath::resume_parked(DeviceIo& device) {
+    std::vector<BlockIo*> resumed;
+    std::erase_if(parked_, [&](BlockIo* io) {
+        if (io->device != &device) return false;
+        io->parked = false;
+        resumed.push_back(io);
+        return true;
+    });
+    for (BlockIo* io : resumed) start_io(*io);
+}
+
+void BlockIoPath::fail_parked(DeviceIo* device, int status) {
+    std::vector<BlockIo*> failed;
+    const fabric::Nanos now = fabric_.now();
+    std::erase_if(parked_, [&](BlockIo* io) {
+        const bool due = device != nullptr ? io->device == device : io->deadline <= now;
+        if (due) failed.push_back(io);
+        return due;
+    });
+    for (BlockIo* io : failed) finish_io(*io, status);
+}
+
+void BlockIoPath::arm_park_timer() {
+    if (park_timer_ != 0 || parked_.empty()) return;
+    fabric::Nanos first = parked_.front()->deadline;
+    for (const BlockIo* io : parked_) first = std::min(first, io->deadline);
+    const fabric::Nanos now = fabric_.now();
+    park_timer_ = fabric_.start_timer(first > now ? first - now : 0, *this, 0);
+}
+
+void BlockIoPath::on_timer(std::uint64_t) {
+    park_timer_ = 0;
+    fail_parked(nullptr, -ETIMEDOUT);
+    arm_park_timer();
+}
+
+}  // namespace ibnbd::block

@@ -1,0 +1,93 @@
+// The data path of an IBNBD client session on one IO shard (one reactor): a pre-allocated pool
+// of requests, the RNBD IO messages, copies through the shard's registered buffers, and IO that
+// waits for a remap. A BlockClient has one per shard of its IBTRS session; devices submit through
+// the path of the thread they are used on (DeviceIo).
+//
+// QUEUEING  IO submitted while a device is mapped_disconnected, and IO whose transport failed,
+//           waits up to queue_while_reconnecting for the remap, else fails with -EIO.
+// LIMITS    the pool holds 2 × the shard's permits, allocated once by allocate(); nothing is
+//           allocated per IO.
+// THREADING the shard's thread only. Constructing touches no fabric, so the session's thread may
+//           build a remote shard's path and hand it over.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/ibtrs/io_shard.hpp"
+#include "ibnbd/client/device_io.hpp"
+
+namespace ibnbd::block {
+
+// One request in flight or waiting (pre-allocated).
+struct BlockIo : ibtrs::PermitWaiter {
+    BlockIoPath* path = nullptr;
+    DeviceIo* device = nullptr;
+    BlockIoHandler* handler = nullptr;
+    std::uint64_t cookie = 0;
+    wire::RnbdOp op = wire::RnbdOp::read;
+    std::uint32_t flags = 0;
+    std::uint64_t offset = 0;
+    std::uint32_t length = 0;
+    std::span<std::byte> read_into;
+    std::span<const std::byte> write_from;
+    ibtrs::Permit permit = 0;
+    bool has_permit = false;
+    bool parked = false;
+    bool abandoned = false;  // completed early (force unmap); the transport completion is ignored
+    fabric::Nanos deadline = 0;
+    BlockIo* next_free = nullptr;
+    void on_permit(ibtrs::Permit permit) override;
+};
+
+class BlockIoPath : private ibtrs::IoHandler, private fabric::TimerHandler {
+public:
+    BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting);
+    ~BlockIoPath() override;
+    BlockIoPath(const BlockIoPath&) = delete;
+    BlockIoPath& operator=(const BlockIoPath&) = delete;
+
+    // Sizes the pool from the shard's permits; once (later calls do nothing).
+    void allocate();
+    fabric::Fabric& fabric() { return fabric_; }
+    ibtrs::IoShard& shard() { return shard_; }
+    fabric::Nanos queue_while_reconnecting() const { return queue_while_reconnecting_; }
+
+    // A remote device's new state and info from the session's thread. mapped: its waiting IO
+    // goes out (with the new device id); unmapped: all its IO completes with -EIO now.
+    void update(ShardDevice& device, DeviceState state, const DeviceInfo& info);
+
+    // Submits (DeviceIo::submit has checked the request). Errors: -EAGAIN (pool empty).
+    Status<int> submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t flags, std::uint64_t offset,
+                       std::uint32_t length, std::span<std::byte> read_into, std::span<const std::byte> write_from,
+                       BlockIoHandler& handler, std::uint64_t cookie);
+    // The device is mapped again: its waiting IO goes out.
+    void resume_parked(DeviceIo& device);
+    // Fails waiting IO: of `device`, or (nullptr) whatever is past its deadline.
+    void fail_parked(DeviceIo* device, int status);
+    // Force unmap: every IO of the device completes with -EIO at once.
+    void fail_all(DeviceIo& device);
+
+private:
+    friend struct BlockIo;
+
+    BlockIo* take_io();
+    void give_back(BlockIo& io);
+    void start_io(BlockIo& io);
+    void issue_io(BlockIo& io);
+    void finish_io(BlockIo& io, int status);
+    void park(BlockIo& io);
+    void arm_park_timer();
+    void on_io_complete(std::uint64_t cookie, int status) override;
+    void on_timer(std::uint64_t cookie) override;
+
+    fabric::Fabric& fabric_;
+    ibtrs::IoShard& shard_;
+    const fabric::Nanos queue_while_reconnecting_;
+    std::vector<BlockIo> pool_;
+    BlockIo* free_ = nullptr;
+    std::vector<BlockIo*> parked_;  // capacity pool size
+    fabric::TimerId park_timer_ = 0;
+};
+
+}  // namespace ibnbd::block
