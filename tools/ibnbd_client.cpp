@@ -13,6 +13,7 @@
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
+#include "ibnbd/runtime/reactor_link.hpp"
 #include "ibnbd/runtime/reactor_threads.hpp"
 
 namespace {
@@ -36,13 +37,31 @@ struct Options {
     int verbosity = 0;
 };
 
-// One reactor's share of the daemon: its own fabric (completion queues) and the sessions placed
-// on it. Destroyed after its thread stopped; sessions and NBD exports go before the fabric.
+// One reactor's share of the daemon: its own fabric (completion queues), the link other reactors
+// reach it through, and the sessions placed on it (whose IO shards and NBD connections are spread
+// over every reactor). Destroyed after its thread stopped; sessions and NBD exports go before
+// the fabric.
 struct Shard {
     daemon::OpenedFabric fabric;
+    std::unique_ptr<runtime::ReactorLink> link;
     std::unique_ptr<daemon::ClientService> service;
     ~Shard() { service.reset(); }
 };
+
+// After the threads stopped: services post the teardown of their remote parts (IO shards, device
+// copies, NBD hosts) to the other reactors, which are then run here, before any fabric goes.
+void tear_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThreads& threads) {
+    const auto run_left = [&] {
+        for (bool ran = true; ran;) {
+            ran = false;
+            for (std::size_t i = 0; i < threads.size(); ++i) ran = threads.reactor(i).run_pending_tasks() != 0 || ran;
+        }
+    };
+    run_left();  // commands that were on their way
+    for (auto& shard : shards) shard->service.reset();
+    run_left();
+    shards.clear();
+}
 
 int run(const Options& options) {
     daemon::ClientServiceConfig config;
@@ -60,6 +79,7 @@ int run(const Options& options) {
     runtime::ReactorThreads threads(options.reactors);
     std::vector<std::unique_ptr<Shard>> shards;
     std::vector<daemon::ClientShard> routes;
+    std::vector<daemon::ReactorPeer> peers;
     for (std::size_t i = 0; i < threads.size(); ++i) {
         auto fabric = daemon::open_fabric(options.fabric, options.provider, options.rdma_address);
         if (!fabric) {
@@ -68,10 +88,15 @@ int run(const Options& options) {
         }
         auto shard = std::make_unique<Shard>();
         shard->fabric = std::move(fabric.value());
-        shard->service = std::make_unique<daemon::ClientService>(*shard->fabric.fabric, threads.reactor(i), config);
+        shard->link = std::make_unique<runtime::ReactorLink>(threads.reactor(i));
+        peers.push_back({&threads.reactor(i), shard->fabric.fabric.get(), shard->link.get()});
         threads.reactor(i).add(*shard->fabric.pollable);
-        routes.push_back({threads.reactor(i), *shard->service});
         shards.push_back(std::move(shard));
+    }
+    for (std::size_t i = 0; i < threads.size(); ++i) {
+        shards[i]->service =
+            std::make_unique<daemon::ClientService>(*shards[i]->fabric.fabric, threads.reactor(i), config, peers, i);
+        routes.push_back({threads.reactor(i), *shards[i]->service});
     }
     runtime::Reactor& home = threads.reactor(0);
     daemon::ClientRouter router(home, routes);
@@ -97,7 +122,7 @@ int run(const Options& options) {
     home.run();
     threads.stop();
     home.remove(**control);
-    shards.clear();
+    tear_down(shards, threads);
     return 0;
 }
 
@@ -122,7 +147,8 @@ int main(int argc, char** argv) {
     app.add_option("--queue-while-reconnecting-ms", options.queue_while_reconnecting_ms,
                    "how long IO waits for a path to return before failing (0: fail at once)");
     app.add_option("--reactors", options.reactors,
-                   "reactor threads; sessions are spread over them (default: one per core)")
+                   "reactor threads: each session's IO and NBD connections are spread over them, its control "
+                   "runs on the least busy one (default: one per core)")
         ->check(CLI::Range(std::size_t{1}, runtime::ReactorThreads::kMaxReactors));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug");
     CLI11_PARSE(app, argc, argv);

@@ -124,6 +124,7 @@ public:
     std::span<std::byte> read_buffer_bytes(Permit permit) const { return shards_[0].shard->read_buffer_bytes(permit); }
     // Shard `index` (0 .. shard_count() - 1): use it only from its own thread.
     IoShard& shard(std::size_t index) { return *shards_[index].shard; }
+    const IoShard& shard(std::size_t index) const { return *shards_[index].shard; }
     std::size_t shard_count() const { return shards_.size(); }
 
     // ---- runtime operations (kernel sysfs names) ----

@@ -1,8 +1,9 @@
 // IBTRS core: configuration, states, statistics and events shared by client and server.
 //
 // Everything in core/ibtrs is sans-IO: it acts only through fabric::Fabric (posts, timers, the
-// clock and the random stream) and reacts only to the callbacks that interface delivers. One
-// session (client or server) and all its paths belong to one Fabric, i.e. one reactor thread.
+// clock and the random stream) and reacts only to the callbacks that interface delivers. A server
+// session and all its paths belong to one Fabric, i.e. one reactor thread; a client session's
+// control part belongs to one, and each of its IO shards to its own (shard_link.hpp).
 #pragma once
 
 #include <array>

@@ -59,10 +59,21 @@ struct ClientService::Device {
     std::unique_ptr<nbd::BlockDeviceTarget> target;
     std::unique_ptr<nbd::NbdServer> nbd;
     std::unique_ptr<nbd::NbdServer> nbd_tcp_server;
+    struct Remote {
+        ShardExport* export_ = nullptr;  // owned; destroyed on its reactor
+        runtime::Reactor* reactor = nullptr;
+    };
+    std::vector<Remote> remote;  // by shard - 1
+    std::size_t next_reactor = 0;  // round-robin of accepted NBD connections
     Responder pending_map;
 
+    // Remote connections count once they chose the export (they are the copies' users).
     std::size_t nbd_connections() const {
-        return (nbd ? nbd->connections() : 0) + (nbd_tcp_server ? nbd_tcp_server->connections() : 0);
+        std::size_t remote_users = 0;
+        for (std::size_t shard = 1; device && shard <= remote.size(); ++shard) {
+            remote_users += device->shard_copy(shard)->users();
+        }
+        return (nbd ? nbd->connections() : 0) + (nbd_tcp_server ? nbd_tcp_server->connections() : 0) + remote_users;
     }
 };
 
@@ -83,11 +94,27 @@ struct ClientService::Session : block::BlockClientHandler, ibtrs::ClientEventLis
     std::string name;
     std::unique_ptr<block::BlockClient> client;
     std::map<std::string, std::unique_ptr<Device>> devices;
+    std::vector<std::size_t> reactors;  // the reactor of each IO shard
     std::uint64_t failed_over = 0;
 };
 
-ClientService::ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config)
-    : fabric_(fabric), reactor_(reactor), config_(std::move(config)) {}
+ClientService::ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config,
+                             std::vector<ReactorPeer> peers, std::size_t self)
+    : fabric_(fabric), reactor_(reactor), config_(std::move(config)), peers_(std::move(peers)), self_(self) {}
+
+// Shard 0 here, one more on every other reactor.
+ibtrs::ShardLayout ClientService::shard_layout(std::vector<std::size_t>& reactors) const {
+    ibtrs::ShardLayout layout;
+    reactors = {self_};
+    if (peers_.size() <= 1) return layout;
+    layout.home = peers_[self_].link;
+    for (std::size_t index = 0; index < peers_.size(); ++index) {
+        if (index == self_) continue;
+        layout.remote.push_back({peers_[index].fabric, peers_[index].link});
+        reactors.push_back(index);
+    }
+    return layout;
+}
 
 ClientService::~ClientService() {
     for (auto& [name, session] : sessions_) {
@@ -170,7 +197,7 @@ void ClientService::map(const Json& request, Responder respond) {
         auto session = std::make_unique<Session>(*this, session_name);
         block::BlockClientConfig config{config_.transport, config_.queue_while_reconnecting};
         config.transport.session_name = session_name;
-        auto client = block::BlockClient::create(fabric_, config, paths, *session);
+        auto client = block::BlockClient::create(fabric_, config, paths, *session, shard_layout(session->reactors));
         if (!client) {
             return respond(error_response(client.error(), "cannot create session '" + session_name +
                                                               "' (names: 1-254 characters without '/' or '.'; 1-128 paths)"));
@@ -255,13 +282,34 @@ int ClientService::export_device(Session& session, Device& device) {
     device.target = std::make_unique<nbd::BlockDeviceTarget>(*device.device);
     device.nbd = std::move(server.value());
     device.nbd_tcp_server = std::move(tcp_server);
+    export_on_peers(session, device);
     for (nbd::NbdServer* exported : {device.nbd.get(), device.nbd_tcp_server.get()}) {
         if (exported == nullptr) continue;
         exported->add_export(device.name, *device.target);
         exported->add_export("", *device.target);  // clients that do not name an export
+        if (!device.remote.empty()) exported->spread([this, &device](int fd) { return hand_off(device, fd); });
         reactor_.add(*exported);
     }
     return 0;
+}
+
+void ClientService::export_on_peers(Session& session, Device& device) {
+    for (std::size_t shard = 1; shard < session.reactors.size(); ++shard) {
+        runtime::Reactor* reactor = peers_[session.reactors[shard]].reactor;
+        auto* remote = new ShardExport(device.device->shard_copy(shard), device.name);
+        device.remote.push_back({remote, reactor});
+        reactor->post_message([remote, reactor] { remote->start(*reactor); });
+    }
+}
+
+// Accepted connections go round the session's reactors; false: serve it here.
+bool ClientService::hand_off(Device& device, int fd) {
+    const std::size_t pick = device.next_reactor++ % (1 + device.remote.size());
+    if (pick == 0) return false;
+    const Device::Remote& remote = device.remote[pick - 1];
+    log().debug("ibnbd-client: NBD connection to {} handed to the reactor of shard {}", device.name, pick);
+    remote.reactor->post_message([target = remote.export_, fd] { target->adopt(fd); });
+    return true;
 }
 
 void ClientService::stop_export(Device& device) {
@@ -269,6 +317,13 @@ void ClientService::stop_export(Device& device) {
         if (*exported) reactor_.remove(**exported);
         exported->reset();  // closes remaining connections; their target is invalid by now
     }
+    for (const Device::Remote& remote : device.remote) {
+        remote.reactor->post_message([target = remote.export_, reactor = remote.reactor] {
+            target->stop(*reactor);
+            delete target;
+        });
+    }
+    device.remote.clear();
 }
 
 void ClientService::unmap(const Json& request, Responder respond) {
@@ -283,6 +338,11 @@ void ClientService::unmap(const Json& request, Responder respond) {
                                                   " NBD connection(s); close them or use --force"));
     }
     if (force && device->target) device->target->invalidate();
+    if (force) {
+        for (const Device::Remote& remote : device->remote) {
+            remote.reactor->post_message([target = remote.export_] { target->invalidate(); });
+        }
+    }
     if (auto unmapped = session->client->unmap(*device->device, force); !unmapped) {
         return respond(error_response(unmapped.error(), "'" + device->name + "' has IO in flight; retry or use --force"));
     }
@@ -316,6 +376,7 @@ Json ClientService::show(const Session& session, const Device& device) const {
             {"logical_block_size", info.logical_block_size},
             {"max_io", info.max_io_bytes},
             {"inflight", d.inflight_all()},
+            {"io_reactors", session.reactors},
             {"remaps", d.remaps()},
             {"nbd_socket", device.nbd_socket},
             {"nbd_uri", "nbd+unix:///" + device.name + "?socket=" + device.nbd_socket}};
@@ -355,6 +416,14 @@ Json ClientService::stats(const Session& session) const {
                          {"reconnects_failed", s.reconnects_failed},
                          {"cur_latency_ns", s.cur_latency}});
     }
+    Json shards = Json::array();
+    for (std::size_t shard = 0; shard < transport.shard_count(); ++shard) {
+        const auto& counters = transport.shard(shard).counters();
+        shards.push_back({{"reactor", session.reactors[shard]},
+                          {"requests_completed_ok", counters.requests_completed_ok.get()},
+                          {"requests_failed", counters.requests_failed.get()},
+                          {"failovers", counters.failovers.get()}});
+    }
     const ibtrs::SessionStats& totals = transport.stats();
     return {{"ok", true},
             {"session", session.name},
@@ -364,6 +433,7 @@ Json ClientService::stats(const Session& session) const {
             {"requests_completed_ok", totals.requests_completed_ok},
             {"requests_failed", totals.requests_failed},
             {"failovers", totals.failovers},
+            {"shards", shards},
             {"paths", paths}};
 }
 

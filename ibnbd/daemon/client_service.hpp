@@ -1,7 +1,11 @@
 // What the ibnbd-client daemon does on one reactor, separate from its main(): IBNBD sessions by
 // name (one BlockClient each), mapped devices each exported over NBD on its own unix socket, and
-// the control commands of the `ibnbd` CLI. Everything runs on its reactor's thread; with several
-// reactors each has its own ClientService (and fabric), and ClientRouter places sessions.
+// the control commands of the `ibnbd` CLI. With several reactors each has its own ClientService
+// (and fabric), and ClientRouter places sessions: a session's control part (and this service's
+// state for it) lives on one reactor, while its IO is spread over all of them. Its IBTRS session
+// has an IO shard per reactor (each path one IO connection per reactor), and the NBD connections
+// of its devices are handed to the reactors in turn (ShardExport), each doing its IO on its own
+// shard. Cross-thread work goes through the peers' links (Reactor::post_message).
 //
 // COMMANDS (JSON, see control_server.hpp; names follow design.md §6)
 //   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?,
@@ -26,6 +30,7 @@
 #include "ibnbd/client/block_client.hpp"
 #include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/shard_export.hpp"
 #include "ibnbd/nbd/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
 #include "ibnbd/runtime/reactor.hpp"
@@ -38,12 +43,21 @@ struct ClientServiceConfig {
     fabric::Nanos queue_while_reconnecting = 0;
 };
 
+// One reactor of the daemon, as the others see it.
+struct ReactorPeer {
+    runtime::Reactor* reactor = nullptr;
+    fabric::Fabric* fabric = nullptr;  // that reactor's; used only from its thread
+    ibtrs::TaskLink* link = nullptr;   // runs tasks there
+};
+
 // Parses "[SRC@]DST[:PORT]". Errors: -EINVAL.
 Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port);
 
 class ClientService : public CommandHandler {
 public:
-    ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config);
+    // `peers`: every reactor of the daemon (this one at `self`); empty or one: no IO spreading.
+    ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config,
+                  std::vector<ReactorPeer> peers = {}, std::size_t self = 0);
     ~ClientService() override;
 
     void handle(const Json& request, Responder respond) override;
@@ -64,11 +78,16 @@ private:
     Device* find_device(Session& session, const Json& request, Responder& respond);
     void on_mapped(Session& session, block::BlockDevice& device, int status);
     int export_device(Session& session, Device& device);
+    void export_on_peers(Session& session, Device& device);
+    bool hand_off(Device& device, int fd);
     void stop_export(Device& device);
+    ibtrs::ShardLayout shard_layout(std::vector<std::size_t>& reactors) const;
 
     fabric::Fabric& fabric_;
     runtime::Reactor& reactor_;
     ClientServiceConfig config_;
+    std::vector<ReactorPeer> peers_;
+    std::size_t self_ = 0;
     std::map<std::string, std::unique_ptr<Session>> sessions_;
 };
 

@@ -1,5 +1,6 @@
-// Exports a mapped IBNBD device over NBD: the device's limits become the export's, and the
-// device's user count tracks NBD connections (so a normal unmap is refused while one is open).
+// Exports a mapped IBNBD device (or its copy on another reactor's shard) over NBD: the device's
+// limits become the export's, and the device's user count tracks NBD connections (so a normal
+// unmap is refused while one is open).
 // Before a forced unmap, invalidate() gives the device its users back and turns every later call
 // into -ENODEV, so that connections closing afterwards never touch the unmapped device.
 #pragma once
@@ -11,7 +12,7 @@ namespace ibnbd::nbd {
 
 class BlockDeviceTarget : public ExportTarget {
 public:
-    explicit BlockDeviceTarget(block::BlockDevice& device) : device_(&device), info_(make_info(device)) {}
+    explicit BlockDeviceTarget(block::DeviceIo& device) : device_(&device), info_(make_info(device)) {}
 
     ExportInfo info() const override { return device_ ? make_info(*device_) : info_; }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
@@ -53,7 +54,7 @@ public:
     }
 
 private:
-    static ExportInfo make_info(const block::BlockDevice& device) {
+    static ExportInfo make_info(const block::DeviceIo& device) {
         const block::DeviceInfo& info = device.info();
         ExportInfo result;
         result.size = info.size_bytes;
@@ -66,7 +67,7 @@ private:
         return result;
     }
 
-    block::BlockDevice* device_;
+    block::DeviceIo* device_;
     ExportInfo info_;
     std::uint32_t attached_ = 0;
 };

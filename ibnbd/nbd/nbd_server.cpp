@@ -61,8 +61,13 @@ Expected<std::unique_ptr<NbdServer>, int> NbdServer::listen_tcp(const std::strin
     return std::unique_ptr<NbdServer>(new NbdServer(listening, host, ntohs(address.sin_port)));
 }
 
+std::unique_ptr<NbdServer> NbdServer::host(std::string name) {
+    return std::unique_ptr<NbdServer>(new NbdServer(-1, std::move(name), 0));
+}
+
 NbdServer::NbdServer(int listen_fd, std::string address, std::uint16_t port)
     : listen_fd_(listen_fd), epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), address_(std::move(address)), port_(port) {
+    if (listen_fd_ < 0) return;
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = listen_fd_;
@@ -71,7 +76,7 @@ NbdServer::NbdServer(int listen_fd, std::string address, std::uint16_t port)
 
 NbdServer::~NbdServer() {
     connections_.clear();
-    ::close(listen_fd_);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
     ::close(epoll_fd_);
     if (unlink_on_close_) ::unlink(address_.c_str());
 }
@@ -116,16 +121,21 @@ void NbdServer::watch(const NbdConnection& connection, bool add) {
 
 std::size_t NbdServer::accept_connections() {
     std::size_t accepted = 0;
-    for (;;) {
+    while (listen_fd_ >= 0) {
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // fails harmlessly on unix sockets
-        connections_.push_back(std::make_unique<NbdConnection>(*this, fd));
-        watch(*connections_.back(), true);
         ++accepted;
+        if (hand_off_ && hand_off_(fd)) continue;
+        adopt(fd);
     }
     return accepted;
+}
+
+void NbdServer::adopt(int fd) {
+    connections_.push_back(std::make_unique<NbdConnection>(*this, fd));
+    watch(*connections_.back(), true);
 }
 
 std::size_t NbdServer::poll(std::size_t) {

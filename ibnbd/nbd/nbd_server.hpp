@@ -9,6 +9,8 @@
 //             use it and force is false).
 #pragma once
 
+#include <functional>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -24,7 +26,16 @@ class NbdServer : public runtime::Pollable {
 public:
     static Expected<std::unique_ptr<NbdServer>, int> listen_unix(const std::string& path);
     static Expected<std::unique_ptr<NbdServer>, int> listen_tcp(const std::string& host, std::uint16_t port);
+    // A server without a socket of its own, for connections another server accepted and handed
+    // over (adopt()): it serves them on its own reactor.
+    static std::unique_ptr<NbdServer> host(std::string name);
     ~NbdServer() override;
+
+    // Every accepted connection is first offered to `hand_off`, which returns true when it took
+    // the descriptor (e.g. to adopt() it on another reactor's host).
+    void spread(std::function<bool(int fd)> hand_off) { hand_off_ = std::move(hand_off); }
+    // Serves an accepted, non-blocking connection from its first byte (the handshake).
+    void adopt(int fd);
 
     void add_export(const std::string& name, ExportTarget& target);
     Status<int> remove_export(const std::string& name, bool force);
@@ -51,6 +62,7 @@ private:
     bool unlink_on_close_ = false;
     std::map<std::string, ExportTarget*> exports_;
     std::vector<std::unique_ptr<NbdConnection>> connections_;
+    std::function<bool(int)> hand_off_;
 };
 
 }  // namespace ibnbd::nbd

@@ -50,6 +50,15 @@ Status<int> Reactor::post(Task task) {
     return {};
 }
 
+void Reactor::post_message(Task task) {
+    {
+        std::lock_guard lock(mutex_);
+        tasks_.push_back(std::move(task));
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+}
+
 void Reactor::stop() {
     {
         std::lock_guard lock(mutex_);

@@ -72,6 +72,13 @@ public:
 
     // Any thread. Errors: -EAGAIN (queue full), -ESHUTDOWN (stopped).
     Status<int> post(Task task);
+    // Any thread: a protocol message between parts of one session (ibtrs::TaskLink), which must
+    // not be lost: never refused, not even after stop(); their number is bounded by the protocol
+    // (a few per path or device event). After the reactor's thread is gone, run_pending_tasks()
+    // delivers what is left.
+    void post_message(Task task);
+    // Runs the queued tasks on the calling thread: the reactor's own, or any once it has ended.
+    std::size_t run_pending_tasks() { return run_tasks(); }
     // Any thread: run() returns after the current round.
     void stop();
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The client daemon on two reactor threads: two sessions land on different reactors (each with its
-# own fabric), both carry 32 MiB of random data in and out at the same time, and the data is right.
+# The client daemon on two reactor threads: two sessions have their control on different reactors,
+# both carry 32 MiB of random data in and out at the same time, and the data is right. Each
+# session's IO runs on both reactors: its NBD connections (nbdcopy opens several) are handed to
+# the reactors in turn, and each reactor's IO shard completes requests on its own connections.
 BIN=$1; source "$(dirname "$0")/lib.sh"
 need nbdcopy cmp
 mkdir -p "$WORK/vols" && truncate -s 64M "$WORK/vols/vol0" "$WORK/vols/vol1"
@@ -21,6 +23,22 @@ nbdcopy "$(uri r1 vol1)" "$WORK/out1.bin" & c1=$!
 wait $c0 || fail "nbdcopy out of r0"; wait $c1 || fail "nbdcopy out of r1"
 for s in 0 1; do cmp -n 33554432 "$WORK/in$s.bin" "$WORK/out$s.bin" || fail "session r$s read back wrong data"; done
 "$BIN/ibnbd" stats --session r1 | grep -q connected || fail "stats of the session on reactor 1"
+# Two single-connection readers at once: consecutive connections go to different reactors, and
+# each reactor's shard of the session does the IO of its connection (64 MiB in requests of at
+# most 128 KiB: 512 or more).
+for s in 0 1; do
+    nbdcopy --connections=1 "$(uri r$s vol$s)" "$WORK/a$s.bin" & ra=$!
+    nbdcopy --connections=1 "$(uri r$s vol$s)" "$WORK/b$s.bin" & rb=$!
+    wait $ra || fail "reader a of r$s"; wait $rb || fail "reader b of r$s"
+    cmp -n 33554432 "$WORK/in$s.bin" "$WORK/a$s.bin" && cmp -n 33554432 "$WORK/in$s.bin" "$WORK/b$s.bin" ||
+        fail "a reader of r$s read wrong data"
+    "$BIN/ibnbd" --json stats --session r$s | tr -d ' \n' > "$WORK/stats.json"
+    shards=$(grep -o '"shards":\[[^]]*\]' "$WORK/stats.json")
+    [ "$(grep -o '"reactor":' <<< "$shards" | wc -l)" = 2 ] || fail "session r$s has not one IO shard per reactor: $shards"
+    for ok in $(grep -o '"requests_completed_ok":[0-9]*' <<< "$shards" | tr -dc '0-9\n'); do
+        [ "$ok" -ge 512 ] || fail "a reactor of session r$s did not carry a reader's IO: $shards"
+    done
+done
 "$BIN/ibnbd" unmap --session r1 --device vol1 || fail "unmap on reactor 1"
 "$BIN/ibnbd" unmap --session r0 --device vol0 || fail "unmap on reactor 0"
 kill -TERM "$CLIENT_PID"; wait "$CLIENT_PID"; rc=$?; CLIENT_PID=""

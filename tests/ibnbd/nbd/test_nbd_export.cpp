@@ -6,8 +6,10 @@
 #include <libnbd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -128,6 +130,41 @@ BOOST_FIXTURE_TEST_CASE(handshake_reports_size_block_sizes_and_flags, Fixture) {
     nbd_handle* unknown = nbd_create();
     BOOST_TEST(nbd_connect_uri(unknown, uri("nope").c_str()) == -1);
     nbd_close(unknown);
+}
+
+BOOST_FIXTURE_TEST_CASE(connections_handed_to_another_reactors_host_are_served_there, Fixture) {
+    // Every second accepted connection goes to a host on its own reactor thread, with its own
+    // target: what the daemon does with the reactors of a session.
+    MemoryExport other(16 << 20, false);
+    runtime::Reactor other_reactor;
+    std::unique_ptr<NbdServer> host = NbdServer::host("other");
+    host->add_export("disk", other);
+    other_reactor.add(*host);
+    other_reactor.add(other);
+    std::thread other_thread([&] { other_reactor.run(); });
+    std::atomic<int> accepted{0};
+    // The fixture's reactor is running: change the server from its own thread.
+    BOOST_REQUIRE(reactor.post([&] {
+        server->spread([&](int fd) {
+            if (accepted++ % 2 == 0) return false;
+            other_reactor.post_message([&host, fd] { host->adopt(fd); });
+            return true;
+        });
+    }).has_value());
+    std::vector<char> data(4096, 'x'), back(4096);
+    nbd_handle* here = connect("disk");
+    nbd_handle* there = connect("disk");
+    BOOST_TEST(nbd_get_size(there) == 16 << 20);
+    BOOST_REQUIRE(nbd_pwrite(there, data.data(), data.size(), 0, 0) == 0);
+    BOOST_TEST(std::memcmp(other.disk.data(), data.data(), data.size()) == 0);  // the host's target
+    BOOST_TEST(disk.disk[0] == std::byte{0});                                   // not the server's
+    BOOST_REQUIRE(nbd_pread(here, back.data(), back.size(), 0, 0) == 0);
+    BOOST_TEST(back[0] == 0);
+    nbd_close(here);
+    nbd_close(there);
+    other_reactor.stop();
+    other_thread.join();
+    BOOST_TEST(accepted.load() == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(every_command_and_its_errors, Fixture) {

@@ -72,6 +72,21 @@ BOOST_AUTO_TEST_CASE(the_task_queue_is_bounded) {
     BOOST_TEST(reactor.post([] {}).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(protocol_messages_are_never_refused_and_run_after_the_thread_ended) {
+    ReactorConfig config;
+    config.task_queue = 2;
+    Reactor reactor(config);
+    int ran = 0;
+    for (int i = 0; i < 2; ++i) BOOST_TEST(reactor.post([&] { ++ran; }).has_value());
+    BOOST_TEST(reactor.post([] {}).error() == -EAGAIN);
+    reactor.post_message([&] { ran += 10; });  // a full queue does not refuse it
+    reactor.stop();
+    reactor.post_message([&] { ran += 100; });  // nor does a stopped reactor
+    BOOST_TEST(reactor.post([] {}).error() == -ESHUTDOWN);
+    BOOST_TEST(reactor.run_pending_tasks() == 4u);
+    BOOST_TEST(ran == 112);
+}
+
 BOOST_AUTO_TEST_CASE(an_idle_reactor_sleeps_and_wakes_on_its_sources) {
     ReactorConfig config;
     config.spin_polls = 10;
