@@ -157,7 +157,7 @@ BOOST_FIXTURE_TEST_CASE(connections_handed_to_another_reactors_host_are_served_t
     BOOST_TEST(nbd_get_size(there) == 16 << 20);
     BOOST_REQUIRE(nbd_pwrite(there, data.data(), data.size(), 0, 0) == 0);
     BOOST_TEST(std::memcmp(other.disk.data(), data.data(), data.size()) == 0);  // the host's target
-    BOOST_TEST(disk.disk[0] == std::byte{0});                                   // not the server's
+    BOOST_TEST((disk.disk[0] == std::byte{0}));  // not the server's
     BOOST_REQUIRE(nbd_pread(here, back.data(), back.size(), 0, 0) == 0);
     BOOST_TEST(back[0] == 0);
     nbd_close(here);
