@@ -12,39 +12,21 @@
 
 #include <memory>
 
-#include "fabric/fabric.hpp"
+#include "fabric/forwarding_fabric.hpp"
 
 namespace ibnbd::scenario {
 
-class LaggingFabric final : public fabric::Fabric {
+class LaggingFabric final : public fabric::ForwardingFabric {
 public:
-    LaggingFabric(fabric::Fabric& inner, fabric::Nanos teardown_delay) : inner_(inner), delay_(teardown_delay) {}
+    LaggingFabric(fabric::Fabric& inner, fabric::Nanos teardown_delay) : ForwardingFabric(inner), delay_(teardown_delay) {}
 
-    std::string_view name() const override { return inner_.name(); }
-    bool imm_consumes_recv() const override { return inner_.imm_consumes_recv(); }
-    fabric::Nanos now() const override { return inner_.now(); }
-    fabric::TimerId start_timer(fabric::Nanos delay, fabric::TimerHandler& handler, std::uint64_t cookie) override {
-        return inner_.start_timer(delay, handler, cookie);
-    }
-    bool cancel_timer(fabric::TimerId id) override { return inner_.cancel_timer(id); }
-    std::uint64_t random_u64() override { return inner_.random_u64(); }
-    Expected<std::unique_ptr<fabric::Listener>, fabric::Errc> listen(const fabric::Address& address,
-                                                                     fabric::ListenerHandler& handler) override {
-        return inner_.listen(address, handler);
-    }
     Expected<std::unique_ptr<fabric::Endpoint>, fabric::Errc> connect(const fabric::Address& destination,
                                                                       const fabric::Address& source,
                                                                       std::span<const std::byte> private_data,
                                                                       fabric::EndpointHandler& handler,
                                                                       fabric::QueueSizes queues) override;
-    Expected<std::unique_ptr<fabric::MemoryRegion>, fabric::Errc> register_memory(std::byte* data, std::size_t size,
-                                                                                  std::uint32_t access) override {
-        return inner_.register_memory(data, size, access);
-    }
-    std::size_t poll(std::size_t budget) override { return inner_.poll(budget); }
 
 private:
-    fabric::Fabric& inner_;
     fabric::Nanos delay_;
 };
 

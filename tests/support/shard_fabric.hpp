@@ -12,7 +12,7 @@
 #include <string>
 
 #include "core/ibtrs/shard_link.hpp"
-#include "fabric/fabric.hpp"
+#include "fabric/forwarding_fabric.hpp"
 
 namespace ibnbd::ibtrs::test {
 
@@ -25,9 +25,9 @@ struct ViewRegistry {
     std::map<const fabric::MemoryRegion*, Entry> regions;
 };
 
-class ShardFabric final : public fabric::Fabric {
+class ShardFabric final : public fabric::ForwardingFabric {
 public:
-    ShardFabric(fabric::Fabric& inner, ViewRegistry& registry) : inner_(inner), registry_(registry) {}
+    ShardFabric(fabric::Fabric& inner, ViewRegistry& registry) : ForwardingFabric(inner), registry_(registry) {}
 
     std::size_t foreign_entries = 0;  // posted entries with memory of another view
     std::size_t connects = 0;         // endpoints this view created
@@ -42,21 +42,6 @@ public:
             }
         }
         return count;
-    }
-
-    std::string_view name() const override { return inner_.name(); }
-    bool imm_consumes_recv() const override { return inner_.imm_consumes_recv(); }
-    fabric::Nanos now() const override { return inner_.now(); }
-    fabric::TimerId start_timer(fabric::Nanos delay, fabric::TimerHandler& handler, std::uint64_t cookie) override {
-        return inner_.start_timer(delay, handler, cookie);
-    }
-    bool cancel_timer(fabric::TimerId id) override { return inner_.cancel_timer(id); }
-    std::uint64_t random_u64() override { return inner_.random_u64(); }
-    std::size_t poll(std::size_t budget) override { return inner_.poll(budget); }
-
-    Expected<std::unique_ptr<fabric::Listener>, fabric::Errc> listen(const fabric::Address& address,
-                                                                     fabric::ListenerHandler& handler) override {
-        return inner_.listen(address, handler);
     }
 
     Expected<std::unique_ptr<fabric::Endpoint>, fabric::Errc> connect(const fabric::Address& destination,
@@ -134,7 +119,6 @@ private:
         return {out.data(), count};
     }
 
-    fabric::Fabric& inner_;
     ViewRegistry& registry_;
     std::set<View*> live_;
 };

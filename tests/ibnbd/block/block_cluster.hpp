@@ -29,6 +29,18 @@ inline std::string client_address(int client, int path) {
     return "10." + std::to_string(client + 1) + "." + std::to_string(path) + ".2";
 }
 
+// Collects block IO completions (cookie, status) in arrival order.
+struct Collect : BlockIoHandler {
+    void on_block_io_complete(std::uint64_t cookie, int status) override { results.emplace_back(cookie, status); }
+    std::vector<std::pair<std::uint64_t, int>> results;
+    int status_of(std::uint64_t cookie) const {
+        for (const auto& [c, s] : results) {
+            if (c == cookie) return s;
+        }
+        return 1;
+    }
+};
+
 // Records what a BlockClient reports.
 struct ClientEvents : BlockClientHandler {
     void on_mapped(BlockDevice& device, int status) override {

@@ -12,17 +12,6 @@ using fabric::sim::Direction;
 
 namespace {
 
-struct Collect : BlockIoHandler {
-    void on_block_io_complete(std::uint64_t cookie, int status) override { results.emplace_back(cookie, status); }
-    std::vector<std::pair<std::uint64_t, int>> results;
-    int status_of(std::uint64_t cookie) const {
-        for (const auto& [c, s] : results) {
-            if (c == cookie) return s;
-        }
-        return 1;
-    }
-};
-
 constexpr std::uint32_t kBlock = 4096;
 
 void write_block(BlockDevice& device, std::uint32_t block, std::uint32_t version, bool fua, Collect& sink,

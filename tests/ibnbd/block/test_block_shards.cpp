@@ -17,11 +17,6 @@ using fabric::sim::Direction;
 
 namespace {
 
-struct Collect : BlockIoHandler {
-    void on_block_io_complete(std::uint64_t cookie, int status) override { results.emplace_back(cookie, status); }
-    std::vector<std::pair<std::uint64_t, int>> results;
-};
-
 // Client 0 with shard 0 on `home` and shard 1 on `other`, both views of client node 0.
 struct ShardedClient {
     explicit ShardedClient(BlockCluster& cluster, fabric::Nanos queueing = 0)
