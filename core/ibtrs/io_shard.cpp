@@ -167,12 +167,8 @@ Status<int> IoShard::request(Dir dir, Permit permit, std::span<const std::byte> 
 }
 
 std::span<const PathView> IoShard::path_views() {
-    std::uint32_t used = 0;
-    for (std::uint32_t path = 0; path < lanes_.size(); ++path) {
-        if (lanes_[path]->state != Lane::State::idle) used = path + 1;
-    }
-    path_views_.resize(used);
-    for (std::uint32_t path = 0; path < used; ++path) {
+    path_views_.resize(lanes_used_);
+    for (std::uint32_t path = 0; path < lanes_used_; ++path) {
         const Lane& lane = *lanes_[path];
         path_views_[path] = PathView{lane.state == Lane::State::up, lane.counters.inflight.get(), lane.latency};
     }

@@ -182,6 +182,7 @@ private:
     RegisteredBuffer headers_;    // permit_count × max_hdr_size: user message + RTRS message
     RegisteredBuffer read_pool_;  // permit_count × max_io_size
     std::vector<std::unique_ptr<Lane>> lanes_;  // by path index, kMaxPathsPerSession
+    std::uint32_t lanes_used_ = 0;  // 1 + the highest path index ever connected
     std::vector<PathView> path_views_;
     PathSelector selector_;
     std::vector<Permit> queued_;  // FIFO of requests waiting for a path

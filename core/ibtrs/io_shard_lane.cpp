@@ -35,6 +35,7 @@ void IoShard::connect_lane(const LaneConnect& connect) {
         lane.conns.clear();
         failover(lane);
     }
+    lanes_used_ = std::max(lanes_used_, connect.path + 1);
     lane.generation = connect.generation;
     lane.connect = connect;
     lane.chunks.clear();
