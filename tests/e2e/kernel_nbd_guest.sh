@@ -37,7 +37,9 @@ for _ in $(seq 100); do [ -S "$IBNBD_CONTROL" ] && break; sleep 0.1; done
 connected_paths() { ./ibnbd --json stats --session k | grep -c '"state": "connected"'; }
 wait_paths() { for _ in $(seq 100); do [ "$(connected_paths)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
 wait_paths $(( ${#PATHS[@]} / 2 )) || fail "the paths did not connect"
-attach() { timeout 30 ./nbd-client -N vol0 127.0.0.1 10809 /dev/nbd0 -b 4096 || fail "nbd-client attach"; }
+# Two connections: the daemon hands them to its two reactors (the guest has two vCPUs), each with
+# its own IO shard of the session.
+attach() { timeout 30 ./nbd-client -N vol0 127.0.0.1 10809 /dev/nbd0 -b 4096 -C 2 || fail "nbd-client attach"; }
 detach() { timeout 30 ./nbd-client -d /dev/nbd0 || fail "nbd-client -d"; }
 attach
 [ "$(cat /sys/block/nbd0/size)" = 262144 ] || fail "/dev/nbd0 has $(cat /sys/block/nbd0/size) sectors, not 262144"
@@ -62,6 +64,9 @@ mount -t ext4 -o ro /dev/nbd0 /mnt/vol || fail "mount after re-attach"
 for i in 1 2 3; do cmp "$W/data.bin" "/mnt/vol/file$i" || fail "file$i differs after re-attach"; done
 umount /mnt/vol; detach
 ./ibnbd stats --session k
+shards=$(./ibnbd --json stats --session k | tr -d ' \n' | grep -o '"shards":\[[^]]*\]')
+echo "IO per reactor: $shards"
+[ "$(grep -o '"reactor":' <<< "$shards" | wc -l)" = "$(nproc)" ] || fail "not one IO shard per reactor: $shards"
 ./ibnbd unmap --session k --device vol0 || fail "unmap"
 kill -TERM "$CLIENT" "$SERVER"; wait "$SERVER" || fail "ibnbd-server did not exit 0 on SIGTERM"
 echo "kernel nbd-client ($MODE): ext4 on /dev/nbd0 over ibnbd: made, written, fsck clean, read back"
