@@ -10,7 +10,9 @@
 //
 // SHARDS   with an IBTRS session of several IO shards, the device has a copy (ShardDevice) per
 //          other shard, for that shard's thread: every change of state or info is sent to the
-//          copies, which take IO on their shard's own connections.
+//          copies, which take IO on their shard's own connections. A copy learns each change a
+//          task later than the device: right after on_mapped it is still in init (IO: -ENODEV);
+//          wait for its state, or start its users from a task posted to its shard after that.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,7 @@ public:
     Status<int> resize(std::uint64_t size_bytes);
 
     std::uint64_t remaps() const { return remaps_; }
+    std::size_t shard_count() const { return copies_.size() + 1; }
     // The copy for shard `shard` (1 .. shards - 1): use it only on that shard's thread.
     std::shared_ptr<ShardDevice> shard_copy(std::size_t shard) const { return copies_.at(shard - 1); }
     // In flight and users over every shard.

@@ -92,6 +92,10 @@ Cluster::Cluster(const Scenario& scenario, std::uint64_t seed, RunObserver& obse
 Cluster::~Cluster() {
     // Clients first (their sessions refer to nodes and fabrics), then servers; the world goes last.
     sessions_.clear();
+    for (auto& shards : client_shards_) {
+        for (auto& link : shards->links) link->run_all();  // the remote shards' teardown
+    }
+    client_shards_.clear();
     client_fabrics_.clear();
     for (auto& server : servers_) {
         server.transport.reset();
@@ -142,6 +146,12 @@ void Cluster::build_clients() {
         for (std::uint32_t k = 0; k < total; ++k) addresses.push_back(client_address(c, k));
         client_nodes_.push_back(&world_.add_node(client.name, addresses));
         client_fabrics_.push_back(std::make_unique<LaggingFabric>(*client_nodes_.back(), scenario_.settings.teardown_delay));
+        auto shards = std::make_unique<ClientShards>();
+        for (std::uint32_t s = 0; s < scenario_.settings.io_shards && scenario_.settings.io_shards > 1; ++s) {
+            shards->links.push_back(std::make_unique<SimTaskLink>(*client_fabrics_.back()));
+            if (s > 0) shards->views.push_back(std::make_unique<ShardFabric>(*client_fabrics_.back(), shards->registry));
+        }
+        client_shards_.push_back(std::move(shards));
         layout_.clients.push_back(client.name);
         std::uint32_t next_path = 0;
         for (const auto& session : client.sessions) add_session(c, client, session, next_path);
@@ -231,7 +241,8 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
         for (std::uint32_t p : session->paths) {
             specs.push_back({{paths_[p].client_address, 0}, {paths_[p].server_address, kPort}});
         }
-        auto created = block::BlockClient::create(*client_fabrics_[session->client], config, specs, *session);
+        auto created = block::BlockClient::create(*client_fabrics_[session->client], config, specs, *session,
+                                                  shard_layout(session->client));
         if (!created) return unexpected(fmt::format("session {}: cannot create it ({})", session->name, created.error()));
         session->block = std::move(created.value());
         for (std::size_t i = 0; i < session->paths.size(); ++i) {
@@ -254,10 +265,16 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
             return unexpected(fmt::format("device {}: map failed with {}", layout_.devices[d].name, devices_[d].map_status));
         }
     }
-    // Let every session's remaining paths finish their handshake.
+    // Let every session's remaining paths finish their handshake, and the devices' copies on
+    // further IO shards learn that they are mapped (a task after the device itself).
     world_.run_until([&] {
         for (const auto& session : sessions_) {
             if (session->block->transport().connected_paths() != session->paths.size()) return false;
+        }
+        for (const Device& device : devices_) {
+            for (std::size_t shard = 1; shard < device.device->shard_count(); ++shard) {
+                if (device.device->shard_copy(shard)->state() != block::DeviceState::mapped) return false;
+            }
         }
         return true;
     }, world_.now() + timeout);
@@ -267,6 +284,17 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
 std::size_t Cluster::session_count() const { return sessions_.size(); }
 const Cluster::Session& Cluster::session(std::uint32_t index) const { return *sessions_[index]; }
 block::BlockClient& Cluster::block_client(std::uint32_t session) { return *sessions_[session]->block; }
+ibtrs::ShardLayout Cluster::shard_layout(std::uint32_t client) {
+    ibtrs::ShardLayout layout;
+    ClientShards& shards = *client_shards_[client];
+    if (shards.views.empty()) return layout;
+    layout.home = shards.links[0].get();
+    for (std::size_t s = 0; s < shards.views.size(); ++s) {
+        layout.remote.push_back({shards.views[s].get(), shards.links[s + 1].get()});
+    }
+    return layout;
+}
+
 fabric::Fabric& Cluster::client_fabric(std::uint32_t session) { return *client_fabrics_[sessions_[session]->client]; }
 
 void Cluster::crash_server(std::uint32_t index, std::uint64_t seed) {

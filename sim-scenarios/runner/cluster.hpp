@@ -24,6 +24,7 @@
 #include "ibnbd/client/block_client.hpp"
 #include "ibnbd/server/block_server.hpp"
 #include "ibnbd/storage/memory/memory_backend.hpp"
+#include "sim-scenarios/lib/shard_fabric.hpp"
 #include "sim-scenarios/runner/lagging_fabric.hpp"
 #include "sim-scenarios/runner/observer.hpp"
 #include "sim-scenarios/runner/spec.hpp"
@@ -136,6 +137,15 @@ private:
     std::vector<Server> servers_;
     std::vector<fabric::sim::Node*> client_nodes_;
     std::vector<std::unique_ptr<fabric::Fabric>> client_fabrics_;  // LaggingFabric over each client node
+    // Per client node with settings.io_shards > 1: the links to its "reactors" (0: the sessions'
+    // own) and a view of its LaggingFabric per further shard.
+    struct ClientShards {
+        ViewRegistry registry;
+        std::vector<std::unique_ptr<SimTaskLink>> links;
+        std::vector<std::unique_ptr<ShardFabric>> views;
+    };
+    std::vector<std::unique_ptr<ClientShards>> client_shards_;
+    ibtrs::ShardLayout shard_layout(std::uint32_t client);
     std::vector<Path> paths_;
     std::vector<Device> devices_;
     std::vector<std::unique_ptr<Session>> sessions_;

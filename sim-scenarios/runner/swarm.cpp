@@ -54,9 +54,10 @@ private:
         settings.policy = pick(swarm_.policies);
         settings.queue_depth = pick(swarm_.queue_depths);
         settings.queue_while_reconnecting = pick(swarm_.queue_while_reconnecting);
-        draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, queue_while_reconnecting {}",
+        settings.io_shards = in(swarm_.io_shards);
+        draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, queue_while_reconnecting {}, io_shards {}",
                                      ibtrs::to_string(settings.policy), settings.queue_depth,
-                                     format_duration(settings.queue_while_reconnecting)));
+                                     format_duration(settings.queue_while_reconnecting), settings.io_shards));
     }
 
     void servers(Topology& topology) {

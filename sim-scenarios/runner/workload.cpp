@@ -44,6 +44,14 @@ Workload::Workload(fabric::Fabric& node, block::BlockDevice& device, DataModel& 
         slot.ticket.floors.reserve(buffer / kSector);
     }
     for (const auto& size : options_.spec.block_sizes) total_weight_ += size.weight;
+    for (std::size_t shard = 1; shard < device.shard_count(); ++shard) copies_.push_back(device.shard_copy(shard));
+}
+
+// With IO shards, consecutive requests go to the device's faces in turn, as NBD connections
+// handed to the reactors would.
+block::DeviceIo& Workload::face(std::uint64_t issued) {
+    const std::uint64_t pick = issued % (copies_.size() + 1);
+    return pick == 0 ? static_cast<block::DeviceIo&>(device_) : *copies_[pick - 1];
 }
 
 Workload::~Workload() {
@@ -158,19 +166,20 @@ void Workload::submit(std::uint32_t index, IoKind kind, std::uint64_t offset, st
     const std::span<std::byte> data(slot.buffer.data(), length);
     observer_.io_start(slot.started, options_.device, cookie, kind, offset, length);
     Status<int> submitted;
+    block::DeviceIo& device = face(stats_.issued);
     switch (kind) {
         case IoKind::read:
             model_.begin_read(slot.ticket, slot.first, slot.sectors);
-            submitted = device_.read(offset, data, *this, cookie);
+            submitted = device.read(offset, data, *this, cookie);
             break;
         case IoKind::write:
         case IoKind::write_fua:
             slot.version = model_.begin_write(slot.first, slot.sectors, data);
-            submitted = device_.write(offset, data, kind == IoKind::write_fua, *this, cookie);
+            submitted = device.write(offset, data, kind == IoKind::write_fua, *this, cookie);
             break;
         case IoKind::flush:
             slot.flush_mark = model_.begin_flush();
-            submitted = device_.flush(*this, cookie);
+            submitted = device.flush(*this, cookie);
             break;
     }
     if (!submitted) refused(index, submitted.error());

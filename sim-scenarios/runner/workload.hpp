@@ -105,8 +105,11 @@ private:
     std::uint32_t draw_size();
     void violation(std::string what);
 
+    block::DeviceIo& face(std::uint64_t issued);
+
     fabric::Fabric& node_;
     block::BlockDevice& device_;
+    std::vector<std::shared_ptr<block::ShardDevice>> copies_;  // IO goes round the device and these
     DataModel& model_;
     Options options_;
     RunObserver& observer_;

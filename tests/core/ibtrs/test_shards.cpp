@@ -6,12 +6,15 @@
 #include "core/ibtrs/client_path.hpp"
 #include "core/wire/rtrs_imm.hpp"
 #include "tests/core/ibtrs/cluster.hpp"
-#include "tests/support/shard_fabric.hpp"
+#include "sim-scenarios/lib/shard_fabric.hpp"
 
 using namespace ibnbd;
 using namespace ibnbd::ibtrs;
 using namespace ibnbd::ibtrs::test;
 using fabric::sim::Direction;
+using scenario::ShardFabric;
+using scenario::SimTaskLink;
+using scenario::ViewRegistry;
 
 namespace {
 

@@ -4,14 +4,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/ibnbd/block/block_cluster.hpp"
-#include "tests/support/shard_fabric.hpp"
+#include "sim-scenarios/lib/shard_fabric.hpp"
 
 using namespace ibnbd;
 using namespace ibnbd::block;
 using namespace ibnbd::block::test;
-using ibtrs::test::ShardFabric;
-using ibtrs::test::SimTaskLink;
-using ibtrs::test::ViewRegistry;
+using scenario::ShardFabric;
+using scenario::SimTaskLink;
+using scenario::ViewRegistry;
 using wire::AccessMode;
 using fabric::sim::Direction;
 

@@ -1,7 +1,8 @@
-// Test doubles for sessions with several IO shards on the simulator, where every shard would run
-// on its own reactor: a Fabric view per shard over the one client node, which counts every posted
-// entry whose memory was registered through another view (a shard touching another's objects),
-// and a TaskLink that delivers later, from the event loop, as a cross-thread link would.
+// Sessions with several IO shards on the simulator, where every shard would run on its own
+// reactor (for the scenario runner's `io_shards` and the tests): a Fabric view per shard over the
+// one client node, which counts every posted entry whose memory was registered through another
+// view (a shard touching another's objects), and a TaskLink that delivers later, from the event
+// loop, as a cross-thread link would.
 #pragma once
 
 #include <deque>
@@ -14,7 +15,7 @@
 #include "core/ibtrs/shard_link.hpp"
 #include "fabric/forwarding_fabric.hpp"
 
-namespace ibnbd::ibtrs::test {
+namespace ibnbd::scenario {
 
 // Every view's memory regions, so an entry from one view can still be handed to the simulator.
 struct ViewRegistry {
@@ -124,7 +125,7 @@ private:
 };
 
 // Runs tasks from the simulator's event loop, in post order: never inside post().
-class SimTaskLink final : public TaskLink, private fabric::TimerHandler {
+class SimTaskLink final : public ibtrs::TaskLink, private fabric::TimerHandler {
 public:
     explicit SimTaskLink(fabric::Fabric& fabric) : fabric_(fabric) {}
     ~SimTaskLink() override {
@@ -136,6 +137,13 @@ public:
         ++posted;
     }
     std::size_t posted = 0;
+    // Runs what is queued now, without the event loop (teardown: nothing must be left behind).
+    void run_all() {
+        while (!tasks_.empty()) {
+            fabric_.cancel_timer(timers_.front());
+            on_timer(0);
+        }
+    }
 
 private:
     void on_timer(std::uint64_t) override {
@@ -149,4 +157,4 @@ private:
     std::deque<fabric::TimerId> timers_;
 };
 
-}  // namespace ibnbd::ibtrs::test
+}  // namespace ibnbd::scenario
