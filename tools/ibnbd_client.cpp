@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     app.add_option("--rdma-address", options.rdma_address,
                    "with --fabric verbs: a local address on the RDMA interface to use (default: the only device)");
     app.add_option("--nbd-dir", options.nbd_dir, "directory for the NBD sockets of mapped devices");
-    app.add_option("--io-connections", options.io_connections, "IO connections per path")->check(CLI::Range(1, 64));
+    app.add_option("--io-connections", options.io_connections, "IO connections per path on each reactor")->check(CLI::Range(1, 64));
     app.add_option("--policy", options.policy, "multipath policy of new sessions");
     app.add_option("--hb-interval-ms", options.hb_interval_ms, "heartbeat interval")->check(CLI::Range(10, 3600000));
     app.add_option("--hb-missed", options.hb_missed, "heartbeats missed before a path fails")->check(CLI::Range(1, 1000));

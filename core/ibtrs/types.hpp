@@ -57,7 +57,7 @@ struct HeartbeatConfig {
 struct ClientConfig {
     std::string session_name;            // ≤ 254 bytes, no '/' or '.'
     std::uint16_t port = 1234;           // default destination port when a path names none
-    std::uint32_t io_connections = 1;    // IO connections per path besides the service connection
+    std::uint32_t io_connections = 1;    // IO connections per path and IO shard, besides cid 0
     MpPolicy policy = MpPolicy::min_inflight;
     HeartbeatConfig heartbeat;
     // Reconnect (protocol.md §1.11): wait delay × 2^attempt (capped at max_delay) plus a jitter
