@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/log.hpp"
+#include "core/wire/rtrs.hpp"
 #include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/client_service.hpp"
 #include "ibnbd/daemon/control_server.hpp"
@@ -64,6 +65,12 @@ void tear_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThre
 }
 
 int run(const Options& options) {
+    // Every path has cid 0 plus io_connections per reactor; RTRS allows 4096 connections a path.
+    if (1 + std::uint64_t{options.io_connections} * options.reactors > wire::kMaxCidNum) {
+        fmt::print(stderr, "ibnbd-client: --io-connections {} x --reactors {} exceeds the {} connections a path may have; "
+                           "lower one of them\n", options.io_connections, options.reactors, wire::kMaxCidNum - 1);
+        return 2;
+    }
     daemon::ClientServiceConfig config;
     config.nbd_dir = options.nbd_dir;
     config.transport.io_connections = options.io_connections;

@@ -6,6 +6,8 @@
 BIN=$1; source "$(dirname "$0")/lib.sh"
 need nbdcopy cmp
 mkdir -p "$WORK/vols" && truncate -s 64M "$WORK/vols/vol0" "$WORK/vols/vol1"
+out=$("$BIN/ibnbd-client" --reactors 256 --io-connections 64 --control-socket "$WORK/never.sock" 2>&1); rc=$?
+[ $rc = 2 ] && grep -q "exceeds the 4095 connections" <<< "$out" || fail "too many connections per path accepted (rc $rc): $out"
 start_server
 start_client --reactors 2
 "$BIN/ibnbd" map --session r0 --path "127.0.0.1:$PORT" --device vol0 || fail "map r0"
