@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/ibtrs/client_session.hpp"
+#include "core/ibtrs/empty_recvs.hpp"
 #include "core/ibtrs/io_shard.hpp"
 #include "core/ibtrs/work_context.hpp"
 #include "core/log.hpp"
@@ -186,14 +187,8 @@ void ClientPath::on_lane_drained(std::uint16_t generation) {
 }
 
 Status<int> ClientPath::post_empty_recvs(std::uint32_t count) {
-    // Empty receives exist only to absorb immediate data; a fabric whose write-with-immediate
-    // consumes no receive (libfabric tcp) would just hold them forever.
-    if (!fabric_.imm_consumes_recv()) return {};
     const std::uint64_t context = WorkContext{WorkKind::recv, 0, generation_, 0}.pack();
-    for (std::uint32_t i = 0; i < count; ++i) {
-        if (!service_->endpoint->post_recv(context, {})) return unexpected(-EIO);
-    }
-    return {};
+    return ibtrs::post_empty_recvs(fabric_, *service_->endpoint, context, count);
 }
 
 void ClientPath::begin_info_exchange() {

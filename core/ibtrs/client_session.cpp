@@ -194,15 +194,11 @@ void ClientSession::connect_lanes(const ClientPath& path, const wire::ConnReq& r
     connect.cids = static_cast<std::uint16_t>(config_.io_connections);
     connect.params = params_;
     connect.drain_timeout = config_.connect_timeout;
-    for (std::size_t index = 0; index < shards_.size(); ++index) {
-        connect.first_cid = static_cast<std::uint16_t>(1 + index * config_.io_connections);
-        ShardSlot& slot = shards_[index];
-        if (slot.link == nullptr) {
-            slot.shard->connect_lane(connect);
-        } else {
-            slot.link->post([shard = slot.shard.get(), connect] { shard->connect_lane(connect); });
-        }
-    }
+    each_shard([connect](IoShard& shard) {
+        LaneConnect own = connect;  // shard s's cids: 1 + s·n .. n + s·n
+        own.first_cid = static_cast<std::uint16_t>(1 + shard.index() * connect.cids);
+        shard.connect_lane(own);
+    });
 }
 
 void ClientSession::lanes_up(const ClientPath& path, const std::vector<wire::RemoteChunk>& chunks) {

@@ -74,8 +74,6 @@ int IoShard::configure(const SessionParams& params) {
     queued_.clear();
     queued_.reserve(count);
     params_ = params;
-    permit_base_ = base;
-    permit_count_ = count;
     log().debug("ibtrs session {} shard {}: chunks {}..{} of {}", config_.session_name, config_.index, base,
                 base + count, depth);
     return 0;
@@ -84,12 +82,12 @@ int IoShard::configure(const SessionParams& params) {
 
 fabric::Sge IoShard::read_buffer(Permit permit, std::uint32_t length) const {
     assert(owns(permit) && length <= params_.max_io_size);
-    return read_pool_.sge(std::size_t{permit - permit_base_} * params_.max_io_size, length);
+    return read_pool_.sge(offset(permit) * params_.max_io_size, length);
 }
 
 std::span<std::byte> IoShard::read_buffer_bytes(Permit permit) const {
     assert(owns(permit));
-    return read_pool_.span().subspan(std::size_t{permit - permit_base_} * params_.max_io_size,
+    return read_pool_.span().subspan(offset(permit) * params_.max_io_size,
                                      params_.max_io_size);
 }
 
@@ -98,7 +96,7 @@ std::span<std::byte> IoShard::read_buffer_bytes(Permit permit) const {
 Status<int> IoShard::check_request(Dir dir, Permit permit, std::span<const std::byte> usr,
                                    std::span<const fabric::Sge> data) const {
     if (!permits_.is_used(permit)) return unexpected(-EINVAL);
-    if (slots_[permit - permit_base_].state != RequestSlot::State::free) return unexpected(-EBUSY);
+    if (slots_[offset(permit)].state != RequestSlot::State::free) return unexpected(-EBUSY);
     const std::size_t max_entries = dir == Dir::write ? 3 : 1;
     if (data.size() > max_entries) return unexpected(-EINVAL);
     std::uint64_t data_len = 0;
@@ -117,7 +115,7 @@ Status<int> IoShard::check_request(Dir dir, Permit permit, std::span<const std::
 
 void IoShard::encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr) {
     const std::uint32_t max_hdr = params_.max_hdr_size;
-    std::byte* header = headers_.data() + std::size_t{permit - permit_base_} * max_hdr;
+    std::byte* header = headers_.data() + offset(permit) * max_hdr;
     if (!usr.empty()) std::memcpy(header, usr.data(), usr.size());
     const std::span<std::byte> rest(header + usr.size(), max_hdr - usr.size());
     if (slot.dir == Dir::write) {

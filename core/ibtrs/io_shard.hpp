@@ -101,10 +101,8 @@ public:
                         std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);
     fabric::Sge read_buffer(Permit permit, std::uint32_t length) const;
     std::span<std::byte> read_buffer_bytes(Permit permit) const;
-    const SessionParams& params() const { return params_; }
-    std::uint32_t permit_count() const { return permit_count_; }
+    std::uint32_t permit_count() const { return permits_.capacity(); }
     std::uint32_t index() const { return config_.index; }
-    fabric::Fabric& fabric() { return fabric_; }
 
     // ---- control, from the session ----
     void connect_lane(const LaneConnect& connect);
@@ -154,8 +152,10 @@ private:
 
     // Requests (io_shard.cpp).
     int configure(const SessionParams& params);
-    RequestSlot& slot(Permit permit) { return slots_[permit - permit_base_]; }
-    bool owns(Permit permit) const { return permit - permit_base_ < permit_count_; }
+    // The shard's chunks are permits_.base() .. base + capacity - 1.
+    std::size_t offset(Permit permit) const { return permit - permits_.base(); }
+    RequestSlot& slot(Permit permit) { return slots_[offset(permit)]; }
+    bool owns(Permit permit) const { return offset(permit) < permits_.capacity(); }
     Status<int> check_request(Dir dir, Permit permit, std::span<const std::byte> usr,
                               std::span<const fabric::Sge> data) const;
     void encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr);
@@ -175,8 +175,6 @@ private:
     std::shared_ptr<ShardEvents> events_;
     TaskLink* home_;
     SessionParams params_;
-    Permit permit_base_ = 0;
-    std::uint32_t permit_count_ = 0;
     PermitPool permits_;
     std::vector<RequestSlot> slots_;
     RegisteredBuffer headers_;    // permit_count × max_hdr_size: user message + RTRS message

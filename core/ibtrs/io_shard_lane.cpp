@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/ibtrs/empty_recvs.hpp"
 #include "core/ibtrs/io_shard.hpp"
 #include "core/ibtrs/io_shard_lane.hpp"
 #include "core/ibtrs/work_context.hpp"
@@ -93,14 +94,8 @@ void IoShard::on_conn_established(LaneConn& conn, std::span<const std::byte> pri
 }
 
 Status<int> IoShard::post_empty_recvs(LaneConn& conn, std::uint32_t count) {
-    // Empty receives exist only to absorb immediate data; a fabric whose write-with-immediate
-    // consumes no receive (libfabric tcp) would just hold them forever.
-    if (!fabric_.imm_consumes_recv()) return {};
     const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, conn.lane.generation, 0}.pack();
-    for (std::uint32_t i = 0; i < count; ++i) {
-        if (!conn.endpoint->post_recv(context, {})) return unexpected(-EIO);
-    }
-    return {};
+    return ibtrs::post_empty_recvs(fabric_, *conn.endpoint, context, count);
 }
 
 void IoShard::lane_up(std::uint32_t path, std::uint16_t generation, const std::vector<wire::RemoteChunk>& chunks) {
@@ -191,7 +186,7 @@ Status<int> IoShard::post_request(Lane& lane, Permit permit, RequestSlot& slot) 
     if (slot.dir == Dir::write) {
         for (std::size_t i = 0; i < slot.data_count; ++i) sges[count++] = slot.data[i];
     }
-    sges[count++] = headers_.sge(std::size_t{permit - permit_base_} * params_.max_hdr_size, slot.hdr_len);
+    sges[count++] = headers_.sge(offset(permit) * params_.max_hdr_size, slot.hdr_len);
     const std::uint64_t context = WorkContext{WorkKind::io_request, conn.cid, lane.generation, permit}.pack();
     const auto posted = conn.endpoint->post_write(context, {sges.data(), count},
                                                   {chunk.addr + remote_offset, chunk.rkey}, &imm);
@@ -299,7 +294,7 @@ void IoShard::finish_drain(Lane& lane) {
 
 void IoShard::failover(Lane& lane) {
     std::vector<std::uint32_t> moved_to;  // failure path only
-    for (Permit permit = permit_base_; permit < permit_base_ + permit_count_; ++permit) {
+    for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
         RequestSlot& request = slot(permit);
         if (request.state != RequestSlot::State::inflight || request.path != lane.path) continue;
         lane.counters.inflight.sub(1);

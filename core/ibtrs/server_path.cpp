@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/ibtrs/empty_recvs.hpp"
 #include "core/ibtrs/server.hpp"
 #include "core/ibtrs/server_session.hpp"
 #include "core/ibtrs/work_context.hpp"
@@ -173,14 +174,8 @@ bool ServerPath::post_receive_credits(Connection& conn) {
 }
 
 Status<int> ServerPath::post_empty_recvs(Connection& conn, std::uint32_t count) {
-    // Empty receives exist only to absorb immediate data; a fabric whose write-with-immediate
-    // consumes no receive (libfabric tcp) would just hold them forever.
-    if (!fabric_.imm_consumes_recv()) return {};
     const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, 0, 0}.pack();
-    for (std::uint32_t i = 0; i < count; ++i) {
-        if (!conn.endpoint->post_recv(context, {})) return unexpected(-EIO);
-    }
-    return {};
+    return ibtrs::post_empty_recvs(fabric_, *conn.endpoint, context, count);
 }
 
 void ServerPath::on_info_request(std::uint32_t byte_len) {

@@ -99,13 +99,11 @@ protected:
     ibtrs::SharedCounter<std::uint32_t> users_;
 };
 
-// A device's face on a remote shard: state and info are copies the BlockClient sends.
+// A device's face on a remote shard: state and info are copies the BlockClient sends (through
+// BlockIoPath::update).
 class ShardDevice final : public DeviceIo {
 public:
     using DeviceIo::DeviceIo;
-
-private:
-    friend class BlockIoPath;
 };
 
 }  // namespace ibnbd::block

@@ -60,7 +60,7 @@ struct ClientService::Device {
     std::unique_ptr<nbd::NbdServer> nbd;
     std::unique_ptr<nbd::NbdServer> nbd_tcp_server;
     struct Remote {
-        ShardExport* export_ = nullptr;  // owned; destroyed on its reactor
+        ShardExport* host = nullptr;  // owned; destroyed on its reactor
         runtime::Reactor* reactor = nullptr;
     };
     std::vector<Remote> remote;  // by shard - 1
@@ -308,7 +308,7 @@ bool ClientService::hand_off(Device& device, int fd) {
     if (pick == 0) return false;
     const Device::Remote& remote = device.remote[pick - 1];
     log().debug("ibnbd-client: NBD connection to {} handed to the reactor of shard {}", device.name, pick);
-    remote.reactor->post_message([target = remote.export_, fd] { target->adopt(fd); });
+    remote.reactor->post_message([target = remote.host, fd] { target->adopt(fd); });
     return true;
 }
 
@@ -318,7 +318,7 @@ void ClientService::stop_export(Device& device) {
         exported->reset();  // closes remaining connections; their target is invalid by now
     }
     for (const Device::Remote& remote : device.remote) {
-        remote.reactor->post_message([target = remote.export_, reactor = remote.reactor] {
+        remote.reactor->post_message([target = remote.host, reactor = remote.reactor] {
             target->stop(*reactor);
             delete target;
         });
@@ -340,7 +340,7 @@ void ClientService::unmap(const Json& request, Responder respond) {
     if (force && device->target) device->target->invalidate();
     if (force) {
         for (const Device::Remote& remote : device->remote) {
-            remote.reactor->post_message([target = remote.export_] { target->invalidate(); });
+            remote.reactor->post_message([target = remote.host] { target->invalidate(); });
         }
     }
     if (auto unmapped = session->client->unmap(*device->device, force); !unmapped) {

@@ -11,7 +11,6 @@ class ReactorLink final : public ibtrs::TaskLink {
 public:
     explicit ReactorLink(Reactor& reactor) : reactor_(reactor) {}
     void post(std::function<void()> task) override { reactor_.post_message(std::move(task)); }
-    Reactor& reactor() { return reactor_; }
 
 private:
     Reactor& reactor_;

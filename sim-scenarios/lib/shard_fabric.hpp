@@ -134,9 +134,7 @@ public:
     void post(std::function<void()> task) override {
         tasks_.push_back(std::move(task));
         timers_.push_back(fabric_.start_timer(0, *this, 0));
-        ++posted;
     }
-    std::size_t posted = 0;
     // Runs what is queued now, without the event loop (teardown: nothing must be left behind).
     void run_all() {
         while (!tasks_.empty()) {
