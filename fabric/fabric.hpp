@@ -251,8 +251,12 @@ public:
 
     virtual bool connected() const = 0;
     virtual const Address& peer_address() const = 0;
+    // Of an active endpoint: known once its connect request has gone out (so a listener that sees
+    // the request sees this address), at the latest with established.
     virtual const Address& local_address() const = 0;
 };
+
+class DetachedConnectRequest;
 
 // A connect request seen by a listener. Answer it inside on_connect_request() with exactly one of
 // accept() or reject(); an unanswered request is rejected with empty private data when the
@@ -270,6 +274,31 @@ public:
                                                              EndpointHandler& handler,
                                                              QueueSizes queues) = 0;
     // Errors: private_data_too_long (> kMaxRejectPrivateData), invalid_argument (answered already).
+    virtual Status<Errc> reject(std::span<const std::byte> private_data) = 0;
+    // Takes the request out of the callback, to be answered later and possibly by another fabric
+    // of the same backend (a multi-reactor server hands each session's connections to the reactor
+    // that owns the session). Afterwards this object counts as answered.
+    // Errors: invalid_argument (answered already), no_resources.
+    virtual Expected<std::unique_ptr<DetachedConnectRequest>, Errc> detach() = 0;
+};
+
+// A connect request taken out of ListenerHandler::on_connect_request(). It may be handed to
+// another thread; it is answered exactly once:
+//   - accepted by Fabric::accept() of any fabric of the same backend, on that fabric's thread
+//     (the endpoint, its completions and CM events then belong to that fabric), or
+//   - rejected by reject(), on the thread of the fabric whose listener received it.
+// Destroying an unanswered request rejects it with empty private data, and must then happen on the
+// receiving fabric's thread too. The client waits meanwhile (its connect is not answered), so
+// answer promptly: the client's CM gives up after some seconds. A request whose listener was
+// destroyed can still be accepted; rejecting it only drops it (the client sees the connect fail).
+class DetachedConnectRequest {
+public:
+    virtual ~DetachedConnectRequest() = default;
+    virtual std::span<const std::byte> private_data() const = 0;  // owned by this object
+    virtual const Address& peer_address() const = 0;
+    virtual const Address& local_address() const = 0;
+    virtual bool answered() const = 0;
+    // Errors: as ConnectRequest::reject().
     virtual Status<Errc> reject(std::span<const std::byte> private_data) = 0;
 };
 
@@ -328,6 +357,14 @@ public:
                                                               std::span<const std::byte> private_data,
                                                               EndpointHandler& handler,
                                                               QueueSizes queues) = 0;
+    // Accepts a request detached (ConnectRequest::detach()) on this or another fabric of the same
+    // backend; call it on this fabric's thread. Errors: as ConnectRequest::accept(), and
+    // invalid_argument for a request answered already or one of another backend (or, on the
+    // simulator, of another node).
+    virtual Expected<std::unique_ptr<Endpoint>, Errc> accept(DetachedConnectRequest& request,
+                                                             std::span<const std::byte> private_data,
+                                                             EndpointHandler& handler,
+                                                             QueueSizes queues) = 0;
     // Registers `size` bytes at `data` (the caller keeps the memory alive longer than the MR).
     // rkeys fit in 32 bits. Errors: registration_failed, invalid_argument (size 0, access 0).
     virtual Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data,

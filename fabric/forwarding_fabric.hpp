@@ -28,6 +28,11 @@ public:
                                                       EndpointHandler& handler, QueueSizes queues) override {
         return inner_.connect(destination, source, private_data, handler, queues);
     }
+    Expected<std::unique_ptr<Endpoint>, Errc> accept(DetachedConnectRequest& request,
+                                                     std::span<const std::byte> private_data,
+                                                     EndpointHandler& handler, QueueSizes queues) override {
+        return inner_.accept(request, private_data, handler, queues);
+    }
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override {
         return inner_.register_memory(data, size, access);

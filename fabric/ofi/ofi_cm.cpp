@@ -60,8 +60,9 @@ std::size_t Domain::dispatch_cm_event(std::uint32_t event, const std::byte* entr
     switch (event) {
         case FI_CONNREQ: {
             OfiListener* listener = listener_of(cm_entry->fid);
-            if (listener == nullptr) {
-                fi_freeinfo(cm_entry->info);  // its listener is gone
+            if (listener == nullptr) {  // its listener is gone
+                drop_request(*this, cm_entry->info);
+                fi_freeinfo(cm_entry->info);
                 return 0;
             }
             listener->on_connect_request(cm_entry->info, data);

@@ -239,10 +239,6 @@ void Domain::remove(OfiListener* listener) {
     std::erase(listeners_, listener);
 }
 
-bool Domain::contains(const OfiListener* listener) const {
-    return std::find(listeners_.begin(), listeners_.end(), listener) != listeners_.end();
-}
-
 bool Domain::empty() const {
     const bool no_endpoints = std::all_of(endpoints_.begin(), endpoints_.end(),
                                           [](const OfiEndpoint* e) { return e == nullptr; });

@@ -69,7 +69,6 @@ public:
     void remove(OfiEndpoint* endpoint);
     void add(OfiListener* listener);
     void remove(OfiListener* listener);
-    bool contains(const OfiListener* listener) const;
     bool empty() const;
     void count_memory_region(int delta) { memory_regions_ += delta; }
 

@@ -115,6 +115,10 @@ Expected<std::unique_ptr<OfiEndpoint>, Errc> OfiEndpoint::connect(
     if (ret != 0) {
         ofi_log().debug("connect to {} failed at once: {}", endpoint->peer_.to_string(), fi_error_text(ret));
         endpoint->pending_outcome_ = CmEventType::unreachable;
+    } else {
+        // The socket is bound once the connect is issued: local_address() is known while the
+        // request waits for its answer (a listener may hold it detached for a while).
+        endpoint->learn_local_address();
     }
     return endpoint;
 }
@@ -136,13 +140,18 @@ Expected<std::unique_ptr<OfiEndpoint>, Errc> OfiEndpoint::accept(
     return endpoint;
 }
 
-void OfiEndpoint::learn_addresses() {
+void OfiEndpoint::learn_local_address() {
     sockaddr_storage address{};
     std::size_t length = sizeof(address);
     if (fi_getname(&ep_->fid, &address, &length) == 0) {
         local_ = to_address(reinterpret_cast<const sockaddr*>(&address));
     }
-    length = sizeof(address);
+}
+
+void OfiEndpoint::learn_addresses() {
+    learn_local_address();
+    sockaddr_storage address{};
+    std::size_t length = sizeof(address);
     if (fi_getpeer(ep_, &address, &length) == 0) {
         peer_ = to_address(reinterpret_cast<const sockaddr*>(&address));
     }

@@ -77,6 +77,7 @@ private:
 
     OfiEndpoint(Domain& domain, EndpointHandler& handler, QueueSizes queues);
     Status<Errc> open(fi_info* info, QueueSizes queues);
+    void learn_local_address();
     void learn_addresses();
 
     // Posting (ofi_endpoint_post.cpp).

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "fabric/ofi/ofi_address.hpp"
+#include "fabric/ofi/ofi_detached_request.hpp"
 #include "fabric/ofi/ofi_domain.hpp"
 #include "fabric/ofi/ofi_endpoint.hpp"
 #include "fabric/ofi/ofi_listener.hpp"
@@ -57,6 +58,15 @@ Expected<std::unique_ptr<Endpoint>, Errc> OfiFabric::connect(const Address& dest
                                          handler, queues);
     if (!endpoint) return unexpected(endpoint.error());
     return std::unique_ptr<Endpoint>(std::move(*endpoint));
+}
+
+Expected<std::unique_ptr<Endpoint>, Errc> OfiFabric::accept(DetachedConnectRequest& request,
+                                                            std::span<const std::byte> private_data,
+                                                            EndpointHandler& handler,
+                                                            QueueSizes queues) {
+    auto* detached = dynamic_cast<OfiDetachedRequest*>(&request);
+    if (detached == nullptr) return unexpected(Errc::invalid_argument);  // another backend's
+    return detached->accept_on(*domain_, private_data, handler, queues);
 }
 
 Expected<std::unique_ptr<MemoryRegion>, Errc> OfiFabric::register_memory(std::byte* data, std::size_t size,

@@ -21,8 +21,10 @@
 //
 // THREADING
 //     One OfiFabric per thread (FI_THREAD_DOMAIN). Several OfiFabrics may live in one thread (the
-//     conformance harness runs a server and a client fabric side by side). poll() must not be
-//     called from inside a callback, and a callback must not destroy the OfiFabric.
+//     conformance harness runs a server, a sibling server and a client fabric side by side).
+//     poll() must not be called from inside a callback, and a callback must not destroy the
+//     OfiFabric. A detached connect request may move to another thread (see CONNECTION
+//     MANAGEMENT).
 //
 // CONNECTION MANAGEMENT
 //     listen():  port 0 binds an ephemeral port; Listener::address() reports the real one
@@ -44,8 +46,24 @@
 //                    the tag (0xA5) that byte is stripped.
 //     ConnectRequest::local_address() is the listener's address (libfabric does not report the
 //     address the client actually reached when listening on a wildcard).
+//     Endpoint::local_address() of a connecting endpoint is known once connect() returned (the
+//     socket is bound then), before established.
 //     disconnect() on an endpoint that is still connecting abandons the attempt and reports
 //     disconnected (never established) from the next poll().
+//     Detached requests (ConnectRequest::detach(), accept(DetachedConnectRequest&, ...)): the
+//     request's fi_info carries the provider's handle (tcp: the accepted socket, on no wait set
+//     once FI_CONNREQ was reported), so any OfiFabric of the same provider and libfabric domain
+//     (the same OfiConfig) can accept it: the endpoint is created on that fabric's domain and
+//     bound to its event queue and CQ. Another provider or domain: invalid_argument, and the
+//     request stays unanswered. An unanswered detached request must be gone before the fabric
+//     that received it (reject and destruction use that fabric's domain); an answered one may
+//     outlive it.
+//     A request whose listener is gone (destroyed inside the callback, or before a detached
+//     request is answered) cannot be rejected: fi_reject needs the closed passive endpoint.
+//     It is dropped instead: its socket is closed (through an endpoint made from it and closed
+//     at once), and the client reports unreachable. (tcp keeps the handle's few bytes, which
+//     only fi_accept and fi_reject free.) Without that the client would wait indefinitely: tcp's
+//     connect sets no timeout of its own, and fi_freeinfo leaves the handle and its socket alone.
 //
 // MEMORY REGISTRATION
 //     The backend asks for FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_PROV_KEY | FI_MR_ALLOCATED and
@@ -157,6 +175,11 @@ public:
                                                       std::span<const std::byte> private_data,
                                                       EndpointHandler& handler,
                                                       QueueSizes queues) override;
+    // See CONNECTION MANAGEMENT, detached requests.
+    Expected<std::unique_ptr<Endpoint>, Errc> accept(DetachedConnectRequest& request,
+                                                     std::span<const std::byte> private_data,
+                                                     EndpointHandler& handler,
+                                                     QueueSizes queues) override;
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override;
 

@@ -35,14 +35,17 @@ private:
 
     Domain& domain_;
     ListenerHandler& handler_;
-    fid_pep* pep_ = nullptr;
+    // The only owner: the pep closes with this listener. Requests hold weak references, so that
+    // one whose listener is gone (destroyed inside the callback, or before a detached request is
+    // answered) finds that out instead of rejecting through a closed pep.
+    std::shared_ptr<fid_pep> pep_;
     Address address_;
 };
 
 // Valid only during ListenerHandler::on_connect_request().
 class OfiConnectRequest final : public ConnectRequest {
 public:
-    OfiConnectRequest(Domain& domain, fid_pep* pep, fi_info* request,
+    OfiConnectRequest(Domain& domain, std::weak_ptr<fid_pep> pep, fi_info* request,
                       std::span<const std::byte> private_data, const Address& local);
     ~OfiConnectRequest() override;
 
@@ -53,17 +56,41 @@ public:
                                                      EndpointHandler& handler,
                                                      QueueSizes queues) override;
     Status<Errc> reject(std::span<const std::byte> private_data) override;
+    // Hands the fi_info (with its handle) over to an OfiDetachedRequest.
+    Expected<std::unique_ptr<DetachedConnectRequest>, Errc> detach() override;
 
     bool answered() const { return answered_; }
 
 private:
     Domain& domain_;
-    fid_pep* pep_;
-    fi_info* request_;
+    std::weak_ptr<fid_pep> pep_;
+    fi_info* request_;  // null once detached
     std::span<const std::byte> private_data_;
     Address peer_;
     Address local_;
     bool answered_ = false;
 };
+
+// ---- answering a FI_CONNREQ, shared by OfiConnectRequest and OfiDetachedRequest ----
+// `request` is the FI_CONNREQ's fi_info; it stays owned by the caller. Its handle is consumed
+// by the provider when the request is answered (fi_accept or fi_reject), never by fi_freeinfo.
+
+// Accepts on `domain` (the receiving one or, for a detached request, any of the same provider).
+// Sets `answered` unless the arguments were refused (private_data_too_long, invalid_argument):
+// after a provider failure the connection went with the endpoint that could not be set up.
+Expected<std::unique_ptr<Endpoint>, Errc> accept_request(Domain& domain, fi_info* request,
+                                                         std::span<const std::byte> private_data,
+                                                         EndpointHandler& handler, QueueSizes queues,
+                                                         const Address& peer, bool& answered);
+// Rejects through `pep` with tagged private data (see ofi_fabric.hpp); with a null pep (its
+// listener is gone) drops the request instead, on `domain`, the receiving one. Sets `answered`
+// unless the data is too long. Errors: private_data_too_long, backend_error.
+Status<Errc> reject_request(Domain& domain, fid_pep* pep, fi_info* request,
+                            std::span<const std::byte> private_data, const Address& peer,
+                            bool& answered);
+// Gives up a request that can no longer be rejected (its listener is gone) on `domain`, the
+// receiving one. The client sees its connect fail (tcp: its socket closes) rather than waiting
+// for an answer that never comes.
+void drop_request(Domain& domain, fi_info* request);
 
 }  // namespace ibnbd::fabric::ofi

@@ -48,12 +48,41 @@ public:
                                                      QueueSizes queues) override;
     // Errors: invalid_argument (already answered), private_data_too_long (> 196 bytes).
     Status<Errc> reject(std::span<const std::byte> private_data) override;
+    // Errors: invalid_argument (already answered).
+    Expected<std::unique_ptr<DetachedConnectRequest>, Errc> detach() override;
     bool answered() const { return answered_; }
 
 private:
     Engine& engine_;
     Node& node_;
     const CmMessage& request_;
+    bool answered_ = false;
+};
+
+// A request taken out of the callback: a copy of the CM message. It is accepted only by the node
+// it reached, in the incarnation it reached (after a crash the client has long given up).
+class SimDetachedRequest final : public DetachedConnectRequest {
+public:
+    SimDetachedRequest(Engine& engine, Node& node, const CmMessage& request);
+    ~SimDetachedRequest() override;
+
+    std::span<const std::byte> private_data() const override { return request_.payload(); }
+    const Address& peer_address() const override { return request_.source; }
+    const Address& local_address() const override { return request_.destination; }
+    bool answered() const override { return answered_; }
+    Status<Errc> reject(std::span<const std::byte> private_data) override;
+    // Node::accept() of a detached request; errors as SimConnectRequest::accept(), and
+    // invalid_argument when `node` is not the node the request reached.
+    Expected<std::unique_ptr<Endpoint>, Errc> accept_on(Node& node, std::span<const std::byte> private_data,
+                                                        EndpointHandler& handler, QueueSizes queues);
+
+private:
+    bool stale() const;
+
+    Engine& engine_;
+    Node& node_;
+    const std::uint64_t incarnation_;
+    const CmMessage request_;
     bool answered_ = false;
 };
 

@@ -62,6 +62,14 @@ Expected<std::unique_ptr<Listener>, Errc> Node::listen(const Address& address,
     return std::unique_ptr<Listener>(std::move(listener));
 }
 
+Expected<std::unique_ptr<Endpoint>, Errc> Node::accept(DetachedConnectRequest& request,
+                                                       std::span<const std::byte> private_data,
+                                                       EndpointHandler& handler, QueueSizes queues) {
+    auto* detached = dynamic_cast<SimDetachedRequest*>(&request);
+    if (detached == nullptr) return unexpected(Errc::invalid_argument);
+    return detached->accept_on(*this, private_data, handler, queues);
+}
+
 Expected<std::unique_ptr<Endpoint>, Errc> Node::connect(const Address& destination,
                                                         const Address& source,
                                                         std::span<const std::byte> private_data,

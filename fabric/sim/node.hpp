@@ -74,6 +74,10 @@ public:
                                                       std::span<const std::byte> private_data,
                                                       EndpointHandler& handler,
                                                       QueueSizes queues) override;
+    // Only requests that reached this node, in this incarnation (no_resources after a crash).
+    Expected<std::unique_ptr<Endpoint>, Errc> accept(DetachedConnectRequest& request,
+                                                     std::span<const std::byte> private_data,
+                                                     EndpointHandler& handler, QueueSizes queues) override;
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override;
     std::size_t poll(std::size_t budget) override;

@@ -1,7 +1,9 @@
 // Device: the RDMA CM event channel. An event names its object through rdma_cm_id::context (a
 // CmOwner); a listener that is gone leaves a null context behind, and its connect requests are
-// rejected. Every event is acknowledged right after its dispatch, before any id is destroyed:
-// rdma_destroy_id() waits for the acknowledgement of every event it reported.
+// rejected. A detached connect request's id has a null context too until a fabric accepts it
+// (librdmacm drops the events of an id not accepted yet anyway). Every event is acknowledged right
+// after its dispatch, before any id is destroyed: rdma_destroy_id() and rdma_migrate_id() wait
+// for the acknowledgement of every event reported for their id.
 #include <cerrno>
 
 #include "fabric/verbs/verbs_connection.hpp"
@@ -26,8 +28,8 @@ std::size_t Device::poll_cm(std::size_t budget) {
         delivered += dispatch(event);
     }
     dispatching_ = false;
-    for (rdma_cm_id* id : doomed_listen_ids_) rdma_destroy_id(id);
-    doomed_listen_ids_.clear();
+    for (rdma_cm_id* id : doomed_ids_) rdma_destroy_id(id);
+    doomed_ids_.clear();
     return delivered;
 }
 
@@ -57,7 +59,7 @@ std::size_t Device::dispatch_connect_request(rdma_cm_event* event) {
         rdma_reject(request_id, nullptr, 0);
     }
     rdma_ack_cm_event(event);
-    // A request that was not accepted keeps no connection: its id goes now.
+    // A request neither accepted nor detached keeps no connection: its id goes now.
     if (!adopted) rdma_destroy_id(request_id);
     return delivered;
 }

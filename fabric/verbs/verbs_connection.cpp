@@ -191,6 +191,9 @@ bool Connection::on_address_resolved() {
         fail_attempt("device selection", ENODEV);
         return false;
     }
+    // Resolution bound the id to its source address and port: local_address() is known from here
+    // on, while the connect is in progress (the listener's request names it as its peer).
+    local_ = to_address(rdma_get_local_addr(id_));
     if (auto created = create_qp(queues_); !created) {
         fail_attempt("rdma_create_qp", ENOMEM);
         return false;

@@ -142,9 +142,12 @@ Device::~Device() {
     assert(endpoints_ == 0 && "every Endpoint must be destroyed before its VerbsFabric");
     assert(listeners_.empty() && "every Listener must be destroyed before its VerbsFabric");
     assert(memory_regions_ == 0 && "every MemoryRegion must be destroyed before its VerbsFabric");
+    // Their ids are on this Device's event channel, which goes now.
+    assert(detached_requests_ == 0 &&
+           "every detached request this VerbsFabric received must be answered before it is destroyed");
     // Connections still waiting for TIMEWAIT_EXIT are released now (see verbs_fabric.hpp).
     connections_.clear();
-    for (rdma_cm_id* id : doomed_listen_ids_) rdma_destroy_id(id);
+    for (rdma_cm_id* id : doomed_ids_) rdma_destroy_id(id);
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (completion_channel_) ibv_destroy_comp_channel(completion_channel_);
     if (pd_) {
@@ -171,10 +174,10 @@ void Device::remove(VerbsListener* listener) {
     std::erase(listeners_, listener);
 }
 
-void Device::destroy_listen_id(rdma_cm_id* id) {
+void Device::destroy_unowned_id(rdma_cm_id* id) {
     id->context = nullptr;
     if (dispatching_) {
-        doomed_listen_ids_.push_back(id);
+        doomed_ids_.push_back(id);
         return;
     }
     rdma_destroy_id(id);

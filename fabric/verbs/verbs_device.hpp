@@ -8,6 +8,7 @@
 // removed between dispatches (reap()), so a callback may destroy anything it owns.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -57,9 +58,13 @@ public:
     Connection* adopt(std::unique_ptr<Connection> connection);
     void add(VerbsListener* listener);
     void remove(VerbsListener* listener);
-    // Destroys a listening id now, or after the event being dispatched has been acknowledged.
-    void destroy_listen_id(rdma_cm_id* id);
+    // Destroys an id nothing owns any more (a listener's, a rejected detached request's) now, or
+    // after the event being dispatched has been acknowledged.
+    void destroy_unowned_id(rdma_cm_id* id);
     void count_endpoint(int delta) { endpoints_ += delta; }
+    // Detached connect requests whose id is still on this Device's CM event channel. A sibling
+    // fabric's thread takes one off when it accepts it, hence atomic.
+    void count_detached_request(int delta) { detached_requests_ += delta; }
     void count_memory_region(int delta) { memory_regions_ += delta; }
     void count_timewait_exit() { ++stats_.timewait_exits; }
     void count_local_flush() { ++stats_.local_flushes; }
@@ -95,11 +100,12 @@ private:
     std::uint32_t sge_limit_ = 1;
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<VerbsListener*> listeners_;
-    std::vector<rdma_cm_id*> doomed_listen_ids_;
+    std::vector<rdma_cm_id*> doomed_ids_;
     std::size_t cursor_ = 0;
     bool dispatching_ = false;
     int endpoints_ = 0;
     int memory_regions_ = 0;
+    std::atomic<int> detached_requests_{0};
     VerbsStats stats_;
 };
 

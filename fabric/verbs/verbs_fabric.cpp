@@ -79,6 +79,14 @@ Expected<std::unique_ptr<Endpoint>, Errc> VerbsFabric::connect(const Address& de
     return std::unique_ptr<Endpoint>(std::make_unique<VerbsEndpoint>(*device_, **connection));
 }
 
+Expected<std::unique_ptr<Endpoint>, Errc> VerbsFabric::accept(DetachedConnectRequest& request,
+                                                              std::span<const std::byte> private_data,
+                                                              EndpointHandler& handler, QueueSizes queues) {
+    auto* detached = dynamic_cast<VerbsDetachedRequest*>(&request);
+    if (detached == nullptr) return unexpected(Errc::invalid_argument);  // another backend's
+    return detached->accept_on(*device_, private_data, handler, queues);
+}
+
 Expected<std::unique_ptr<MemoryRegion>, Errc> VerbsFabric::register_memory(std::byte* data, std::size_t size,
                                                                            std::uint32_t access) {
     auto region = VerbsMemoryRegion::create(*device_, data, size, access);

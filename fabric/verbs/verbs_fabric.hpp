@@ -37,7 +37,9 @@
 //
 // THREADING
 //     One VerbsFabric per thread. Several may live in one thread or process, also on the same
-//     device (the conformance harness runs a server and a client fabric side by side). poll() must
+//     device (the conformance harness runs a server fabric, a sibling of it and a client fabric
+//     side by side). A detached connect request is the one object that may cross to another
+//     fabric's thread (see DETACHED CONNECT REQUESTS). poll() must
 //     not be called from inside a callback, and a callback must not destroy the VerbsFabric.
 //     Nothing survives fork(): rdma-core device contexts belong to the process that opened them
 //     (the kernel refuses a child's use: "changed security contexts after opening file
@@ -52,7 +54,8 @@
 //     connect(): rdma_resolve_addr -> rdma_resolve_route -> rdma_connect, each step driven by
 //                poll(). A failure at any step (no route, no such device, timeout, nobody
 //                listening: the IB CM answers with a REJ "invalid service ID") is reported as
-//                unreachable; a reject by the listener as rejected.
+//                unreachable; a reject by the listener as rejected. local_address() is known
+//                from address resolution on, before the REQ goes out (empty until then).
 //     Private data: the InfiniBand CM carries no length. IB and RoCE deliver private data padded
 //                with zero bytes to the CM's fixed sizes: a connect request's data arrives as 56
 //                bytes, an accept's (established on the active side) as 196 bytes and a reject's
@@ -66,6 +69,27 @@
 //     RDMA CM events handled: ADDR_RESOLVED, ADDR_ERROR, ROUTE_RESOLVED, ROUTE_ERROR,
 //     CONNECT_REQUEST, ESTABLISHED, REJECTED, UNREACHABLE, CONNECT_ERROR, DISCONNECTED,
 //     TIMEWAIT_EXIT, DEVICE_REMOVAL and ADDR_CHANGE (the last two break the connection).
+//
+// DETACHED CONNECT REQUESTS
+//     ConnectRequest::detach() copies the request's private data (it lives in the CM event, which
+//     is acknowledged when the callback returns) and keeps the request's rdma_cm id on the
+//     receiving fabric's event channel; the listener may then go. The client waits meanwhile,
+//     until its CM gives up on the REQ (unreachable).
+//     accept() on the receiving fabric: as ConnectRequest::accept(). On another VerbsFabric of the
+//     process, on that fabric's thread: rdma_migrate_id() moves the id to that fabric's event
+//     channel (it waits until the receiving fabric has acknowledged every event it read for the
+//     id, which it does right after each dispatch), then the QP is created on that fabric's PD and
+//     a CQ on its completion channel, and the REP goes out: the endpoint belongs to that fabric
+//     entirely, and the receiving fabric may be destroyed. Errors: as ConnectRequest::accept();
+//     invalid_argument also for a request answered already, one of another backend, or one that
+//     arrived through another RDMA device than the accepting fabric's (a QP uses its own
+//     device's PD and CQs); no_resources when rdma_migrate_id() fails. Argument errors and those
+//     two leave the request unanswered; a failure after that answers it (the client's connect
+//     fails). Fabrics on one device share librdmacm's ibv_context, so any of them may accept.
+//     reject() and destroying an unanswered request (on the receiving fabric's thread) send the
+//     REJ and destroy the id (the REJ goes out on the request's own id, so it needs no listener).
+//     A VerbsFabric must not be destroyed while a request it received is detached and unanswered
+//     (asserted): the request's id is on its event channel.
 //
 // MEMORY REGISTRATION
 //     ibv_reg_mr() on the fabric's protection domain. remote_key() is {virtual address, rkey}.
@@ -194,7 +218,8 @@ public:
     // devices and none chosen, an iWARP device, or an rdma-core call failed; logged),
     // address_invalid (`address` cannot be parsed), no_resources.
     static Expected<std::unique_ptr<VerbsFabric>, Errc> create(const VerbsConfig& config);
-    // Every Listener, Endpoint and MemoryRegion of this fabric must be gone (asserted).
+    // Every Listener, Endpoint and MemoryRegion of this fabric must be gone, and every connect
+    // request detached from its listeners answered (asserted).
     ~VerbsFabric() override;
 
     std::string_view name() const override { return "verbs"; }
@@ -208,6 +233,10 @@ public:
                                                       std::span<const std::byte> private_data,
                                                       EndpointHandler& handler,
                                                       QueueSizes queues) override;
+    // See DETACHED CONNECT REQUESTS above.
+    Expected<std::unique_ptr<Endpoint>, Errc> accept(DetachedConnectRequest& request,
+                                                     std::span<const std::byte> private_data,
+                                                     EndpointHandler& handler, QueueSizes queues) override;
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override;
 

@@ -13,8 +13,6 @@ namespace ibnbd::fabric::verbs {
 namespace {
 
 constexpr int kBacklog = 128;
-// IB CM REJ private data (IB_CM_REJ_PRIVATE_DATA_SIZE).
-constexpr std::size_t kMaxRejectPrivateData = 148;
 
 }  // namespace
 
@@ -25,7 +23,7 @@ VerbsListener::VerbsListener(Device& device, ListenerHandler& handler)
 
 VerbsListener::~VerbsListener() {
     device_.remove(this);
-    if (id_) device_.destroy_listen_id(id_);
+    if (id_) device_.destroy_unowned_id(id_);
 }
 
 Expected<std::unique_ptr<VerbsListener>, Errc> VerbsListener::create(Device& device, const Address& address,
@@ -82,32 +80,35 @@ void VerbsListener::on_cm_event(const rdma_cm_event& event) {
     verbs_log().warn("listener {}: {}", address_.to_string(), cm_event_name(event.event));
 }
 
-VerbsConnectRequest::VerbsConnectRequest(Device& device, const rdma_cm_event& event)
-    : device_(device),
-      id_(event.id),
+// ---- IncomingRequest ---------------------------------------------------------------------------
+
+IncomingRequest::IncomingRequest(const rdma_cm_event& event)
+    : id_(event.id),
       param_(event.param.conn),
       peer_(to_address(rdma_get_peer_addr(event.id))),
       local_(to_address(rdma_get_local_addr(event.id))) {
-    if (event.param.conn.private_data != nullptr) {
-        private_data_ = {static_cast<const std::byte*>(event.param.conn.private_data),
-                         event.param.conn.private_data_len};
-    }
+    // Only the read depths are used; the data pointer dies with the event.
+    param_.private_data = nullptr;
+    param_.private_data_len = 0;
 }
 
-Expected<std::unique_ptr<Endpoint>, Errc> VerbsConnectRequest::accept(std::span<const std::byte> private_data,
-                                                                      EndpointHandler& handler,
-                                                                      QueueSizes queues) {
+Status<Errc> IncomingRequest::check_accept(std::span<const std::byte> private_data, QueueSizes queues) const {
     if (answered_) return unexpected(Errc::invalid_argument);
     if (private_data.size() > kMaxAcceptPrivateData) return unexpected(Errc::private_data_too_long);
     if (queues.max_send_wr == 0 || queues.max_recv_wr == 0) return unexpected(Errc::invalid_argument);
-    answered_ = true;
-    id_adopted_ = true;
-    auto connection = Connection::accept(device_, id_, param_, private_data, handler, queues);
-    if (!connection) return unexpected(connection.error());
-    return std::unique_ptr<Endpoint>(std::make_unique<VerbsEndpoint>(device_, **connection));
+    return {};
 }
 
-Status<Errc> VerbsConnectRequest::reject(std::span<const std::byte> private_data) {
+Expected<std::unique_ptr<Endpoint>, Errc> IncomingRequest::accept(Device& device,
+                                                                  std::span<const std::byte> private_data,
+                                                                  EndpointHandler& handler, QueueSizes queues) {
+    answered_ = true;
+    auto connection = Connection::accept(device, id_, param_, private_data, handler, queues);
+    if (!connection) return unexpected(connection.error());
+    return std::unique_ptr<Endpoint>(std::make_unique<VerbsEndpoint>(device, **connection));
+}
+
+Status<Errc> IncomingRequest::reject(std::span<const std::byte> private_data) {
     if (answered_) return unexpected(Errc::invalid_argument);
     if (private_data.size() > kMaxRejectPrivateData) return unexpected(Errc::private_data_too_long);
     answered_ = true;
@@ -117,6 +118,87 @@ Status<Errc> VerbsConnectRequest::reject(std::span<const std::byte> private_data
         return unexpected(Errc::backend_error);
     }
     return {};
+}
+
+// ---- VerbsConnectRequest -----------------------------------------------------------------------
+
+VerbsConnectRequest::VerbsConnectRequest(Device& device, const rdma_cm_event& event)
+    : device_(device), request_(event) {
+    if (event.param.conn.private_data != nullptr) {
+        private_data_ = {static_cast<const std::byte*>(event.param.conn.private_data),
+                         event.param.conn.private_data_len};
+    }
+}
+
+Expected<std::unique_ptr<Endpoint>, Errc> VerbsConnectRequest::accept(std::span<const std::byte> private_data,
+                                                                      EndpointHandler& handler,
+                                                                      QueueSizes queues) {
+    if (auto checked = request_.check_accept(private_data, queues); !checked) return unexpected(checked.error());
+    id_adopted_ = true;
+    return request_.accept(device_, private_data, handler, queues);
+}
+
+Status<Errc> VerbsConnectRequest::reject(std::span<const std::byte> private_data) {
+    return request_.reject(private_data);
+}
+
+Expected<std::unique_ptr<DetachedConnectRequest>, Errc> VerbsConnectRequest::detach() {
+    if (request_.answered()) return unexpected(Errc::invalid_argument);
+    // The private data lives in the CM event, which is acknowledged (freed) when the callback
+    // returns: the detached request keeps a copy.
+    auto detached = std::make_unique<VerbsDetachedRequest>(device_, request_, private_data_);
+    // The id's context is the listener's (librdmacm copies it into a request's id), and the
+    // listener may go before the request is answered.
+    request_.id()->context = nullptr;
+    request_.hand_over();
+    id_adopted_ = true;
+    return std::unique_ptr<DetachedConnectRequest>(std::move(detached));
+}
+
+// ---- VerbsDetachedRequest ----------------------------------------------------------------------
+
+VerbsDetachedRequest::VerbsDetachedRequest(Device& home, const IncomingRequest& request,
+                                           std::span<const std::byte> private_data)
+    : home_(home), request_(request), private_data_(private_data.begin(), private_data.end()) {
+    home_.count_detached_request(+1);
+}
+
+VerbsDetachedRequest::~VerbsDetachedRequest() {
+    if (!request_.answered()) (void)reject({});
+}
+
+Status<Errc> VerbsDetachedRequest::reject(std::span<const std::byte> private_data) {
+    if (request_.answered()) return unexpected(Errc::invalid_argument);
+    auto rejected = request_.reject(private_data);
+    if (!request_.answered()) return rejected;  // too much private data: still pending
+    // Nothing answers this request any more; the id is on the home channel, whose thread this is.
+    home_.destroy_unowned_id(request_.id());
+    home_.count_detached_request(-1);
+    return rejected;
+}
+
+Expected<std::unique_ptr<Endpoint>, Errc> VerbsDetachedRequest::accept_on(Device& device,
+                                                                          std::span<const std::byte> private_data,
+                                                                          EndpointHandler& handler,
+                                                                          QueueSizes queues) {
+    if (auto checked = request_.check_accept(private_data, queues); !checked) return unexpected(checked.error());
+    rdma_cm_id* id = request_.id();
+    // A QP can only use a PD and CQ of the ibv_context the request arrived through.
+    if (id->verbs != device.context()) {
+        verbs_log().warn("connect request from {} arrived through device {}; the accepting fabric uses {}",
+                         request_.peer().to_string(), id->verbs ? ibv_get_device_name(id->verbs->device) : "(none)",
+                         device.name());
+        return unexpected(Errc::invalid_argument);
+    }
+    if (&device != &home_ && rdma_migrate_id(id, device.cm_channel()) != 0) {
+        // The id is still on the home channel: the request stays pending there.
+        verbs_log().warn("rdma_migrate_id for the connect request from {}: {}", request_.peer().to_string(),
+                         errno_text(errno));
+        return unexpected(Errc::no_resources);
+    }
+    // From here on the id depends only on `device`: the home fabric may go.
+    home_.count_detached_request(-1);
+    return request_.accept(device, private_data, handler, queues);
 }
 
 }  // namespace ibnbd::fabric::verbs

@@ -1,8 +1,9 @@
-// A listening rdma_cm id and the connect requests it produces.
+// A listening rdma_cm id and the connect requests it produces, in the callback and detached.
 #pragma once
 
 #include <memory>
 #include <span>
+#include <vector>
 
 #include <rdma/rdma_cma.h>
 
@@ -22,8 +23,9 @@ public:
     const Address& address() const override { return address_; }
 
     // ---- for the Device ----
-    // Presents one CONNECT_REQUEST to the handler. Returns whether a connection took ownership
-    // of the request's id (the Device destroys it otherwise, after the acknowledgement).
+    // Presents one CONNECT_REQUEST to the handler. Returns whether a connection or a detached
+    // request took ownership of the request's id (the Device destroys it otherwise, after the
+    // acknowledgement).
     bool on_connect_request(const rdma_cm_event& event);
     // Other events of the listening id (DEVICE_REMOVAL, ADDR_CHANGE) are logged.
     void on_cm_event(const rdma_cm_event& event);
@@ -38,30 +40,99 @@ private:
     Address address_;
 };
 
+// A connect request as both of its forms hold it: the request's id, the active side's connection
+// parameters (with private_data cleared: it points into the CM event), the addresses and whether
+// the request was answered. The accept and reject logic of both forms.
+class IncomingRequest {
+public:
+    explicit IncomingRequest(const rdma_cm_event& event);
+
+    rdma_cm_id* id() const { return id_; }
+    const Address& peer() const { return peer_; }
+    const Address& local() const { return local_; }
+    bool answered() const { return answered_; }
+    // What accept() refuses before answering: invalid_argument (answered already, a queue size of
+    // 0), private_data_too_long.
+    Status<Errc> check_accept(std::span<const std::byte> private_data, QueueSizes queues) const;
+    // Accepts on `device`, whose CM event channel the id must be on; check_accept() first. Answers
+    // the request: the connection takes the id even when it fails (no_resources).
+    Expected<std::unique_ptr<Endpoint>, Errc> accept(Device& device, std::span<const std::byte> private_data,
+                                                     EndpointHandler& handler, QueueSizes queues);
+    // Sends the REJ; the id stays with the caller. Errors: invalid_argument (answered already),
+    // private_data_too_long (both leave it unanswered), backend_error (answered nevertheless).
+    Status<Errc> reject(std::span<const std::byte> private_data);
+    // The request was handed on (ConnectRequest::detach()): this copy no longer answers it.
+    void hand_over() { answered_ = true; }
+
+private:
+    rdma_cm_id* id_;
+    rdma_conn_param param_;
+    Address peer_;
+    Address local_;
+    bool answered_ = false;
+};
+
 // Valid only during ListenerHandler::on_connect_request().
 class VerbsConnectRequest final : public ConnectRequest {
 public:
     VerbsConnectRequest(Device& device, const rdma_cm_event& event);
 
     std::span<const std::byte> private_data() const override { return private_data_; }
-    const Address& peer_address() const override { return peer_; }
-    const Address& local_address() const override { return local_; }
+    const Address& peer_address() const override { return request_.peer(); }
+    const Address& local_address() const override { return request_.local(); }
     Expected<std::unique_ptr<Endpoint>, Errc> accept(std::span<const std::byte> private_data,
                                                      EndpointHandler& handler, QueueSizes queues) override;
     Status<Errc> reject(std::span<const std::byte> private_data) override;
+    Expected<std::unique_ptr<DetachedConnectRequest>, Errc> detach() override;
 
-    bool answered() const { return answered_; }
+    bool answered() const { return request_.answered(); }
+    // Whether a connection or a detached request took the id (else the Device destroys it).
     bool id_adopted() const { return id_adopted_; }
 
 private:
     Device& device_;
-    rdma_cm_id* id_;
-    rdma_conn_param param_;
-    std::span<const std::byte> private_data_;
-    Address peer_;
-    Address local_;
-    bool answered_ = false;
+    IncomingRequest request_;
+    std::span<const std::byte> private_data_;  // in the CM event
     bool id_adopted_ = false;
+};
+
+// A connect request taken out of the listener callback (fabric.hpp). Its id stays on the receiving
+// ("home") Device's CM event channel, with a null context, until it is answered:
+//   - accept_on() the home Device creates the connection as VerbsConnectRequest::accept() does;
+//   - accept_on() another Device (a sibling fabric, on that fabric's thread) first moves the id to
+//     that Device's event channel with rdma_migrate_id(), so its CM events are read there, then
+//     creates the QP on that Device's PD and CQ and sends the REP. rdma_migrate_id() waits until
+//     every event the home channel reported for the id was acknowledged: the home Device does that
+//     right after each dispatch, and the CONNECT_REQUEST itself counts on the listening id (the
+//     kernel reports it there and librdmacm acknowledges it there), so the wait is short and does
+//     not depend on the home thread's callback having returned. The id's context is set only
+//     after the migration, so the home Device never dispatches to the connection.
+//   - reject() or the destructor (on the home fabric's thread) send the REJ and destroy the id.
+// Only the ibv_context must match: librdmacm opens each device once per process, so every fabric
+// on the same device shares it (and the id's QP may use any of their PDs and CQs).
+class VerbsDetachedRequest final : public DetachedConnectRequest {
+public:
+    VerbsDetachedRequest(Device& home, const IncomingRequest& request, std::span<const std::byte> private_data);
+    ~VerbsDetachedRequest() override;
+    VerbsDetachedRequest(const VerbsDetachedRequest&) = delete;
+    VerbsDetachedRequest& operator=(const VerbsDetachedRequest&) = delete;
+
+    std::span<const std::byte> private_data() const override { return private_data_; }
+    const Address& peer_address() const override { return request_.peer(); }
+    const Address& local_address() const override { return request_.local(); }
+    bool answered() const override { return request_.answered(); }
+    Status<Errc> reject(std::span<const std::byte> private_data) override;
+
+    // VerbsFabric::accept() on the fabric of `device`, on its thread. Errors: those of
+    // VerbsConnectRequest::accept(); invalid_argument also for a Device on another RDMA device, and
+    // no_resources when the migration fails - both leave the request unanswered.
+    Expected<std::unique_ptr<Endpoint>, Errc> accept_on(Device& device, std::span<const std::byte> private_data,
+                                                        EndpointHandler& handler, QueueSizes queues);
+
+private:
+    Device& home_;
+    IncomingRequest request_;
+    std::vector<std::byte> private_data_;
 };
 
 }  // namespace ibnbd::fabric::verbs

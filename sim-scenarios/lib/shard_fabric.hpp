@@ -32,6 +32,7 @@ public:
 
     std::size_t foreign_entries = 0;  // posted entries with memory of another view
     std::size_t connects = 0;         // endpoints this view created
+    std::size_t accepts = 0;          // detached requests this view accepted
 
     // Disconnects this view's live connections to `peer_host`; returns how many.
     std::size_t disconnect_to(const std::string& peer_host) {
@@ -53,6 +54,16 @@ public:
         auto endpoint = inner_.connect(destination, source, private_data, handler, queues);
         if (!endpoint) return unexpected(endpoint.error());
         ++connects;
+        return std::unique_ptr<fabric::Endpoint>(new View(*this, std::move(endpoint.value())));
+    }
+
+    Expected<std::unique_ptr<fabric::Endpoint>, fabric::Errc> accept(fabric::DetachedConnectRequest& request,
+                                                                     std::span<const std::byte> private_data,
+                                                                     fabric::EndpointHandler& handler,
+                                                                     fabric::QueueSizes queues) override {
+        auto endpoint = inner_.accept(request, private_data, handler, queues);
+        if (!endpoint) return unexpected(endpoint.error());
+        ++accepts;
         return std::unique_ptr<fabric::Endpoint>(new View(*this, std::move(endpoint.value())));
     }
 

@@ -19,12 +19,15 @@ public:
     virtual std::string name() const = 0;
     virtual Fabric& server() = 0;
     virtual Fabric& client() = 0;
+    // A second fabric on the server's host, as another reactor of a server has; run_until() and
+    // run_for() drive it too. Connect requests detached on server() are accepted on it.
+    virtual Fabric& server_sibling() = 0;
     // Where the server side should listen (a fresh port per call on real backends).
     virtual Address listen_address() = 0;
-    // Drives both fabrics until `done()` holds or `timeout` passes (virtual or wall time).
+    // Drives all fabrics until `done()` holds or `timeout` passes (virtual or wall time).
     // Returns done().
     virtual bool run_until(const std::function<bool()>& done, Nanos timeout) = 0;
-    // Drives both fabrics for `duration`, delivering whatever happens meanwhile.
+    // Drives all fabrics for `duration`, delivering whatever happens meanwhile.
     virtual void run_for(Nanos duration) = 0;
     // Silent death of the server node: no event reaches the client. Returns false (and the test
     // skips) where the backend cannot do this.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fabric/sim/world.hpp"
+#include "fabric/forwarding_fabric.hpp"
 #include "tests/fabric/harness.hpp"
 
 namespace ibnbd::fabric::test {
@@ -21,6 +22,7 @@ public:
         : world_(kSeed, make_config(imm_consumes_recv)),
           server_(world_.add_node("server", {kServerAddress})),
           client_(world_.add_node("client", {kClientAddress})),
+          server_sibling_(server_),
           name_(imm_consumes_recv ? "sim-verbs" : "sim-tcp") {
         world_.add_link(kClientAddress, kServerAddress, sim::LinkConfig{.latency = 2'000});
     }
@@ -28,6 +30,8 @@ public:
     std::string name() const override { return name_; }
     Fabric& server() override { return server_; }
     Fabric& client() override { return client_; }
+    // On the simulator a node is one fabric; another reactor of that node is a view of it.
+    Fabric& server_sibling() override { return server_sibling_; }
     Address listen_address() override { return Address{kServerAddress, next_port_++}; }
 
     bool run_until(const std::function<bool()>& done, Nanos timeout) override {
@@ -51,6 +55,7 @@ private:
     sim::World world_;
     sim::Node& server_;
     sim::Node& client_;
+    ForwardingFabric server_sibling_;
     std::string name_;
     std::uint16_t next_port_ = 7000;
 };

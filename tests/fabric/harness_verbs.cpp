@@ -1,10 +1,11 @@
-// The conformance harness on the verbs backend: two VerbsFabrics in this thread on one RDMA device,
-// the server listening on that device's IP address and the client connecting to it (SoftRoCE
-// loops traffic between two addresses of one rxe device, or to the same address, internally).
-// The address comes from IBNBD_VERBS_ADDR, else from RXE_VM_IP (set inside the rxe VM, see
-// scripts/rxe/). Driving = polling both; time = the wall clock. kill_server_silently() stops
-// polling the server fabric: its NIC still acknowledges at the transport level, so the client
-// sees nothing, as with a hung host.
+// The conformance harness on the verbs backend: three VerbsFabrics in this thread on one RDMA
+// device - the server listening on that device's IP address, the server's sibling (another
+// reactor's fabric: connect requests detached on the server are accepted on it) and the client
+// connecting to the server (SoftRoCE loops traffic between two addresses of one rxe device, or to
+// the same address, internally). The address comes from IBNBD_VERBS_ADDR, else from RXE_VM_IP (set
+// inside the rxe VM, see scripts/rxe/). Driving = polling all three; time = the wall clock.
+// kill_server_silently() stops polling the server and its sibling: their NIC still acknowledges
+// at the transport level, so the client sees nothing, as with a hung host.
 #include <infiniband/verbs.h>
 
 #include <chrono>
@@ -26,12 +27,16 @@ constexpr std::size_t kPollBudget = 64;
 class VerbsHarness final : public Harness {
 public:
     VerbsHarness(std::string address, std::unique_ptr<verbs::VerbsFabric> server,
-                 std::unique_ptr<verbs::VerbsFabric> client)
-        : address_(std::move(address)), server_(std::move(server)), client_(std::move(client)) {}
+                 std::unique_ptr<verbs::VerbsFabric> sibling, std::unique_ptr<verbs::VerbsFabric> client)
+        : address_(std::move(address)),
+          server_(std::move(server)),
+          sibling_(std::move(sibling)),
+          client_(std::move(client)) {}
 
     std::string name() const override { return "verbs"; }
     Fabric& server() override { return *server_; }
     Fabric& client() override { return *client_; }
+    Fabric& server_sibling() override { return *sibling_; }
     Address listen_address() override { return Address{address_, 0}; }
 
     bool run_until(const std::function<bool()>& done, Nanos timeout) override {
@@ -58,12 +63,16 @@ private:
 
     void drive() {
         std::size_t delivered = client_->poll(kPollBudget);
-        if (!server_frozen_) delivered += server_->poll(kPollBudget);
+        if (!server_frozen_) {
+            delivered += server_->poll(kPollBudget);
+            delivered += sibling_->poll(kPollBudget);
+        }
         if (delivered == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
 
     std::string address_;
     std::unique_ptr<verbs::VerbsFabric> server_;
+    std::unique_ptr<verbs::VerbsFabric> sibling_;
     std::unique_ptr<verbs::VerbsFabric> client_;
     bool server_frozen_ = false;
 };
@@ -104,13 +113,19 @@ std::unique_ptr<Harness> make_verbs_harness(std::string& why_not) {
                   " (IBNBD_LOG=debug tells more)";
         return nullptr;
     }
+    auto sibling = verbs::VerbsFabric::create(config);
+    if (!sibling) {
+        why_not = "a second fabric on the RDMA device of " + address + " failed: " +
+                  std::string(to_string(sibling.error()));
+        return nullptr;
+    }
     auto client = verbs::VerbsFabric::create(config);
     if (!client) {
-        why_not = "a second fabric on the RDMA device of " + address + " failed: " +
+        why_not = "a third fabric on the RDMA device of " + address + " failed: " +
                   std::string(to_string(client.error()));
         return nullptr;
     }
-    return std::make_unique<VerbsHarness>(address, std::move(*server), std::move(*client));
+    return std::make_unique<VerbsHarness>(address, std::move(*server), std::move(*sibling), std::move(*client));
 }
 
 }  // namespace ibnbd::fabric::test

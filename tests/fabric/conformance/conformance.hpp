@@ -79,7 +79,7 @@ public:
 // A listener handler that accepts (or rejects) every request with configured private data.
 class Acceptor final : public ListenerHandler {
 public:
-    enum class Answer { accept, reject, ignore };
+    enum class Answer { accept, reject, ignore, detach };
 
     explicit Acceptor(Recorder& recorder) : recorder_(recorder) {}
     void on_connect_request(ConnectRequest& request) override;
@@ -91,6 +91,7 @@ public:
     int requests = 0;
     std::vector<std::byte> request_data;
     std::unique_ptr<Endpoint> endpoint;
+    std::unique_ptr<DetachedConnectRequest> detached;  // Answer::detach
     Errc accept_error = Errc::backend_error;
     bool accept_failed = false;
 

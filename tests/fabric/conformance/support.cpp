@@ -60,6 +60,12 @@ void Acceptor::on_connect_request(ConnectRequest& request) {
     request_data.assign(request.private_data().begin(), request.private_data().end());
     if (answer == Answer::reject) {
         BOOST_CHECK(request.reject(reply).has_value());
+    } else if (answer == Answer::detach) {
+        auto taken = request.detach();
+        BOOST_REQUIRE(taken.has_value());
+        detached = std::move(*taken);
+        BOOST_CHECK(fails_with(request.detach(), Errc::invalid_argument));
+        BOOST_CHECK(fails_with(request.accept({}, recorder_, queues), Errc::invalid_argument));
     } else if (answer == Answer::accept) {
         auto accepted = request.accept(reply, recorder_, queues);
         if (accepted) {
