@@ -1,6 +1,7 @@
 #include "core/ibtrs/server.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 
 #include "core/ibtrs/server_path.hpp"
@@ -54,13 +55,18 @@ std::vector<ServerSession*> Server::sessions() {
     return result;
 }
 
-bool Server::name_taken_by_other(std::string_view name, const ServerSession& session) const {
-    return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
-        return entry.second.get() != &session && entry.second->name() == name;
-    });
+void Server::join(SessionDirectory& directory, std::size_t self, std::vector<ServerPeer> peers) {
+    assert(sessions_.empty() && self < peers.size() && peers[self].server == this);
+    directory_ = &directory;
+    self_ = self;
+    peers_ = std::move(peers);
 }
 
-void Server::reject(fabric::ConnectRequest& request, int error) {
+bool Server::take_name(const ServerSession& session, std::string_view name) {
+    return directory_->take_name(session.paths_uuid(), name);
+}
+
+void Server::reject(fabric::DetachedConnectRequest& request, int error) {
     ++stats_.rejected;
     wire::ConnRsp rsp;
     rsp.status = static_cast<std::int16_t>(error);
@@ -71,18 +77,52 @@ void Server::reject(fabric::ConnectRequest& request, int error) {
     (void)request.reject(private_data);
 }
 
+// Every request is detached, also when this reactor owns its session: one path for all.
 void Server::on_connect_request(fabric::ConnectRequest& request) {
     ++stats_.connect_requests;
     const auto req = wire::decode_conn_req(request.private_data());
+    auto detached = request.detach();
+    if (!detached) {
+        log().warn("ibtrs server: cannot take the connect request from {}", request.peer_address().to_string());
+        return;  // rejected when the callback returns
+    }
+    Detached taken = std::move(detached.value());
     if (!req || !wire::check_conn_req(*req)) {
         ++stats_.violations;
-        log().warn("ibtrs server: invalid connection request from {}", request.peer_address().to_string());
-        return reject(request, -ECONNRESET);
+        log().warn("ibtrs server: invalid connection request from {}", taken->peer_address().to_string());
+        return reject(*taken, -ECONNRESET);
     }
-    if (const int error = admit(request, *req); error != 0) reject(request, error);
+    const auto owner = directory_->place(req->paths_uuid, req->first_conn);
+    if (!owner) return reject(*taken, -ENXIO);  // not the first connection request for this session
+    if (*owner == self_) return admit_here(std::move(taken), *req, self_);
+    hand_over(std::move(taken), *req, self_, *owner);
 }
 
-int Server::admit(fabric::ConnectRequest& request, const wire::ConnReq& req) {
+void Server::hand_over(Detached request, const wire::ConnReq& req, std::size_t origin, std::size_t owner) {
+    ++stats_.handed_over;
+    Server* target = peers_[owner].server;
+    peers_[owner].link->post([target, request = std::move(request), req, origin]() mutable {
+        target->admit_here(std::move(request), req, origin);
+    });
+}
+
+void Server::admit_here(Detached request, const wire::ConnReq& req, std::size_t origin) {
+    if (!sessions_.contains(req.paths_uuid) && req.first_conn) {
+        // Placed here, but the session may have been dropped and placed again meanwhile.
+        if (const std::size_t owner = directory_->adopt(req.paths_uuid, self_); owner != self_) {
+            return hand_over(std::move(request), req, origin, owner);
+        }
+    }
+    const int error = admit(*request, req);
+    if (error == 0) return;
+    if (origin == self_) return reject(*request, error);
+    Server* listener_side = peers_[origin].server;
+    peers_[origin].link->post([listener_side, request = std::move(request), error] {
+        listener_side->reject(*request, error);
+    });
+}
+
+int Server::admit(fabric::DetachedConnectRequest& request, const wire::ConnReq& req) {
     auto found = sessions_.find(req.paths_uuid);
     if (found == sessions_.end()) {
         if (!req.first_conn) return -ENXIO;  // not the first connection request for this session
@@ -163,6 +203,7 @@ void Server::reap() {
         }
         std::unique_ptr<ServerSession> lost = std::move(it->second);
         it = sessions_.erase(it);
+        directory_->drop(lost->paths_uuid(), self_);
         on_session_lost(*lost);
         if (lost->busy_chunks() != 0) retired_sessions_.push_back(std::move(lost));
     }

@@ -13,6 +13,14 @@
 //   client reconnected before we noticed the old path died; the old path is closed and replaced.
 //   After INFO_REQ (§1.5): a name with '/' or '.' (-EINVAL) or a name used by another session
 //   (-EPERM) closes the path.
+//
+// REACTORS
+//     A server on several reactors has one Server per reactor, joined by join(): they share a
+//     SessionDirectory, and each hands the connect requests of sessions owned by another reactor
+//     to that reactor's Server (detached, through its TaskLink), which checks and accepts them on
+//     its own fabric; its refusals travel back to be rejected by the listener's reactor. So a
+//     session, its chunks, paths and connections live on one reactor, and sessions are spread over
+//     all of them. A Server that did not join is a group of one.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +30,8 @@
 #include <vector>
 
 #include "core/ibtrs/server_session.hpp"
+#include "core/ibtrs/session_directory.hpp"
+#include "core/ibtrs/shard_link.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
 
@@ -33,6 +43,15 @@ struct ServerStats {
     std::uint64_t paths_closed = 0;
     std::uint64_t violations = 0;  // requests or handshakes that broke the protocol
     std::uint64_t stale_paths_replaced = 0;  // a client reconnected before we saw its path die
+    std::uint64_t handed_over = 0;  // connect requests handed to the reactor owning their session
+};
+
+class Server;
+
+// Another reactor's Server, and the link that runs tasks on its thread.
+struct ServerPeer {
+    Server* server = nullptr;
+    TaskLink* link = nullptr;
 };
 
 class Server : private fabric::ListenerHandler, private fabric::TimerHandler {
@@ -46,6 +65,11 @@ public:
     Status<int> listen(const fabric::Address& address);
     // Stops accepting new connections (shutdown); established paths go on.
     void stop_listening() { listeners_.clear(); }
+    // Makes this Server reactor `self` of a group: `peers[i]` is reactor i's Server (peers[self]
+    // is this one). Call before any connection arrives; the directory and the peers' Servers
+    // must outlive every task posted between them.
+    void join(SessionDirectory& directory, std::size_t self, std::vector<ServerPeer> peers);
+    std::size_t reactor_index() const { return self_; }
 
     fabric::Fabric& fabric() { return fabric_; }
     const ServerConfig& config() const { return config_; }
@@ -61,11 +85,18 @@ private:
     friend class ServerSession;
 
     Server(fabric::Fabric& fabric, ServerConfig config, ServerHandler& handler);
+    using Detached = std::shared_ptr<fabric::DetachedConnectRequest>;
+
     void on_connect_request(fabric::ConnectRequest& request) override;
     void on_timer(std::uint64_t cookie) override;
-    int admit(fabric::ConnectRequest& request, const wire::ConnReq& req);
-    void reject(fabric::ConnectRequest& request, int error);
-    bool name_taken_by_other(std::string_view name, const ServerSession& session) const;
+    // On the owning reactor: checks and accepts a request; `origin` is the reactor whose listener
+    // got it (where a refusal is rejected).
+    void admit_here(Detached request, const wire::ConnReq& req, std::size_t origin);
+    void hand_over(Detached request, const wire::ConnReq& req, std::size_t origin, std::size_t owner);
+    int admit(fabric::DetachedConnectRequest& request, const wire::ConnReq& req);
+    void reject(fabric::DetachedConnectRequest& request, int error);
+    // Records a session's name for the whole group; false when another session has it.
+    bool take_name(const ServerSession& session, std::string_view name);
     // Paths and sessions are destroyed from a timer, never inside their own callbacks.
     void schedule_reap();
     void reap();
@@ -74,6 +105,10 @@ private:
     fabric::Fabric& fabric_;
     ServerConfig config_;
     ServerHandler& handler_;
+    SessionDirectory own_directory_{1};
+    SessionDirectory* directory_ = &own_directory_;
+    std::size_t self_ = 0;
+    std::vector<ServerPeer> peers_;  // empty: a group of one
     std::vector<std::unique_ptr<fabric::Listener>> listeners_;
     std::map<Uuid, std::unique_ptr<ServerSession>> sessions_;
     std::vector<std::unique_ptr<ServerPath>> closing_paths_;

@@ -67,7 +67,7 @@ Status<int> ServerPath::check_join(const wire::ConnReq& req) const {
     return {};
 }
 
-Status<int> ServerPath::accept(fabric::ConnectRequest& request, std::uint16_t cid) {
+Status<int> ServerPath::accept(fabric::DetachedConnectRequest& request, std::uint16_t cid) {
     const std::uint32_t depth = session_.queue_depth();
     wire::ConnRsp rsp;
     rsp.queue_depth = static_cast<std::uint16_t>(depth);
@@ -79,7 +79,7 @@ Status<int> ServerPath::accept(fabric::ConnectRequest& request, std::uint16_t ci
         ? fabric::QueueSizes{2 * wire::kServiceConQueueDepth + 2, 2 * wire::kServiceConQueueDepth + 2}
         : fabric::QueueSizes{3 * depth + 1, depth + 1};
     auto conn = std::make_unique<Connection>(*this, cid);
-    auto endpoint = request.accept(private_data, *conn, queues);
+    auto endpoint = fabric_.accept(request, private_data, *conn, queues);
     if (!endpoint) return unexpected(-ENOMEM);
     conn->endpoint = std::move(endpoint.value());
     conn->parked.reserve(depth);
@@ -160,7 +160,6 @@ void ServerPath::on_completion(Connection& conn, const fabric::Completion& compl
 
 int ServerPath::check_info_request(const wire::InfoReq& req) const {
     if (req.pathname.empty() || req.pathname.find_first_of("/.") != std::string::npos) return -EINVAL;
-    if (server_.name_taken_by_other(req.pathname, session_)) return -EPERM;
     if (!session_.name().empty() && session_.name() != req.pathname) return -EINVAL;
     // Every connection must have been accepted; the last ones may still wait for their
     // establishment event, and get their receives when it comes.
@@ -184,6 +183,11 @@ void ServerPath::on_info_request(std::uint32_t byte_len) {
     if (const int error = check_info_request(*req); error != 0) {
         log().warn("ibtrs server path {}: INFO_REQ for session '{}' refused (errno {})", name_,
                    req->pathname, -error);
+        ++server_.stats_.violations;
+        return close("INFO_REQ refused");
+    }
+    if (!server_.take_name(session_, req->pathname)) {
+        log().warn("ibtrs server path {}: session name '{}' is used by another session", name_, req->pathname);
         ++server_.stats_.violations;
         return close("INFO_REQ refused");
     }

@@ -38,7 +38,7 @@ public:
     // Can connection `req.cid` join this path (§1.3)? Errors: -ECONNRESET.
     Status<int> check_join(const wire::ConnReq& req) const;
     // Accepts connection `cid` with the session's parameters. Errors: -ENOMEM.
-    Status<int> accept(fabric::ConnectRequest& request, std::uint16_t cid);
+    Status<int> accept(fabric::DetachedConnectRequest& request, std::uint16_t cid);
 
     // Sends the response of `msg_id` on connection `cid`; parks it if the send queue is full.
     void send_response(std::uint16_t cid, std::uint32_t msg_id, int status, const wire::SgDesc& read_desc);

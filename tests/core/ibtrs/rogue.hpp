@@ -68,6 +68,13 @@ inline std::unique_ptr<RogueConnection> rogue_connect(Cluster& cluster, const wi
     return rogue_connect(cluster, cluster.client_node, client_address(path), server_address(path), private_data);
 }
 
+// Connects with `req` and returns the errno of the rejection (the test fails unless rejected).
+inline int rejected_with(Cluster& cluster, const wire::ConnReq& req) {
+    auto conn = rogue_connect(cluster, req);
+    BOOST_TEST_REQUIRE(conn->rejected);
+    return conn->reject_status;
+}
+
 // A complete rogue session: cid 0 + one IO connection, INFO exchanged, chunk table known.
 class RogueSession {
 public:

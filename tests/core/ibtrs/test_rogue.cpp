@@ -34,12 +34,6 @@ struct Bystander {
     std::unique_ptr<ClientSession> session;
 };
 
-int rejected_with(Cluster& cluster, const wire::ConnReq& req) {
-    auto conn = rogue_connect(cluster, req);
-    BOOST_TEST_REQUIRE(conn->rejected);
-    return conn->reject_status;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(handshake_violations_are_rejected_with_their_errno) {
