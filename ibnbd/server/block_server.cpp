@@ -18,6 +18,7 @@ struct BlockServer::SessionDevice {
     OpenDevice* open = nullptr;
     std::uint32_t inflight = 0;
     bool detaching = false;                         // closed, force-closed or session gone
+    bool drain_counted = false;                     // in the ledger: session gone, IO in flight
     std::optional<ibtrs::RequestId> close_request;  // a CLOSE answered once drained
 };
 
@@ -33,7 +34,9 @@ struct BlockServer::BlockSession {
 };
 
 BlockServer::BlockServer(storage::Backend& backend, BlockServerConfig config)
-    : resolver_(backend, std::move(config.dev_search_path)), table_(backend) {}
+    : resolver_(backend, std::move(config.dev_search_path)),
+      ledger_(config.ledger != nullptr ? *config.ledger : own_ledger_),
+      table_(backend, ledger_) {}
 
 BlockServer::~BlockServer() {
     for (auto& session : sessions_) {
@@ -132,15 +135,6 @@ int BlockServer::handle_open(BlockSession& session, ibtrs::RequestId id, Dir dir
     return 0;
 }
 
-bool BlockServer::draining(const OpenDevice& device) const {
-    return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& session) {
-        if (!session->disconnected) return false;
-        return std::any_of(session->devices.begin(), session->devices.end(), [&](const auto& entry) {
-            return entry.second->open == &device && entry.second->inflight > 0;
-        });
-    });
-}
-
 int BlockServer::open_device(BlockSession& session, const wire::RnbdOpen& message, std::span<std::byte> response) {
     SessionDevice* device = nullptr;
     for (auto& [id, existing] : session.devices) {
@@ -149,9 +143,6 @@ int BlockServer::open_device(BlockSession& session, const wire::RnbdOpen& messag
     if (device == nullptr) {
         auto path = resolver_.resolve(session.name, message.dev_name);
         if (!path) return path.error();
-        for (const auto& [identity, open] : table_.devices()) {
-            if (open->canonical_path == *path && draining(*open)) return -EINPROGRESS;
-        }
         auto open = table_.acquire(*path, message.access_mode);
         if (!open) return open.error();
         auto created = std::make_unique<SessionDevice>();
@@ -217,11 +208,18 @@ int BlockServer::handle_close(BlockSession& session, ibtrs::RequestId id, std::s
 
 void BlockServer::detach(BlockSession& session, SessionDevice& device) {
     device.detaching = true;
-    if (device.inflight == 0) finish_detach(session, device);
+    if (device.inflight == 0) return finish_detach(session, device);
+    if (session.disconnected && !device.drain_counted) {
+        device.drain_counted = true;
+        ledger_.begin_drain(device.open->device->identity());
+    }
 }
 
 void BlockServer::finish_detach(BlockSession& session, SessionDevice& device) {
-    table_.release(*device.open, device.mode);
+    const storage::Identity identity = device.open->device->identity();
+    table_.release(*device.open, device.mode);  // may close the device
+    // Only now: another reactor may open the device again once it has no writer of ours.
+    if (device.drain_counted) ledger_.end_drain(identity);
     if (device.close_request) session.transport->respond(*device.close_request, 0);
     session.devices.erase(device.id);
     retry_pending_opens();

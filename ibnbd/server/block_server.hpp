@@ -16,6 +16,13 @@
 // Every device of a session is released when the session's last path goes. A device whose old
 // session still has IO in flight is not opened again (OPEN waits) until that IO has completed,
 // so that a write of the old session cannot land after the new session's writes.
+//
+// REACTORS
+//     A server on several reactors has one BlockServer per reactor (each with its own storage
+//     backend, for its own io_uring), serving the sessions of that reactor's ibtrs::Server. They
+//     share a DeviceLedger (BlockServerConfig::ledger), so the access-mode rules and the wait for an
+//     old session's IO hold over all reactors; when a drain ends on one reactor, the ledger's
+//     on_drained hook must make the others call retry_pending_opens() on their threads.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +42,7 @@ namespace ibnbd::block {
 
 struct BlockServerConfig {
     std::string dev_search_path = "/";
+    DeviceLedger* ledger = nullptr;  // shared by the reactors of a server; null: a ledger of its own
 };
 
 struct BlockServerStats {
@@ -76,6 +84,8 @@ public:
     // Submits a flush to every open device (shutdown); returns how many completions will follow
     // on `handler`.
     std::size_t flush_devices(storage::CompletionHandler& handler);
+    // Retries the OPENs that wait for an old session's IO (a drain ended on another reactor).
+    void retry_pending_opens();
     // Requests in flight to storage, over every session.
     std::uint32_t inflight() const;
     const BlockServerStats& stats() const { return stats_; }
@@ -114,13 +124,13 @@ private:
     int handle_io(BlockSession& session, ibtrs::RequestId id, ibtrs::Dir dir, std::span<std::byte> data,
                   std::span<const std::byte> usr);
 
-    bool draining(const OpenDevice& device) const;
-    void retry_pending_opens();
     void detach(BlockSession& session, SessionDevice& device);
     void finish_detach(BlockSession& session, SessionDevice& device);
     void forget_session_if_done(BlockSession& session);
 
     DeviceResolver resolver_;
+    DeviceLedger own_ledger_;
+    DeviceLedger& ledger_;
     DeviceTable table_;
     std::vector<std::unique_ptr<BlockSession>> sessions_;
     std::vector<PendingOpen> pending_opens_;

@@ -4,8 +4,6 @@
 
 namespace ibnbd::block {
 
-bool is_writer(wire::AccessMode mode) { return mode != wire::AccessMode::ro; }
-
 Expected<OpenDevice*, int> DeviceTable::acquire(const std::string& canonical, wire::AccessMode mode) {
     auto opened = backend_.open(canonical, true);
     bool writable = true;
@@ -25,21 +23,20 @@ Expected<OpenDevice*, int> DeviceTable::acquire(const std::string& canonical, wi
     }
     // else: a second name for a device we already have open; the new handle is dropped.
     OpenDevice& device = *found->second;
-    if (is_writer(mode)) {
-        const std::uint32_t limit = mode == wire::AccessMode::rw ? 0 : 1;
-        const int refused = !device.writable ? -EROFS : device.writers > limit ? -EPERM : 0;
-        if (refused != 0) {
-            reap();  // a device opened just for this request goes again
-            return unexpected(refused);
-        }
-        ++device.writers;
+    const int refused = ledger_.draining(identity)              ? -EINPROGRESS
+                        : is_writer(mode) && !device.writable ? -EROFS
+                        : ledger_.admit(identity, mode).has_value() ? 0
+                                                                    : -EPERM;
+    if (refused != 0) {
+        reap();  // a device opened just for this request goes again
+        return unexpected(refused);
     }
     ++device.users;
     return &device;
 }
 
 void DeviceTable::release(OpenDevice& device, wire::AccessMode mode) {
-    if (is_writer(mode)) --device.writers;
+    ledger_.release(device.device->identity(), mode);
     --device.users;
     reap();
 }

@@ -1,5 +1,6 @@
-// The devices the server has open, one per underlying object (storage::Identity), with the
-// writer counts of the access-mode rules (protocol.md §3.8):
+// The devices one reactor of the server has open, one per underlying object (storage::Identity),
+// and the access-mode rules (protocol.md §3.8), whose writers are counted in the DeviceLedger
+// shared by all reactors:
 //   ro         always allowed
 //   rw         only while nobody writes (writers == 0)
 //   migration  while writers < 2 (a second writer during live migration)
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "core/wire/rnbd.hpp"
+#include "ibnbd/server/device_ledger.hpp"
 #include "ibnbd/storage/device.hpp"
 
 namespace ibnbd::block {
@@ -21,16 +23,15 @@ struct OpenDevice {
     std::string canonical_path;
     std::unique_ptr<storage::Device> device;
     bool writable = false;
-    std::uint32_t users = 0;    // session devices using it
-    std::uint32_t writers = 0;  // of which rw or migration
+    std::uint32_t users = 0;  // session devices of this reactor using it
 };
 
 class DeviceTable {
 public:
-    explicit DeviceTable(storage::Backend& backend) : backend_(backend) {}
+    DeviceTable(storage::Backend& backend, DeviceLedger& ledger) : backend_(backend), ledger_(ledger) {}
 
     // Opens (or shares) the device at `canonical` for `mode`. Errors: the backend's, -EPERM,
-    // -EROFS.
+    // -EROFS, -EINPROGRESS (a session gone with IO in flight on the device: wait for it).
     Expected<OpenDevice*, int> acquire(const std::string& canonical, wire::AccessMode mode);
     // Drops one user; closes the device when it has none left and nothing in flight.
     void release(OpenDevice& device, wire::AccessMode mode);
@@ -42,9 +43,8 @@ public:
 
 private:
     storage::Backend& backend_;
+    DeviceLedger& ledger_;
     std::map<storage::Identity, std::unique_ptr<OpenDevice>> devices_;
 };
-
-bool is_writer(wire::AccessMode mode);
 
 }  // namespace ibnbd::block

@@ -14,6 +14,7 @@
 #include "ibnbd/server/block_server.hpp"
 #include "ibnbd/storage/memory/memory_backend.hpp"
 #include "sim-scenarios/lib/block_oracle.hpp"
+#include "sim-scenarios/lib/shard_fabric.hpp"
 
 namespace ibnbd::block {
 inline std::ostream& operator<<(std::ostream& os, DeviceState state) { return os << to_string(state); }
@@ -66,10 +67,14 @@ struct BlockCluster {
     static constexpr int kPaths = 2;
 
     // storage_queue_depth: operations the memory storage takes per device before -EAGAIN.
+    // server_reactors > 1: the server runs as it does on that many reactors (one fabric view,
+    // storage backend, BlockServer and ibtrs::Server each, sharing a directory and a ledger;
+    // reactor 0 listens).
     explicit BlockCluster(std::uint64_t seed = 1, std::string search_path = "/srv",
-                          std::uint32_t storage_queue_depth = 256)
+                          std::uint32_t storage_queue_depth = 256, std::size_t server_reactors = 1)
         : world(seed), server_node(world.add_node("server", {server_address(0), server_address(1)})),
-          search_path_(std::move(search_path)), storage_queue_depth_(storage_queue_depth) {
+          search_path_(std::move(search_path)), storage_queue_depth_(storage_queue_depth),
+          server_reactors_(server_reactors) {
         for (int c = 0; c < kClients; ++c) {
             std::vector<std::string> addresses;
             for (int p = 0; p < kPaths; ++p) addresses.push_back(client_address(c, p));
@@ -78,17 +83,62 @@ struct BlockCluster {
         }
         start_server();
     }
+    ~BlockCluster() {
+        for (auto& reactor : reactors) reactor->link->run_all();
+    }
 
     void start_server() {
+        if (server_reactors_ > 1) return start_reactors();
         backend = std::make_unique<storage::memory::MemoryBackend>(server_node, catalog,
                                                                    storage::memory::MemoryBackendConfig{storage_queue_depth_});
         block_server = std::make_unique<BlockServer>(*backend, BlockServerConfig{search_path_});
+        server = std::move(ibtrs::Server::create(server_node, server_config(), *block_server).value());
+        for (int p = 0; p < kPaths; ++p) BOOST_REQUIRE(server->listen({server_address(p), 1234}).has_value());
+    }
+
+    static ibtrs::ServerConfig server_config() {
         ibtrs::ServerConfig config;
         config.queue_depth = 32;
         config.chunk_size = 16384;
         config.heartbeat = {100 * kMillisecond, 3};
-        server = std::move(ibtrs::Server::create(server_node, config, *block_server).value());
-        for (int p = 0; p < kPaths; ++p) BOOST_REQUIRE(server->listen({server_address(p), 1234}).has_value());
+        return config;
+    }
+
+    // One reactor of a multi-reactor server.
+    struct ServerReactor {
+        std::unique_ptr<scenario::ShardFabric> fabric;
+        std::unique_ptr<scenario::SimTaskLink> link;
+        std::unique_ptr<storage::memory::MemoryBackend> backend;
+        std::unique_ptr<BlockServer> block_server;
+        std::unique_ptr<ibtrs::Server> server;
+    };
+
+    void start_reactors() {
+        directory = std::make_unique<ibtrs::SessionDirectory>(server_reactors_);
+        std::vector<ibtrs::ServerPeer> peers;
+        for (std::size_t i = 0; i < server_reactors_; ++i) {
+            auto reactor = std::make_unique<ServerReactor>();
+            reactor->fabric = std::make_unique<scenario::ShardFabric>(server_node, views);
+            reactor->link = std::make_unique<scenario::SimTaskLink>(*reactor->fabric);
+            reactor->backend = std::make_unique<storage::memory::MemoryBackend>(
+                *reactor->fabric, catalog, storage::memory::MemoryBackendConfig{storage_queue_depth_});
+            reactor->block_server = std::make_unique<BlockServer>(*reactor->backend,
+                                                                  BlockServerConfig{search_path_, &ledger});
+            reactor->server = std::move(ibtrs::Server::create(*reactor->fabric, server_config(),
+                                                              *reactor->block_server).value());
+            peers.push_back({reactor->server.get(), reactor->link.get()});
+            reactors.push_back(std::move(reactor));
+        }
+        for (std::size_t i = 0; i < server_reactors_; ++i) reactors[i]->server->join(*directory, i, peers);
+        // A drain that ends on one reactor wakes the OPENs waiting on every reactor.
+        ledger.on_drained([this] {
+            for (auto& reactor : reactors) {
+                reactor->link->post([server = reactor->block_server.get()] { server->retry_pending_opens(); });
+            }
+        });
+        for (int p = 0; p < kPaths; ++p) {
+            BOOST_REQUIRE(reactors[0]->server->listen({server_address(p), 1234}).has_value());
+        }
     }
 
     // Crash of the server node: the process is gone, the memory stores lose what was not durable.
@@ -157,11 +207,17 @@ struct BlockCluster {
     std::unique_ptr<storage::memory::MemoryBackend> backend;
     std::unique_ptr<BlockServer> block_server;
     std::unique_ptr<ibtrs::Server> server;
+    // With server_reactors > 1 (in this order: the links' tasks refer to the ledger and servers).
+    DeviceLedger ledger;
+    std::unique_ptr<ibtrs::SessionDirectory> directory;
+    scenario::ViewRegistry views;
+    std::vector<std::unique_ptr<ServerReactor>> reactors;
     ClientEvents events[kClients];
 
 private:
     std::string search_path_;
     std::uint32_t storage_queue_depth_ = 256;
+    std::size_t server_reactors_ = 1;
 };
 
 }  // namespace ibnbd::block::test
