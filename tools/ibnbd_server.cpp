@@ -1,12 +1,13 @@
 // ibnbd-server: the IBNBD server daemon. Serves files and block devices found under
 // --dev-search-path to ibnbd clients over the chosen fabric; nothing is exported explicitly.
 // SIGINT/SIGTERM: stop accepting, let in-flight IO finish (at most 10 s), flush every open
-// device, exit 0.
+// device, exit 0. --reactors threads each own a fabric, an io_uring and the sessions placed on them.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 
@@ -15,6 +16,9 @@
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
+#include "ibnbd/daemon/server_control.hpp"
+#include "ibnbd/runtime/reactor_link.hpp"
+#include "ibnbd/runtime/reactor_threads.hpp"
 #include "ibnbd/server/block_server.hpp"
 
 namespace {
@@ -32,6 +36,7 @@ struct Options {
     std::uint32_t hb_interval_ms = 5000;
     std::uint32_t hb_missed = 5;
     std::string control_socket;
+    std::size_t reactors = runtime::ReactorThreads::default_count();
     int verbosity = 0;
 };
 
@@ -44,39 +49,16 @@ public:
     std::size_t done = 0, failed = 0;
 };
 
-Json handle_control(const Json& request, block::BlockServer& blocks, ibtrs::Server& server) {
-    const std::string cmd = request.value("cmd", "");
-    if (cmd == "list") {
-        Json devices = Json::array();
-        for (const auto& device : blocks.devices()) {
-            devices.push_back({{"session", device.session}, {"device_id", device.device_id}, {"name", device.name},
-                               {"path", device.path}, {"access_mode", static_cast<int>(device.mode)},
-                               {"inflight", device.inflight}});
-        }
-        return {{"ok", true}, {"devices", devices}};
-    }
-    if (cmd == "force_close") {
-        auto closed = blocks.force_close(request.value("session", ""), request.value("device_id", 0u));
-        if (!closed) return daemon::error_response(closed.error(), "no such session or device; see 'list'");
-        return {{"ok", true}};
-    }
-    if (cmd == "stats") {
-        const auto& s = blocks.stats();
-        const auto& t = server.stats();
-        return {{"ok", true},
-                {"sessions", server.session_count()},
-                {"opens", s.opens},
-                {"opens_refused", s.opens_refused},
-                {"ios", s.ios},
-                {"ios_waited", s.ios_waited},
-                {"io_errors", s.io_errors},
-                {"bad_requests", s.bad_requests},
-                {"connect_requests", t.connect_requests},
-                {"rejected", t.rejected},
-                {"violations", t.violations}};
-    }
-    return daemon::error_response(-EINVAL, "unknown command '" + cmd + "' (list, force_close, stats)");
-}
+// One reactor's share of the server: its fabric (completion queues), io_uring, BlockServer and
+// ibtrs::Server with the sessions placed on it. Members in teardown order (last first).
+struct Shard {
+    daemon::OpenedFabric fabric;
+    std::unique_ptr<storage::uring::UringBackend> storage;
+    std::unique_ptr<daemon::UringPollable> storage_poll;
+    std::unique_ptr<runtime::ReactorLink> link;
+    std::unique_ptr<block::BlockServer> blocks;
+    std::unique_ptr<ibtrs::Server> server;
+};
 
 // The verbs backend picks its RDMA device by address: the first --listen host.
 std::string listen_host(const Options& options) {
@@ -84,56 +66,130 @@ std::string listen_host(const Options& options) {
     return first ? first->host : std::string();
 }
 
-int run(const Options& options) {
+Expected<std::unique_ptr<Shard>, int> open_shard(const Options& options, block::DeviceLedger& ledger,
+                                                 runtime::Reactor& reactor) {
+    auto shard = std::make_unique<Shard>();
     auto fabric = daemon::open_fabric(options.fabric, options.provider, listen_host(options));
     if (!fabric) {
         fmt::print(stderr, "ibnbd-server: {}\n", fabric.error());
-        return 1;
+        return unexpected(1);
     }
+    shard->fabric = std::move(fabric.value());
     // Requests that arrive in one reactor round go to the kernel in one system call.
     auto storage = storage::uring::UringBackend::create({.defer_submit = true});
     if (!storage) {
         fmt::print(stderr, "ibnbd-server: io_uring unavailable (errno {})\n", -storage.error());
-        return 1;
+        return unexpected(1);
     }
-    block::BlockServer blocks(**storage, {options.dev_search_path});
+    shard->storage = std::move(storage.value());
+    shard->storage_poll = std::make_unique<daemon::UringPollable>(*shard->storage);
+    shard->link = std::make_unique<runtime::ReactorLink>(reactor);
+    shard->blocks = std::make_unique<block::BlockServer>(*shard->storage,
+                                                         block::BlockServerConfig{options.dev_search_path, &ledger});
     ibtrs::ServerConfig config;
     config.queue_depth = options.queue_depth;
     config.chunk_size = options.chunk_size;
     config.heartbeat = {std::uint64_t{options.hb_interval_ms} * ibtrs::kMillisecond, options.hb_missed};
-    auto server = ibtrs::Server::create(*fabric->fabric, config, blocks);
+    auto server = ibtrs::Server::create(*shard->fabric.fabric, config, *shard->blocks);
     if (!server) {
         fmt::print(stderr, "ibnbd-server: queue depth {} with chunk size {} is invalid (chunk: power of two "
                            ">= 8192; bits(qd-1)+bits(chunk-1) <= 28)\n", options.queue_depth, options.chunk_size);
-        return 2;
+        return unexpected(2);
     }
+    shard->server = std::move(server.value());
+    reactor.add(*shard->fabric.pollable);
+    reactor.add(*shard->storage_poll);
+    return shard;
+}
+
+int listen_all(const Options& options, ibtrs::Server& server) {
     for (const std::string& text : options.listen) {
         auto address = fabric::Address::parse(text, 1234);
         if (!address) {
             fmt::print(stderr, "ibnbd-server: bad --listen '{}' (ADDR[:PORT])\n", text);
             return 2;
         }
-        if (auto listening = (*server)->listen(*address); !listening) {
+        if (auto listening = server.listen(*address); !listening) {
             fmt::print(stderr, "ibnbd-server: cannot listen on {} (errno {})\n", address->to_string(), -listening.error());
             return 1;
         }
         log().info("ibnbd-server: listening on {}", address->to_string());
     }
-    runtime::Reactor reactor;
-        daemon::UringPollable storage_poll(**storage);
-    bool stopping = false;
+    return 0;
+}
+
+// After the threads stopped, this thread drives every reactor in turn until `done`.
+template <class Done>
+void drive_until(runtime::ReactorThreads& threads, std::chrono::steady_clock::time_point deadline, Done done) {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        for (std::size_t i = 0; i < threads.size(); ++i) threads.reactor(i).run_once(false);
+    }
+}
+
+// Shutdown: no new connections; let in-flight IO finish, flush every device, then free each
+// reactor's objects with the tasks still on their way run first.
+int shut_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThreads& threads) {
+    shards.front()->server->stop_listening();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    drive_until(threads, deadline, [&] {
+        return std::all_of(shards.begin(), shards.end(), [](const auto& shard) { return shard->blocks->inflight() == 0; });
+    });
+    FlushWaiter flushed;
+    std::size_t flushes = 0;
+    for (auto& shard : shards) flushes += shard->blocks->flush_devices(flushed);
+    drive_until(threads, deadline, [&] { return flushed.done >= flushes; });
+    log().warn("ibnbd-server: stopped ({} device flushes, {} failed)", flushes, flushed.failed);
+    // Tasks between reactors refer to their Servers and BlockServers: run them all first.
+    const auto run_left = [&] {
+        for (bool ran = true; ran;) {
+            ran = false;
+            for (std::size_t i = 0; i < threads.size(); ++i) ran = threads.reactor(i).run_pending_tasks() != 0 || ran;
+        }
+    };
+    run_left();
+    for (auto& shard : shards) shard->server.reset();
+    run_left();
+    shards.clear();
+    return flushed.failed == 0 && flushed.done >= flushes ? 0 : 1;
+}
+
+int run(const Options& options) {
+    runtime::ReactorThreads threads(options.reactors);
+    block::DeviceLedger ledger;
+    ibtrs::SessionDirectory directory(threads.size());
+    std::vector<std::unique_ptr<Shard>> shards;
+    for (std::size_t i = 0; i < threads.size(); ++i) {
+        auto shard = open_shard(options, ledger, threads.reactor(i));
+        if (!shard) return shard.error();
+        shards.push_back(std::move(shard.value()));
+    }
+    std::vector<ibtrs::ServerPeer> peers;
+    std::vector<daemon::ServerShard> control_shards;
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+        peers.push_back({shards[i]->server.get(), shards[i]->link.get()});
+        control_shards.push_back({threads.reactor(i), *shards[i]->blocks, *shards[i]->server});
+    }
+    for (std::size_t i = 0; i < shards.size(); ++i) shards[i]->server->join(directory, i, peers);
+    // A drain of an old session's IO that ends on one reactor wakes the OPENs waiting on all.
+    ledger.on_drained([&shards] {
+        for (auto& shard : shards) {
+            shard->link->post([blocks = shard->blocks.get()] { blocks->retry_pending_opens(); });
+        }
+    });
+    // Reactor 0 listens and hands each connection to the reactor that owns its session.
+    if (const int failed = listen_all(options, *shards.front()->server); failed != 0) return failed;
+
+    runtime::Reactor& home = threads.reactor(0);
     daemon::SignalPollable signals([&](int signal) {
         log().warn("ibnbd-server: signal {}, shutting down", signal);
-        stopping = true;
-        reactor.stop();
+        home.stop();
     });
-    reactor.add(*fabric->pollable);
-    reactor.add(storage_poll);
-    reactor.add(signals);
+    home.add(signals);
+    daemon::ServerControl commands(home, control_shards);
     std::unique_ptr<daemon::ControlServer> control;
     if (!options.control_socket.empty()) {
         auto created = daemon::ControlServer::listen(options.control_socket, [&](const Json& request, auto respond) {
-            respond(handle_control(request, blocks, **server));
+            commands.handle(request, std::move(respond));
         });
         if (!created) {
             fmt::print(stderr, "ibnbd-server: cannot create control socket {} (errno {})\n", options.control_socket,
@@ -141,20 +197,15 @@ int run(const Options& options) {
             return 1;
         }
         control = std::move(created.value());
-        reactor.add(*control);
+        home.add(*control);
     }
-    fmt::print(stderr, "ibnbd-server: serving {} (pid {})\n", options.dev_search_path, ::getpid());
-    reactor.run();
-    // Shutdown: no new connections; let in-flight IO finish, then flush.
-    (*server)->stop_listening();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (blocks.inflight() != 0 && std::chrono::steady_clock::now() < deadline) reactor.run_once(false);
-    FlushWaiter flushed;
-    const std::size_t flushes = blocks.flush_devices(flushed);
-    while (flushed.done < flushes && std::chrono::steady_clock::now() < deadline) reactor.run_once(false);
-    log().warn("ibnbd-server: stopped ({} device flushes, {} failed)", flushes, flushed.failed);
-    (void)stopping;
-    return flushed.failed == 0 ? 0 : 1;
+    threads.start();
+    fmt::print(stderr, "ibnbd-server: serving {} (pid {}, {} reactors)\n", options.dev_search_path, ::getpid(),
+               threads.size());
+    home.run();
+    threads.stop();
+    if (control) home.remove(*control);
+    return shut_down(shards, threads);
 }
 
 }  // namespace
@@ -175,6 +226,10 @@ int main(int argc, char** argv) {
     app.add_option("--hb-missed", options.hb_missed, "heartbeats missed before a path is closed")
         ->check(CLI::Range(1, 1000));
     app.add_option("--control-socket", options.control_socket, "unix socket for list / force_close / stats");
+    app.add_option("--reactors", options.reactors,
+                   "reactor threads: each session with all its connections and IO runs on one of them, sessions "
+                   "are spread over all (default: one per core)")
+        ->check(CLI::Range(std::size_t{1}, runtime::ReactorThreads::kMaxReactors));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug (every state transition)");
     CLI11_PARSE(app, argc, argv);
     ibnbd::log().set_level(options.verbosity >= 2 ? spdlog::level::debug

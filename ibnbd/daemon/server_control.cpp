@@ -1,0 +1,116 @@
+#include "ibnbd/daemon/server_control.hpp"
+
+#include <cassert>
+#include <memory>
+
+namespace ibnbd::daemon {
+namespace {
+
+Json list_of(block::BlockServer& blocks, std::size_t reactor) {
+    Json devices = Json::array();
+    for (const auto& device : blocks.devices()) {
+        devices.push_back({{"session", device.session}, {"device_id", device.device_id}, {"name", device.name},
+                           {"path", device.path}, {"access_mode", static_cast<int>(device.mode)},
+                           {"inflight", device.inflight}, {"reactor", reactor}});
+    }
+    return devices;
+}
+
+Json stats_of(const ServerShard& shard) {
+    const auto& s = shard.blocks.stats();
+    const auto& t = shard.server.stats();
+    return {{"sessions", shard.server.session_count()},
+            {"opens", s.opens},
+            {"opens_refused", s.opens_refused},
+            {"ios", s.ios},
+            {"ios_waited", s.ios_waited},
+            {"io_errors", s.io_errors},
+            {"bad_requests", s.bad_requests},
+            {"connect_requests", t.connect_requests},
+            {"handed_over", t.handed_over},
+            {"rejected", t.rejected},
+            {"violations", t.violations}};
+}
+
+Json merge_stats(std::vector<Json> answers) {
+    Json total = {{"ok", true}};
+    Json per_reactor = Json::array();
+    for (const Json& answer : answers) {
+        for (const auto& [key, value] : answer.items()) {
+            total[key] = total.value(key, std::uint64_t{0}) + value.get<std::uint64_t>();
+        }
+        per_reactor.push_back(answer["sessions"]);
+    }
+    total["sessions_per_reactor"] = std::move(per_reactor);
+    total["reactors"] = answers.size();
+    return total;
+}
+
+}  // namespace
+
+ServerControl::ServerControl(runtime::Reactor& home, std::vector<ServerShard> shards)
+    : home_(home), shards_(std::move(shards)) {
+    assert(!shards_.empty());
+}
+
+void ServerControl::handle(const Json& request, Responder respond) {
+    const std::string cmd = request.value("cmd", "");
+    if (cmd == "list") {
+        return gather([](ServerShard& shard, std::size_t index) { return list_of(shard.blocks, index); },
+                      [](std::vector<Json> answers) {
+                          Json devices = Json::array();
+                          for (Json& answer : answers) {
+                              for (Json& device : answer) devices.push_back(std::move(device));
+                          }
+                          return Json{{"ok", true}, {"devices", std::move(devices)}};
+                      },
+                      std::move(respond));
+    }
+    if (cmd == "stats") {
+        return gather([](ServerShard& shard, std::size_t) { return stats_of(shard); }, merge_stats,
+                      std::move(respond));
+    }
+    if (cmd == "force_close") {
+        const std::string session = request.value("session", "");
+        const std::uint32_t device_id = request.value("device_id", 0u);
+        return gather([session, device_id](ServerShard& shard, std::size_t) {
+                          return Json(shard.blocks.force_close(session, device_id).has_value());
+                      },
+                      [](std::vector<Json> answers) {
+                          for (const Json& closed : answers) {
+                              if (closed.get<bool>()) return Json{{"ok", true}};
+                          }
+                          return error_response(-ENOENT, "no such session or device; see 'list'");
+                      },
+                      std::move(respond));
+    }
+    respond(error_response(-EINVAL, "unknown command '" + cmd + "' (list, force_close, stats)"));
+}
+
+void ServerControl::gather(PerShard ask, Merge merge, Responder respond) {
+    struct Gathered {
+        std::vector<Json> answers;
+        std::size_t pending = 0;
+        Merge merge;
+        Responder respond;
+    };
+    auto gathered = std::make_shared<Gathered>();
+    gathered->answers.resize(shards_.size());
+    gathered->pending = shards_.size();
+    gathered->merge = std::move(merge);
+    gathered->respond = std::move(respond);
+    for (std::size_t index = 0; index < shards_.size(); ++index) {
+        ServerShard& shard = shards_[index];
+        // Asked on the shard's thread; the answer comes back to the home thread, where the
+        // gathered state (and the control connection) is touched.
+        shard.reactor.post_message([this, &shard, index, ask, gathered] {
+            Json answer = ask(shard, index);
+            home_.post_message([index, gathered, answer = std::move(answer)]() mutable {
+                gathered->answers[index] = std::move(answer);
+                if (--gathered->pending == 0) gathered->respond(gathered->merge(std::move(gathered->answers)));
+            });
+        });
+    }
+}
+
+}  // namespace ibnbd::daemon
