@@ -16,14 +16,7 @@ start_client --reactors 2
 reactor_of() { tr -d ' \n' < "$WORK/list.json" | grep -o "{[^{}]*\"session\":\"$1\"[^{}]*}" | grep -o '"reactor":[0-9]*' | tr -dc 0-9; }
 [ -n "$(reactor_of r0)" ] && [ -n "$(reactor_of r1)" ] || fail "list does not name the reactors: $(cat "$WORK/list.json")"
 [ "$(reactor_of r0)" != "$(reactor_of r1)" ] || fail "both sessions are on reactor $(reactor_of r0)"
-for s in 0 1; do head -c 32M /dev/urandom > "$WORK/in$s.bin"; done
-nbdcopy "$WORK/in0.bin" "$(uri r0 vol0)" & c0=$!
-nbdcopy "$WORK/in1.bin" "$(uri r1 vol1)" & c1=$!
-wait $c0 || fail "nbdcopy into r0"; wait $c1 || fail "nbdcopy into r1"
-nbdcopy "$(uri r0 vol0)" "$WORK/out0.bin" & c0=$!
-nbdcopy "$(uri r1 vol1)" "$WORK/out1.bin" & c1=$!
-wait $c0 || fail "nbdcopy out of r0"; wait $c1 || fail "nbdcopy out of r1"
-for s in 0 1; do cmp -n 33554432 "$WORK/in$s.bin" "$WORK/out$s.bin" || fail "session r$s read back wrong data"; done
+copy_both r0 vol0 r1 vol1
 "$BIN/ibnbd" stats --session r1 | grep -q connected || fail "stats of the session on reactor 1"
 # Two single-connection readers at once: consecutive connections go to different reactors, and
 # each reactor's shard of the session does the IO of its connection (64 MiB in requests of at

@@ -23,14 +23,7 @@ grep -q '"sessions_per_reactor":\[1,1\]' <<< "$stats" || fail "sessions not spre
 handed=$(grep -o '"handed_over":[0-9]*' <<< "$stats" | tr -dc 0-9)
 [ "${handed:-0}" -ge 2 ] || fail "no connections were handed to reactor 1: $stats"
 
-for s in 0 1; do head -c 32M /dev/urandom > "$WORK/in$s.bin"; done
-nbdcopy "$WORK/in0.bin" "$(uri s0 vol0)" & c0=$!
-nbdcopy "$WORK/in1.bin" "$(uri s1 vol1)" & c1=$!
-wait $c0 || fail "nbdcopy into s0"; wait $c1 || fail "nbdcopy into s1"
-nbdcopy "$(uri s0 vol0)" "$WORK/out0.bin" & c0=$!
-nbdcopy "$(uri s1 vol1)" "$WORK/out1.bin" & c1=$!
-wait $c0 || fail "nbdcopy out of s0"; wait $c1 || fail "nbdcopy out of s1"
-for s in 0 1; do cmp -n 33554432 "$WORK/in$s.bin" "$WORK/out$s.bin" || fail "session s$s read back wrong data"; done
+copy_both s0 vol0 s1 vol1
 
 # vol0 is written by s0 on one reactor: s1, on the other, may read it but not write it.
 "$BIN/ibnbd" map --session s1 --device vol0 --access-mode rw 2> "$WORK/refused.txt" && fail "a second rw writer of vol0 was let in"

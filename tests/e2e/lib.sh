@@ -45,3 +45,18 @@ wait_for() {  # wait_for SECONDS command...
     local deadline=$(( $(date +%s) + $1 )); shift
     until "$@"; do [ "$(date +%s)" -ge "$deadline" ] && return 1; sleep 0.2; done
 }
+
+# copy_both S0 D0 S1 D1: 32 MiB of random data ($WORK/in0.bin, in1.bin) into two mapped devices
+# at the same time, read back at the same time, and compared.
+copy_both() {
+    local s0=$1 d0=$2 s1=$3 d1=$4 c0 c1
+    for i in 0 1; do head -c 32M /dev/urandom > "$WORK/in$i.bin"; done
+    nbdcopy "$WORK/in0.bin" "$(uri "$s0" "$d0")" & c0=$!
+    nbdcopy "$WORK/in1.bin" "$(uri "$s1" "$d1")" & c1=$!
+    wait $c0 || fail "nbdcopy into $s0"; wait $c1 || fail "nbdcopy into $s1"
+    nbdcopy "$(uri "$s0" "$d0")" "$WORK/out0.bin" & c0=$!
+    nbdcopy "$(uri "$s1" "$d1")" "$WORK/out1.bin" & c1=$!
+    wait $c0 || fail "nbdcopy out of $s0"; wait $c1 || fail "nbdcopy out of $s1"
+    cmp -n 33554432 "$WORK/in0.bin" "$WORK/out0.bin" || fail "session $s0 read back wrong data"
+    cmp -n 33554432 "$WORK/in1.bin" "$WORK/out1.bin" || fail "session $s1 read back wrong data"
+}
