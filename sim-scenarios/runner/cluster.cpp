@@ -97,11 +97,7 @@ Cluster::~Cluster() {
     }
     client_shards_.clear();
     client_fabrics_.clear();
-    for (auto& server : servers_) {
-        server.transport.reset();
-        server.block.reset();
-        server.backend.reset();
-    }
+    for (auto& server : servers_) server.group.reset();
 }
 
 std::string Cluster::rogue_address(std::uint32_t server) const { return fmt::format("192.168.{}.1", server); }
@@ -197,19 +193,16 @@ std::optional<std::uint32_t> Cluster::server_index(std::string_view name) const 
 
 void Cluster::start_server(Server& server) {
     const Settings& settings = scenario_.settings;
-    server.backend = std::make_unique<storage::memory::MemoryBackend>(*server.node, *server.catalog);
-    server.block = std::make_unique<block::BlockServer>(*server.backend, block::BlockServerConfig{"/srv"});
-    ibtrs::ServerConfig config;
-    config.queue_depth = settings.queue_depth;
-    config.chunk_size = settings.chunk_size;
-    config.heartbeat = {settings.server_heartbeat_interval ? settings.server_heartbeat_interval : settings.heartbeat_interval,
-                        settings.server_heartbeat_missed_max ? settings.server_heartbeat_missed_max
-                                                             : settings.heartbeat_missed_max};
-    auto created = ibtrs::Server::create(*server.node, config, *server.block);
-    assert(created.has_value());  // validate() checked the parameters
-    server.transport = std::move(created.value());
+    ServerGroupConfig config;
+    config.reactors = settings.server_reactors;
+    config.transport.queue_depth = settings.queue_depth;
+    config.transport.chunk_size = settings.chunk_size;
+    config.transport.heartbeat = {
+        settings.server_heartbeat_interval ? settings.server_heartbeat_interval : settings.heartbeat_interval,
+        settings.server_heartbeat_missed_max ? settings.server_heartbeat_missed_max : settings.heartbeat_missed_max};
+    server.group = std::make_unique<ServerGroup>(*server.node, *server.catalog, config);  // validate() checked it
     for (const auto& address : server.addresses) {
-        const auto listening = server.transport->listen({address, kPort});
+        const auto listening = server.group->listen({address, kPort});
         assert(listening.has_value());
         (void)listening;
     }
@@ -301,9 +294,7 @@ void Cluster::crash_server(std::uint32_t index, std::uint64_t seed) {
     Server& server = servers_[index];
     if (!server.up) return;
     server.node->crash();
-    server.transport.reset();
-    server.block.reset();
-    server.backend.reset();
+    server.group.reset();
     server.catalog->crash_all(seed);
     server.up = false;
     ++server.crashes;
@@ -333,17 +324,24 @@ std::vector<std::string> Cluster::leaks() const {
     }
     for (const auto& server : servers_) {
         if (!server.up) continue;
-        for (const ibtrs::ServerSession* session : server.transport->sessions()) {
-            if (session->busy_chunks() != 0) {
-                found.push_back(fmt::format("server {} session {}: {} chunks still busy", server.spec->name,
-                                            session->name(), session->busy_chunks()));
+        for (std::size_t r = 0; r < server.group->size(); ++r) {
+            const ServerGroup::Reactor& reactor = server.group->reactor(r);
+            for (const ibtrs::ServerSession* session : reactor.server->sessions()) {
+                if (session->busy_chunks() != 0) {
+                    found.push_back(fmt::format("server {} session {}: {} chunks still busy", server.spec->name,
+                                                session->name(), session->busy_chunks()));
+                }
+            }
+            for (const auto& device : reactor.blocks->devices()) {
+                if (device.inflight != 0) {
+                    found.push_back(fmt::format("server {} device {}: {} storage IOs in flight", server.spec->name,
+                                                device.name, device.inflight));
+                }
             }
         }
-        for (const auto& device : server.block->devices()) {
-            if (device.inflight != 0) {
-                found.push_back(fmt::format("server {} device {}: {} storage IOs in flight", server.spec->name,
-                                            device.name, device.inflight));
-            }
+        if (const std::size_t foreign = server.group->foreign_entries(); foreign != 0) {
+            found.push_back(fmt::format("server {}: {} work entries posted with another reactor's memory",
+                                        server.spec->name, foreign));
         }
     }
     return found;

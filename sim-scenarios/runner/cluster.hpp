@@ -24,6 +24,7 @@
 #include "ibnbd/client/block_client.hpp"
 #include "ibnbd/server/block_server.hpp"
 #include "ibnbd/storage/memory/memory_backend.hpp"
+#include "sim-scenarios/lib/server_group.hpp"
 #include "sim-scenarios/lib/shard_fabric.hpp"
 #include "sim-scenarios/runner/lagging_fabric.hpp"
 #include "sim-scenarios/runner/observer.hpp"
@@ -41,9 +42,7 @@ public:
         std::vector<std::string> addresses;
         std::unique_ptr<storage::memory::MemoryCatalog> catalog;  // the disks: they survive crashes
         std::vector<storage::memory::MemoryStore*> stores;        // per DeviceSpec
-        std::unique_ptr<storage::memory::MemoryBackend> backend;
-        std::unique_ptr<block::BlockServer> block;
-        std::unique_ptr<ibtrs::Server> transport;
+        std::unique_ptr<ServerGroup> group;  // the process: settings.server_reactors reactors
         bool up = false;
         std::uint32_t crashes = 0;
     };

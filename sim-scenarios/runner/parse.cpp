@@ -35,6 +35,7 @@ void parse_settings(const YAML::Node& node, ParseErrors& errors, Settings& out) 
     parse_policy(map, "policy", out.policy);
     map.u32("io_connections", out.io_connections, 1, 64);
     map.u32("io_shards", out.io_shards, 1, 8);
+    map.u32("server_reactors", out.server_reactors, 1, 8);
     if (const YAML::Node heartbeat = map.child("heartbeat"); heartbeat.IsDefined()) {
         MapReader hb(heartbeat, map.key_path("heartbeat"), errors);
         hb.duration("interval", out.heartbeat_interval);

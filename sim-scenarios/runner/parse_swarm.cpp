@@ -56,6 +56,7 @@ void parse_swarm(const YAML::Node& node, ParseErrors& errors, SwarmSpec& out) {
                                   return static_cast<std::uint16_t>(*value);
                               });
     map.u32_range("io_shards", out.io_shards.low, out.io_shards.high, 1, 8);
+    map.u32_range("server_reactors", out.server_reactors.low, out.server_reactors.high, 1, 8);
     parse_list<Nanos>(map, "queue_while_reconnecting", "a duration", out.queue_while_reconnecting, parse_duration);
     parse_list<FaultType>(map, "fault_types", "a fault type", out.fault_types, parse_fault_type);
     map.u32_range("faults", out.faults.low, out.faults.high, 0, 64);

@@ -63,6 +63,7 @@ struct Settings {
     ibtrs::MpPolicy policy = ibtrs::MpPolicy::min_inflight;
     std::uint32_t io_connections = 1;
     std::uint32_t io_shards = 1;  // IO shards per client session (reactors on real backends)
+    std::uint32_t server_reactors = 1;  // reactors of every server (ibnbd-server --reactors)
     Nanos heartbeat_interval = 20 * kMs;
     std::uint32_t heartbeat_missed_max = 3;
     // The servers' own heartbeat; 0: the same as the clients'.
@@ -170,6 +171,7 @@ struct SwarmSpec {
     Range<Nanos> storage_latency{0, 50 * kMicrosecond};
     std::vector<std::uint16_t> queue_depths{32, 64, 128};
     Range<std::uint32_t> io_shards{1, 1};      // per client session
+    Range<std::uint32_t> server_reactors{1, 1};  // per run
     std::vector<Nanos> queue_while_reconnecting{0, 500 * kMs};
     std::vector<FaultType> fault_types;        // empty: every type
     Range<std::uint32_t> faults{0, 4};

@@ -55,9 +55,12 @@ private:
         settings.queue_depth = pick(swarm_.queue_depths);
         settings.queue_while_reconnecting = pick(swarm_.queue_while_reconnecting);
         settings.io_shards = in(swarm_.io_shards);
-        draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, queue_while_reconnecting {}, io_shards {}",
+        settings.server_reactors = in(swarm_.server_reactors);
+        draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, queue_while_reconnecting {}, io_shards {}, "
+                                     "server_reactors {}",
                                      ibtrs::to_string(settings.policy), settings.queue_depth,
-                                     format_duration(settings.queue_while_reconnecting), settings.io_shards));
+                                     format_duration(settings.queue_while_reconnecting), settings.io_shards,
+                                     settings.server_reactors));
     }
 
     void servers(Topology& topology) {

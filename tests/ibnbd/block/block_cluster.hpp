@@ -14,7 +14,7 @@
 #include "ibnbd/server/block_server.hpp"
 #include "ibnbd/storage/memory/memory_backend.hpp"
 #include "sim-scenarios/lib/block_oracle.hpp"
-#include "sim-scenarios/lib/shard_fabric.hpp"
+#include "sim-scenarios/lib/server_group.hpp"
 
 namespace ibnbd::block {
 inline std::ostream& operator<<(std::ostream& os, DeviceState state) { return os << to_string(state); }
@@ -83,70 +83,29 @@ struct BlockCluster {
         }
         start_server();
     }
-    ~BlockCluster() {
-        for (auto& reactor : reactors) reactor->link->run_all();
-    }
 
     void start_server() {
-        if (server_reactors_ > 1) return start_reactors();
-        backend = std::make_unique<storage::memory::MemoryBackend>(server_node, catalog,
-                                                                   storage::memory::MemoryBackendConfig{storage_queue_depth_});
-        block_server = std::make_unique<BlockServer>(*backend, BlockServerConfig{search_path_});
-        server = std::move(ibtrs::Server::create(server_node, server_config(), *block_server).value());
-        for (int p = 0; p < kPaths; ++p) BOOST_REQUIRE(server->listen({server_address(p), 1234}).has_value());
-    }
-
-    static ibtrs::ServerConfig server_config() {
-        ibtrs::ServerConfig config;
-        config.queue_depth = 32;
-        config.chunk_size = 16384;
-        config.heartbeat = {100 * kMillisecond, 3};
-        return config;
-    }
-
-    // One reactor of a multi-reactor server.
-    struct ServerReactor {
-        std::unique_ptr<scenario::ShardFabric> fabric;
-        std::unique_ptr<scenario::SimTaskLink> link;
-        std::unique_ptr<storage::memory::MemoryBackend> backend;
-        std::unique_ptr<BlockServer> block_server;
-        std::unique_ptr<ibtrs::Server> server;
-    };
-
-    void start_reactors() {
-        directory = std::make_unique<ibtrs::SessionDirectory>(server_reactors_);
-        std::vector<ibtrs::ServerPeer> peers;
-        for (std::size_t i = 0; i < server_reactors_; ++i) {
-            auto reactor = std::make_unique<ServerReactor>();
-            reactor->fabric = std::make_unique<scenario::ShardFabric>(server_node, views);
-            reactor->link = std::make_unique<scenario::SimTaskLink>(*reactor->fabric);
-            reactor->backend = std::make_unique<storage::memory::MemoryBackend>(
-                *reactor->fabric, catalog, storage::memory::MemoryBackendConfig{storage_queue_depth_});
-            reactor->block_server = std::make_unique<BlockServer>(*reactor->backend,
-                                                                  BlockServerConfig{search_path_, &ledger});
-            reactor->server = std::move(ibtrs::Server::create(*reactor->fabric, server_config(),
-                                                              *reactor->block_server).value());
-            peers.push_back({reactor->server.get(), reactor->link.get()});
-            reactors.push_back(std::move(reactor));
-        }
-        for (std::size_t i = 0; i < server_reactors_; ++i) reactors[i]->server->join(*directory, i, peers);
-        // A drain that ends on one reactor wakes the OPENs waiting on every reactor.
-        ledger.on_drained([this] {
-            for (auto& reactor : reactors) {
-                reactor->link->post([server = reactor->block_server.get()] { server->retry_pending_opens(); });
-            }
-        });
-        for (int p = 0; p < kPaths; ++p) {
-            BOOST_REQUIRE(reactors[0]->server->listen({server_address(p), 1234}).has_value());
-        }
+        scenario::ServerGroupConfig config;
+        config.reactors = server_reactors_;
+        config.transport.queue_depth = 32;
+        config.transport.chunk_size = 16384;
+        config.transport.heartbeat = {100 * kMillisecond, 3};
+        config.dev_search_path = search_path_;
+        config.storage_queue_depth = storage_queue_depth_;
+        group = std::make_unique<scenario::ServerGroup>(server_node, catalog, config);
+        for (int p = 0; p < kPaths; ++p) BOOST_REQUIRE(group->listen({server_address(p), 1234}).has_value());
+        backend = group->reactor(0).backend.get();
+        block_server = group->reactor(0).blocks.get();
+        server = group->reactor(0).server.get();
     }
 
     // Crash of the server node: the process is gone, the memory stores lose what was not durable.
     void crash_server(std::uint64_t seed) {
         server_node.crash();
-        server.reset();
-        block_server.reset();
-        backend.reset();
+        group.reset();
+        server = nullptr;
+        block_server = nullptr;
+        backend = nullptr;
         catalog.crash_all(seed);
     }
     void restart_server() {
@@ -204,14 +163,11 @@ struct BlockCluster {
     fabric::sim::Node& server_node;
     std::vector<fabric::sim::Node*> client_nodes;
     storage::memory::MemoryCatalog catalog;
-    std::unique_ptr<storage::memory::MemoryBackend> backend;
-    std::unique_ptr<BlockServer> block_server;
-    std::unique_ptr<ibtrs::Server> server;
-    // With server_reactors > 1 (in this order: the links' tasks refer to the ledger and servers).
-    DeviceLedger ledger;
-    std::unique_ptr<ibtrs::SessionDirectory> directory;
-    scenario::ViewRegistry views;
-    std::vector<std::unique_ptr<ServerReactor>> reactors;
+    std::unique_ptr<scenario::ServerGroup> group;
+    // Reactor 0's (the only one unless server_reactors > 1).
+    storage::memory::MemoryBackend* backend = nullptr;
+    BlockServer* block_server = nullptr;
+    ibtrs::Server* server = nullptr;
     ClientEvents events[kClients];
 
 private:

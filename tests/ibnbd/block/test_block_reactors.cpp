@@ -48,13 +48,13 @@ BOOST_AUTO_TEST_CASE(sessions_on_both_reactors_carry_verified_io) {
     BlockDevice* on_1 = cluster.map(*b, 1, "vol1", AccessMode::rw);
     BOOST_REQUIRE(on_0 != nullptr);
     BOOST_REQUIRE(on_1 != nullptr);
-    BOOST_TEST(cluster.reactors[0]->server->find_session("alpha") != nullptr);
-    BOOST_TEST(cluster.reactors[1]->server->find_session("beta") != nullptr);
+    BOOST_TEST(cluster.group->reactor(0).server->find_session("alpha") != nullptr);
+    BOOST_TEST(cluster.group->reactor(1).server->find_session("beta") != nullptr);
     expect_verified_io(cluster, *on_0, 3);
     expect_verified_io(cluster, *on_1, 4);
-    BOOST_TEST(cluster.reactors[0]->block_server->stats().ios > 0u);
-    BOOST_TEST(cluster.reactors[1]->block_server->stats().ios > 0u);
-    BOOST_TEST(cluster.reactors[0]->fabric->foreign_entries + cluster.reactors[1]->fabric->foreign_entries == 0u);
+    BOOST_TEST(cluster.group->reactor(0).blocks->stats().ios > 0u);
+    BOOST_TEST(cluster.group->reactor(1).blocks->stats().ios > 0u);
+    BOOST_TEST(cluster.group->foreign_entries() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(access_modes_hold_across_reactors) {
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(access_modes_hold_across_reactors) {
         BOOST_REQUIRE(map_status(cluster, *a, 0, "vol0", c.first) == 0);
         BOOST_TEST(map_status(cluster, *b, 1, "vol0", c.second) == c.expected,
                    "modes " << int(c.first) << " then " << int(c.second));
-        BOOST_TEST(cluster.reactors[1]->server->find_session("beta") != nullptr);
+        BOOST_TEST(cluster.group->reactor(1).server->find_session("beta") != nullptr);
     }
     // Unmapping the writer on reactor 0 lets the one on reactor 1 in.
     BlockCluster cluster(1, "/srv", 256, kReactors);
@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(access_modes_hold_across_reactors) {
     auto b = cluster.client(1, "beta");
     BOOST_REQUIRE(map_status(cluster, *a, 0, "vol0", AccessMode::rw) == 0);
     BOOST_REQUIRE(map_status(cluster, *b, 1, "vol0", AccessMode::rw) == -EPERM);
-    BOOST_TEST(cluster.reactors[1]->server->find_session("beta") != nullptr);
+    BOOST_TEST(cluster.group->reactor(1).server->find_session("beta") != nullptr);
     BOOST_REQUIRE(a->unmap(*a->find("vol0"), false).has_value());
     cluster.run_for(10 * kMillisecond);
     BOOST_TEST(map_status(cluster, *b, 1, "vol0", AccessMode::rw) == 0);
@@ -99,19 +99,19 @@ BOOST_AUTO_TEST_CASE(an_open_waits_for_a_drain_on_another_reactor) {
     auto a = cluster.client(0, "alpha");  // reactor 0, only there to put beta on reactor 1
     BOOST_REQUIRE(map_status(cluster, *a, 0, "vol0", AccessMode::ro) == 0);
     // As if a session of reactor 0 had gone with IO in flight on vol0.
-    auto handle = cluster.reactors[0]->backend->open("/srv/vol0", false);
+    auto handle = cluster.group->reactor(0).backend->open("/srv/vol0", false);
     BOOST_REQUIRE(handle.has_value());
     const storage::Identity identity = (*handle)->identity();
-    cluster.ledger.begin_drain(identity);
+    cluster.group->ledger().begin_drain(identity);
 
     auto b = cluster.client(1, "beta");
     const std::size_t reports = cluster.events[1].mapped.size();
     BOOST_REQUIRE(b->map("vol0", AccessMode::rw).has_value());
     cluster.run_for(200 * kMillisecond);
     BOOST_TEST(cluster.events[1].mapped.size() == reports);  // the OPEN waits on reactor 1
-    BOOST_TEST(cluster.reactors[1]->server->find_session("beta") != nullptr);
+    BOOST_TEST(cluster.group->reactor(1).server->find_session("beta") != nullptr);
 
-    cluster.ledger.end_drain(identity);  // the drain ends: reactor 1 is woken and answers
+    cluster.group->ledger().end_drain(identity);  // the drain ends: reactor 1 is woken and answers
     BOOST_REQUIRE(cluster.run_until([&] { return cluster.events[1].mapped.size() > reports; }, kSecond));
     BOOST_TEST(cluster.events[1].statuses.back() == 0);
 }
