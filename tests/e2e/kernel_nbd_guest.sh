@@ -7,10 +7,13 @@
 #   kernel_nbd_guest.sh verbs   the daemons over rdma-core verbs on rxe0, two paths (both guest
 #                               addresses); one path is deleted while files are written, then added
 #                               back and seen connected
+# The server runs one reactor per vCPU (two): a first session takes reactor 0, so the session
+# under test lives on reactor 1 and reactor 0's listener hands each of its connections over (on
+# verbs: the rdma_cm id moves to reactor 1's event channel).
 set -u
 cd "$(dirname "$0")"
 MODE=${1:-tcp}
-W=/dev/shm/knbd-$MODE; mkdir -p "$W/vols" "$W/nbd"; truncate -s 128M "$W/vols/vol0"
+W=/dev/shm/knbd-$MODE; mkdir -p "$W/vols" "$W/nbd"; truncate -s 128M "$W/vols/vol0" "$W/vols/vol1"
 export IBNBD_CONTROL=$W/client.sock
 fail() { echo "FAIL ($MODE): $*"; for f in "$W"/*.log; do echo "--- $f"; tail -15 "$f"; done; exit 1; }
 modprobe nbd nbds_max=4 || fail "cannot load the nbd module"
@@ -24,7 +27,7 @@ else
     SERVER_ARGS=(--listen 127.0.0.1:4321); CLIENT_ARGS=(); PATHS=(--path 127.0.0.1:4321)
 fi
 ./ibnbd-server "${SERVER_ARGS[@]}" --dev-search-path "$W/vols" --queue-depth 64 --hb-interval-ms 500 \
-    > "$W/server.log" 2>&1 &
+    --control-socket "$W/server.sock" > "$W/server.log" 2>&1 &
 SERVER=$!
 # Under emulation a process takes a while to start: map only once the server listens.
 for _ in $(seq 200); do grep -q "serving" "$W/server.log" 2>/dev/null && break; sleep 0.1; done
@@ -33,7 +36,12 @@ grep -q "serving" "$W/server.log" || fail "ibnbd-server did not start"
     --reconnect-delay-ms 200 > "$W/client.log" 2>&1 &
 CLIENT=$!
 for _ in $(seq 100); do [ -S "$IBNBD_CONTROL" ] && break; sleep 0.1; done
+./ibnbd map --session first --device vol1 "${PATHS[@]}" || fail "map the first session"
 ./ibnbd map --session k --device vol0 "${PATHS[@]}" --nbd-tcp 127.0.0.1:10809 || fail "map"
+server_list=$(./ibnbd --control-socket "$W/server.sock" --json list | tr -d ' \n')
+reactor_of() { grep -o "{[^{}]*\"session\":\"$1\"[^{}]*}" <<< "$server_list" | grep -o '"reactor":[0-9]*' | tr -dc 0-9; }
+[ "$(reactor_of first)" = 0 ] && [ "$(reactor_of k)" = 1 ] ||
+    fail "the sessions are not on server reactors 0 and 1: $server_list"
 connected_paths() { ./ibnbd --json stats --session k | grep -c '"state": "connected"'; }
 wait_paths() { for _ in $(seq 100); do [ "$(connected_paths)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
 wait_paths $(( ${#PATHS[@]} / 2 )) || fail "the paths did not connect"
@@ -68,5 +76,6 @@ shards=$(./ibnbd --json stats --session k | tr -d ' \n' | grep -o '"shards":\[[^
 echo "IO per reactor: $shards"
 [ "$(grep -o '"reactor":' <<< "$shards" | wc -l)" = "$(nproc)" ] || fail "not one IO shard per reactor: $shards"
 ./ibnbd unmap --session k --device vol0 || fail "unmap"
+./ibnbd unmap --session first --device vol1 || fail "unmap the first session"
 kill -TERM "$CLIENT" "$SERVER"; wait "$SERVER" || fail "ibnbd-server did not exit 0 on SIGTERM"
 echo "kernel nbd-client ($MODE): ext4 on /dev/nbd0 over ibnbd: made, written, fsck clean, read back"
