@@ -52,15 +52,9 @@ struct Shard {
 // After the threads stopped: services post the teardown of their remote parts (IO shards, device
 // copies, NBD hosts) to the other reactors, which are then run here, before any fabric goes.
 void tear_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThreads& threads) {
-    const auto run_left = [&] {
-        for (bool ran = true; ran;) {
-            ran = false;
-            for (std::size_t i = 0; i < threads.size(); ++i) ran = threads.reactor(i).run_pending_tasks() != 0 || ran;
-        }
-    };
-    run_left();  // commands that were on their way
+    threads.run_left_tasks();  // commands that were on their way
     for (auto& shard : shards) shard->service.reset();
-    run_left();
+    threads.run_left_tasks();
     shards.clear();
 }
 

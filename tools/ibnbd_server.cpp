@@ -140,15 +140,9 @@ int shut_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThrea
     drive_until(threads, deadline, [&] { return flushed.done >= flushes; });
     log().warn("ibnbd-server: stopped ({} device flushes, {} failed)", flushes, flushed.failed);
     // Tasks between reactors refer to their Servers and BlockServers: run them all first.
-    const auto run_left = [&] {
-        for (bool ran = true; ran;) {
-            ran = false;
-            for (std::size_t i = 0; i < threads.size(); ++i) ran = threads.reactor(i).run_pending_tasks() != 0 || ran;
-        }
-    };
-    run_left();
+    threads.run_left_tasks();
     for (auto& shard : shards) shard->server.reset();
-    run_left();
+    threads.run_left_tasks();
     shards.clear();
     return flushed.failed == 0 && flushed.done >= flushes ? 0 : 1;
 }
@@ -164,18 +158,15 @@ int run(const Options& options) {
         shards.push_back(std::move(shard.value()));
     }
     std::vector<ibtrs::ServerPeer> peers;
+    std::vector<block::BlockReactor> blocks;
     std::vector<daemon::ServerShard> control_shards;
     for (std::size_t i = 0; i < shards.size(); ++i) {
         peers.push_back({shards[i]->server.get(), shards[i]->link.get()});
+        blocks.push_back({shards[i]->link.get(), shards[i]->blocks.get()});
         control_shards.push_back({threads.reactor(i), *shards[i]->blocks, *shards[i]->server});
     }
-    for (std::size_t i = 0; i < shards.size(); ++i) shards[i]->server->join(directory, i, peers);
-    // A drain of an old session's IO that ends on one reactor wakes the OPENs waiting on all.
-    ledger.on_drained([&shards] {
-        for (auto& shard : shards) {
-            shard->link->post([blocks = shard->blocks.get()] { blocks->retry_pending_opens(); });
-        }
-    });
+    ibtrs::join_group(directory, peers);
+    block::wake_on_drain(ledger, std::move(blocks));
     // Reactor 0 listens and hands each connection to the reactor that owns its session.
     if (const int failed = listen_all(options, *shards.front()->server); failed != 0) return failed;
 

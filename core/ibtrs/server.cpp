@@ -62,6 +62,10 @@ void Server::join(SessionDirectory& directory, std::size_t self, std::vector<Ser
     peers_ = std::move(peers);
 }
 
+void join_group(SessionDirectory& directory, const std::vector<ServerPeer>& peers) {
+    for (std::size_t i = 0; i < peers.size(); ++i) peers[i].server->join(directory, i, peers);
+}
+
 bool Server::take_name(const ServerSession& session, std::string_view name) {
     return directory_->take_name(session.paths_uuid(), name);
 }

@@ -69,7 +69,6 @@ public:
     // is this one). Call before any connection arrives; the directory and the peers' Servers
     // must outlive every task posted between them.
     void join(SessionDirectory& directory, std::size_t self, std::vector<ServerPeer> peers);
-    std::size_t reactor_index() const { return self_; }
 
     fabric::Fabric& fabric() { return fabric_; }
     const ServerConfig& config() const { return config_; }
@@ -116,5 +115,8 @@ private:
     fabric::TimerId reap_timer_ = 0;
     ServerStats stats_;
 };
+
+// Joins the Servers of `peers` (reactor i's at index i) into one group over `directory`.
+void join_group(SessionDirectory& directory, const std::vector<ServerPeer>& peers);
 
 }  // namespace ibnbd::ibtrs

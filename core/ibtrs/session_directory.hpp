@@ -24,7 +24,6 @@ class SessionDirectory {
 public:
     explicit SessionDirectory(std::size_t reactors);
 
-    std::size_t reactors() const { return per_reactor_.size(); }
     // The reactor a connect request for `paths_uuid` goes to: its session's; a session not known
     // yet is placed, when the request may create it (first_conn), on the reactor with the fewest
     // sessions (the lowest index among equals). nullopt: unknown and not first_conn.

@@ -36,4 +36,12 @@ void ReactorThreads::stop() {
     threads_.clear();
 }
 
+void ReactorThreads::run_left_tasks() {
+    assert(threads_.empty());
+    for (bool ran = true; ran;) {
+        ran = false;
+        for (auto& reactor : reactors_) ran = reactor->run_pending_tasks() != 0 || ran;
+    }
+}
+
 }  // namespace ibnbd::runtime

@@ -35,6 +35,10 @@ public:
     void start();
     // Stops every reactor (0 included) and joins the threads. Idempotent.
     void stop();
+    // After stop(), on the calling thread: runs every reactor's pending tasks, again and again,
+    // until none is left (a task may post to another reactor). Teardown runs it before it frees
+    // the objects those tasks refer to.
+    void run_left_tasks();
 
 private:
     std::vector<std::unique_ptr<Reactor>> reactors_;

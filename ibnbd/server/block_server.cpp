@@ -381,4 +381,12 @@ void BlockServer::finish_io(IoContext& context, int status) {
     if (device.detaching && device.inflight == 0) finish_detach(session, device);
 }
 
+void wake_on_drain(DeviceLedger& ledger, std::vector<BlockReactor> reactors) {
+    ledger.on_drained([reactors = std::move(reactors)] {
+        for (const BlockReactor& reactor : reactors) {
+            reactor.link->post([blocks = reactor.blocks] { blocks->retry_pending_opens(); });
+        }
+    });
+}
+
 }  // namespace ibnbd::block

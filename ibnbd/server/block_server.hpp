@@ -21,8 +21,8 @@
 //     A server on several reactors has one BlockServer per reactor (each with its own storage
 //     backend, for its own io_uring), serving the sessions of that reactor's ibtrs::Server. They
 //     share a DeviceLedger (BlockServerConfig::ledger), so the access-mode rules and the wait for an
-//     old session's IO hold over all reactors; when a drain ends on one reactor, the ledger's
-//     on_drained hook must make the others call retry_pending_opens() on their threads.
+//     old session's IO hold over all reactors; wake_on_drain() makes a drain that ends on one
+//     reactor retry the waiting OPENs of every reactor, on their threads.
 #pragma once
 
 #include <cstdint>
@@ -138,5 +138,14 @@ private:
     IoContext* waiting_tail_ = nullptr;
     BlockServerStats stats_;
 };
+
+// One reactor's BlockServer and the link to its thread.
+struct BlockReactor {
+    ibtrs::TaskLink* link = nullptr;
+    BlockServer* blocks = nullptr;
+};
+
+// Sets the ledger's on_drained hook: each reactor's retry_pending_opens() runs on its thread.
+void wake_on_drain(DeviceLedger& ledger, std::vector<BlockReactor> reactors);
 
 }  // namespace ibnbd::block

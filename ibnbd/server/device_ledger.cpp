@@ -33,12 +33,6 @@ void DeviceLedger::release(const storage::Identity& identity, wire::AccessMode m
     forget_if_unused(found);
 }
 
-std::uint32_t DeviceLedger::writers(const storage::Identity& identity) const {
-    std::lock_guard lock(mutex_);
-    const auto found = entries_.find(identity);
-    return found == entries_.end() ? 0 : found->second.writers;
-}
-
 void DeviceLedger::begin_drain(const storage::Identity& identity) {
     std::lock_guard lock(mutex_);
     ++entries_[identity].draining;

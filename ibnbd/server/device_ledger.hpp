@@ -25,7 +25,6 @@ public:
     // one other). Errors: -EPERM. A reader (ro) is always admitted and not counted.
     Status<int> admit(const storage::Identity& identity, wire::AccessMode mode);
     void release(const storage::Identity& identity, wire::AccessMode mode);
-    std::uint32_t writers(const storage::Identity& identity) const;
 
     // A session gone with IO in flight on the device (begin), and that IO done (end).
     void begin_drain(const storage::Identity& identity);

@@ -38,6 +38,7 @@ public:
     ServerGroup(fabric::Fabric& node, storage::memory::MemoryCatalog& catalog, const ServerGroupConfig& config)
         : directory_(config.reactors) {
         std::vector<ibtrs::ServerPeer> peers;
+        std::vector<block::BlockReactor> blocks;
         for (std::size_t i = 0; i < config.reactors; ++i) {
             auto reactor = std::make_unique<Reactor>();
             if (config.reactors > 1) reactor->view = std::make_unique<ShardFabric>(node, views_);
@@ -51,15 +52,11 @@ public:
             assert(created.has_value());
             reactor->server = std::move(created.value());
             peers.push_back({reactor->server.get(), reactor->link.get()});
+            blocks.push_back({reactor->link.get(), reactor->blocks.get()});
             reactors_.push_back(std::move(reactor));
         }
-        for (std::size_t i = 0; i < reactors_.size(); ++i) reactors_[i]->server->join(directory_, i, peers);
-        // A drain that ends on one reactor wakes the OPENs waiting on every reactor.
-        ledger_.on_drained([this] {
-            for (auto& reactor : reactors_) {
-                reactor->link->post([blocks = reactor->blocks.get()] { blocks->retry_pending_opens(); });
-            }
-        });
+        ibtrs::join_group(directory_, peers);
+        block::wake_on_drain(ledger_, std::move(blocks));
     }
     // Tasks still on their way refer to the servers: they run first, then everything goes
     // without further events (as a process that is gone).
@@ -76,7 +73,6 @@ public:
     std::size_t size() const { return reactors_.size(); }
     Reactor& reactor(std::size_t index) { return *reactors_.at(index); }
     const Reactor& reactor(std::size_t index) const { return *reactors_.at(index); }
-    ibtrs::SessionDirectory& directory() { return directory_; }
     block::DeviceLedger& ledger() { return ledger_; }
     // Entries posted through one reactor's view with memory of another's (none may be).
     std::size_t foreign_entries() const {

@@ -31,7 +31,7 @@ struct ReactorServers {
             servers.push_back(std::move(created.value()));
             peers.push_back({servers.back().get(), links.back().get()});
         }
-        for (std::size_t i = 0; i < reactors; ++i) servers[i]->join(directory, i, peers);
+        join_group(directory, peers);
         for (int p = 0; p < Cluster::kPaths; ++p) {
             BOOST_REQUIRE(servers[0]->listen({server_address(p), 1234}).has_value());
         }
