@@ -27,6 +27,7 @@ copy_both s0 vol0 s1 vol1
 
 # vol0 is written by s0 on one reactor: s1, on the other, may read it but not write it.
 "$BIN/ibnbd" map --session s1 --device vol0 --access-mode rw 2> "$WORK/refused.txt" && fail "a second rw writer of vol0 was let in"
+grep -q "not permitted" "$WORK/refused.txt" || fail "the second writer was refused for another reason: $(cat "$WORK/refused.txt")"
 "$BIN/ibnbd" map --session s1 --device vol0 --access-mode ro || fail "a reader of vol0 on the other reactor was refused"
 nbdcopy "$(uri s1 vol0)" "$WORK/ro.bin" || fail "nbdcopy out of vol0 through s1"
 cmp -n 33554432 "$WORK/in0.bin" "$WORK/ro.bin" || fail "s1 read wrong data from vol0"
