@@ -130,6 +130,7 @@ int run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ibnbd::daemon::block_stop_signals();  // before any library can start a thread or set a handler
     Options options;
     CLI::App app{"ibnbd-client: maps IBNBD devices and exports them over NBD"};
     app.add_option("--control-socket", options.control_socket, "unix socket the ibnbd CLI talks to");

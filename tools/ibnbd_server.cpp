@@ -202,6 +202,7 @@ int run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ibnbd::daemon::block_stop_signals();  // before any library can start a thread or set a handler
     Options options;
     CLI::App app{"ibnbd-server: serves block devices and files to ibnbd clients (IBNBD over IBTRS)"};
     app.add_option("--listen", options.listen, "ADDR[:PORT] to listen on (repeatable; port 1234 by default)")

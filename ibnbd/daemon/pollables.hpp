@@ -62,15 +62,32 @@ private:
     storage::uring::UringBackend& backend_;
 };
 
-// Blocks SIGINT and SIGTERM for the process and reports them from the reactor.
+inline sigset_t stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+}
+
+// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts later, and drops any
+// handler a library installed for them. A daemon calls it first thing in main(): libinfinipath
+// (under libfabric's psm provider) installs, when it is loaded, SIGINT/SIGTERM handlers that call
+// exit(), which deadlocks on libfabric's own lock when the signal lands inside fi_getinfo().
+// Blocked, a stop signal waits for the SignalPollable. (Before main() that handler still exits 1.)
+inline void block_stop_signals() {
+    const sigset_t set = stop_signals();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+}
+
+// Reports SIGINT and SIGTERM from the reactor (blocking them, if block_stop_signals() did not).
 class SignalPollable : public runtime::Pollable {
 public:
     explicit SignalPollable(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        sigprocmask(SIG_BLOCK, &set, nullptr);
+        block_stop_signals();
+        const sigset_t set = stop_signals();
         fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     }
     ~SignalPollable() override { ::close(fd_); }
