@@ -10,6 +10,7 @@
 # Results go to DIR (default bench/results): multipath-<UTC>.md, copied to latest-multipath.md.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/server_ready.sh"
 BIN=${IBNBD_BIN:-$ROOT/build/bin}  # another build: IBNBD_BIN=build-asan/bin
 RATE=300
 RUNTIME=4
@@ -64,8 +65,7 @@ mkdir -p "$WORK/vols" && truncate -s 1G "$WORK/vols/vol0"
 ip netns exec "$NS_S" "$BIN/ibnbd-server" --listen "198.18.1.1:$PORT" --listen "198.18.2.1:$PORT" \
     --dev-search-path "$WORK/vols" --queue-depth 128 --chunk-size 262144 > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-sleep 0.5
-kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; echo "ibnbd-server did not start"; exit 1; }
+server_ready "$WORK/server.log" "$SERVER_PID" || { cat "$WORK/server.log"; echo "ibnbd-server did not start"; exit 1; }
 
 P1="path=198.18.1.2@198.18.1.1:$PORT"; P2="path=198.18.2.2@198.18.2.1:$PORT"
 bandwidth() {  # bandwidth NAME RW POLICY PATHS -> MiB/s on stdout

@@ -11,6 +11,7 @@
 #   bash bench/side_by_side.sh [--runtime S] [--ramp S] [--repeat N] [--multipath] [--no-build]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/server_ready.sh"
 BIN=${IBNBD_BIN:-$ROOT/build/bin}  # another build: IBNBD_BIN=build-asan/bin
 RUNTIME=3
 RAMP=0.5
@@ -61,6 +62,7 @@ done
 "$BIN/ibnbd-server" --listen "127.0.0.1:$PORT" --dev-search-path "$WORK/vols" --queue-depth 128 \
     --chunk-size 262144 > "$WORK/server.log" 2>&1 &
 PIDS+=($!)
+server_ready "$WORK/server.log" "${PIDS[-1]}" || { cat "$WORK/server.log"; echo "ibnbd-server did not start" >&2; exit 1; }
 nbdkit --exit-with-parent -f -i 127.0.0.1 -p "$NBD_PORT" memory $SIZE > "$WORK/nbdkit.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do nbdinfo --size "nbd://127.0.0.1:$NBD_PORT" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -21,8 +21,7 @@ start_ibnbd_server() {
     mkdir -p "$WORK/vols" && truncate -s "$2" "$WORK/vols/vol0"
     "$BIN/ibnbd-server" --listen "127.0.0.1:$1" --dev-search-path "$WORK/vols" >> "$WORK/server.log" 2>&1 &
     PIDS+=($!)
-    sleep 0.3
-    kill -0 "${PIDS[-1]}" 2>/dev/null || fail "ibnbd-server did not start"
+    server_ready "$WORK/server.log" "${PIDS[-1]}" || fail "ibnbd-server did not start"
 }
 
 # start_nbdkit PORT SIZE: nbdkit's memory plugin on 127.0.0.1.

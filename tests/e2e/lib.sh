@@ -23,12 +23,7 @@ start_server() {  # extra arguments go to ibnbd-server; returns once it listens
     "$BIN/ibnbd-server" --listen "127.0.0.1:$PORT" --dev-search-path "$WORK/vols" --queue-depth 64 \
         --hb-interval-ms 200 --hb-missed 3 "$@" >> "$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        [ "$(grep -c serving "$WORK/server.log" 2>/dev/null)" -gt "${started:-0}" ] && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    fail "ibnbd-server did not start"
+    server_ready "$WORK/server.log" "$SERVER_PID" "${started:-0}" || fail "ibnbd-server did not start"
 }
 
 start_client() {  # extra arguments go to ibnbd-client
