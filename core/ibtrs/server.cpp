@@ -15,9 +15,8 @@ Server::Server(fabric::Fabric& fabric, ServerConfig config, ServerHandler& handl
 Server::~Server() {
     if (reap_timer_ != 0) fabric_.cancel_timer(reap_timer_);
     // Paths first: they refer to their sessions.
-    closing_paths_.clear();
-    for (auto& [uuid, session] : sessions_) session->paths_.clear();
-    for (auto& session : retired_sessions_) session->paths_.clear();
+    for (auto& [uuid, session] : sessions_) session->drop_paths();
+    for (auto& session : retired_sessions_) session->drop_paths();
 }
 
 Expected<std::unique_ptr<Server>, int> Server::create(fabric::Fabric& fabric, ServerConfig config,
@@ -136,18 +135,12 @@ int Server::admit(fabric::DetachedConnectRequest& request, const wire::ConnReq& 
     }
     ServerSession& session = *found->second;
     ServerPath* path = nullptr;
+    if (ServerPath* draining = session.draining_path(req.sess_uuid)) return refuse_until_drained(*draining, req);
     if (auto existing = session.paths_.find(req.sess_uuid); existing != session.paths_.end()) {
-        if (req.cid == 0 && req.recon_cnt != existing->second->recon_cnt()) {
-            // The client reconnected before we noticed: the old path is stale.
-            ++stats_.stale_paths_replaced;
-            existing->second->close("client reconnected");
-            closing_paths_.push_back(std::move(existing->second));
-            session.paths_.erase(existing);
-        } else if (auto joined = existing->second->check_join(req); !joined) {
-            return joined.error();
-        } else {
-            path = existing->second.get();
-        }
+        ServerPath& known = *existing->second;
+        if (known.state() != ServerPathState::connecting) return refuse_until_drained(known, req);
+        if (auto joined = known.check_join(req); !joined) return joined.error();
+        path = &known;
     }
     if (path == nullptr) {
         if (session.paths_.size() >= wire::kMaxPaths) return -ECONNRESET;
@@ -173,6 +166,18 @@ int Server::admit(fabric::DetachedConnectRequest& request, const wire::ConnReq& 
     return 0;
 }
 
+int Server::refuse_until_drained(ServerPath& existing, const wire::ConnReq& req) {
+    if (existing.state() == ServerPathState::connected) {
+        if (req.cid != 0 || req.recon_cnt == existing.recon_cnt()) return -ECONNRESET;
+        ++stats_.stale_paths_closed;
+        existing.close("client reconnected");
+    }
+    ++stats_.refused_while_draining;
+    log().debug("ibtrs server: path {} of session {} reconnects while its old connection drains",
+                existing.name(), existing.session().name());
+    return -EBUSY;
+}
+
 void Server::schedule_reap() {
     if (reap_timer_ == 0) reap_timer_ = fabric_.start_timer(0, *this, 0);
 }
@@ -183,25 +188,10 @@ void Server::on_timer(std::uint64_t) {
 }
 
 void Server::reap() {
-    std::erase_if(closing_paths_, [](const auto& path) {
-        if (!path->closed()) return false;
-        path->session().forget_path(*path);
-        return true;
-    });
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         ServerSession& session = *it->second;
-        for (auto p = session.paths_.begin(); p != session.paths_.end();) {
-            if (p->second->closed()) {
-                ++stats_.paths_closed;
-                session.forget_path(*p->second);
-                p = session.paths_.erase(p);
-            } else {
-                ++p;
-            }
-        }
-        const bool detached_alive = std::any_of(closing_paths_.begin(), closing_paths_.end(),
-                                                [&](const auto& path) { return &path->session() == &session; });
-        if (!session.paths_.empty() || detached_alive) {
+        reap_paths(session);
+        if (!session.paths_.empty()) {
             ++it;
             continue;
         }
@@ -211,7 +201,23 @@ void Server::reap() {
         on_session_lost(*lost);
         if (lost->busy_chunks() != 0) retired_sessions_.push_back(std::move(lost));
     }
+    for (auto& session : retired_sessions_) reap_paths(*session);
     std::erase_if(retired_sessions_, [](const auto& session) { return session->busy_chunks() == 0; });
+}
+
+// A closed path is kept (draining) while storage still works on requests it brought, so that
+// its reconnect is refused until then.
+void Server::reap_paths(ServerSession& session) {
+    for (auto p = session.paths_.begin(); p != session.paths_.end();) {
+        if (!p->second->closed()) {
+            ++p;
+            continue;
+        }
+        ++stats_.paths_closed;
+        session.retire_path(std::move(p->second));
+        p = session.paths_.erase(p);
+    }
+    session.forget_drained_paths();
 }
 
 void Server::on_session_lost(ServerSession& session) {

@@ -5,12 +5,17 @@
 //     short private data, bad magic or major version, cid_num 0 or > 4096, cid ≥ cid_num
 //                                                                          → -ECONNRESET
 //     unknown session without first_conn                                   → -ENXIO
-//     known path not connecting, other cid_num, or cid already connected   → -ECONNRESET
+//     known path connecting with another cid_num, or cid already connected → -ECONNRESET
+//     known path closing, or closed with requests still on its chunks      → -EBUSY
 //     a 129th path                                                         → -ECONNRESET
 //     a new path with the same client and server addresses as another    → -EEXIST
 //     memory registration failure                                          → -ENOMEM
-//   Beyond the kernel: a cid-0 request for a known path with a different recon_cnt means the
-//   client reconnected before we noticed the old path died; the old path is closed and replaced.
+//   A cid-0 request for a connected path with a different recon_cnt means the client reconnected
+//   before we noticed the old path died: the old path is closed and the request refused with
+//   -EBUSY. Like the kernel, which refuses a known path until it is closed, the path stays refused
+//   until it is closed and storage has answered every request it brought (its chunks are idle):
+//   the client may only reach the session's chunks again once nothing the old path started can
+//   still read or write them. The client retries after its reconnect delay.
 //   After INFO_REQ (§1.5): a name with '/' or '.' (-EINVAL) or a name used by another session
 //   (-EPERM) closes the path.
 //
@@ -42,7 +47,8 @@ struct ServerStats {
     std::uint64_t rejected = 0;
     std::uint64_t paths_closed = 0;
     std::uint64_t violations = 0;  // requests or handshakes that broke the protocol
-    std::uint64_t stale_paths_replaced = 0;  // a client reconnected before we saw its path die
+    std::uint64_t stale_paths_closed = 0;  // a client reconnected before we saw its path die
+    std::uint64_t refused_while_draining = 0;  // reconnects refused until the old path drained
     std::uint64_t handed_over = 0;  // connect requests handed to the reactor owning their session
 };
 
@@ -96,9 +102,13 @@ private:
     void reject(fabric::DetachedConnectRequest& request, int error);
     // Records a session's name for the whole group; false when another session has it.
     bool take_name(const ServerSession& session, std::string_view name);
+    // -EBUSY while the client's old path `existing` (same sess_uuid) is not gone; a stale
+    // connected one is closed first.
+    int refuse_until_drained(ServerPath& existing, const wire::ConnReq& req);
     // Paths and sessions are destroyed from a timer, never inside their own callbacks.
     void schedule_reap();
     void reap();
+    void reap_paths(ServerSession& session);
     void on_session_lost(ServerSession& session);
 
     fabric::Fabric& fabric_;
@@ -110,7 +120,6 @@ private:
     std::vector<ServerPeer> peers_;  // empty: a group of one
     std::vector<std::unique_ptr<fabric::Listener>> listeners_;
     std::map<Uuid, std::unique_ptr<ServerSession>> sessions_;
-    std::vector<std::unique_ptr<ServerPath>> closing_paths_;
     std::vector<std::unique_ptr<ServerSession>> retired_sessions_;  // waiting for busy chunks
     fabric::TimerId reap_timer_ = 0;
     ServerStats stats_;

@@ -50,6 +50,7 @@ public:
     const fabric::Address& peer() const { return peer_; }
     const fabric::Address& local() const { return local_; }
     std::uint16_t recon_cnt() const { return recon_cnt_; }
+    const Uuid& sess_uuid() const { return sess_uuid_; }
     ServerSession& session() const { return session_; }
     const ServerPathStats& stats() const { return stats_; }
 

@@ -85,7 +85,8 @@ void ServerSession::respond(RequestId id, int status) {
         return;
     }
     Slot& slot = slots_[id.msg_id];
-    if (slot.path != nullptr && slot.path->state() == ServerPathState::connected) {
+    const bool deliverable = slot.path != nullptr && slot.path->state() == ServerPathState::connected;
+    if (deliverable) {
         slot.path->send_response(slot.cid, id.msg_id, status, slot.read_desc);
         ++stats_.responses;
     } else {
@@ -101,7 +102,46 @@ void ServerSession::respond(RequestId id, int status) {
             path->on_io_request(*path->conns_[slot.deferred_cid], slot.deferred_payload);
         }
     }
-    if (busy_chunks_ == 0 && paths_.empty()) server_.schedule_reap();
+    if (!deliverable) server_.schedule_reap();  // its path may be drained now
+}
+
+std::uint32_t ServerSession::busy_chunks_of(const ServerPath& path) const {
+    std::uint32_t count = 0;
+    for (const Slot& slot : slots_) count += slot.state == Slot::State::busy && slot.path == &path;
+    return count;
+}
+
+void ServerSession::retire_path(std::unique_ptr<ServerPath> path) {
+    for (Slot& slot : slots_) {
+        if (slot.has_deferred && slot.deferred_path == path.get()) slot.has_deferred = false;
+    }
+    if (busy_chunks_of(*path) == 0) {
+        forget_path(*path);
+        return;
+    }
+    log().debug("ibtrs server session {}: path {} closed with {} requests in storage, draining", name_,
+                path->name(), busy_chunks_of(*path));
+    draining_paths_.push_back(std::move(path));
+}
+
+void ServerSession::forget_drained_paths() {
+    std::erase_if(draining_paths_, [this](const auto& path) {
+        if (busy_chunks_of(*path) != 0) return false;
+        forget_path(*path);
+        return true;
+    });
+}
+
+ServerPath* ServerSession::draining_path(const Uuid& sess_uuid) const {
+    for (const auto& path : draining_paths_) {
+        if (path->sess_uuid() == sess_uuid) return path.get();
+    }
+    return nullptr;
+}
+
+void ServerSession::drop_paths() {
+    paths_.clear();
+    draining_paths_.clear();
 }
 
 void ServerSession::forget_path(ServerPath& path) {

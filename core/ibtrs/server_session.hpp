@@ -10,7 +10,10 @@
 //     went away is dropped (the client fails the request over).
 //     A chunk is used by one request at a time. A request that arrives for a chunk whose previous
 //     request is still being processed (possible only after a client failover) waits until that
-//     one is answered, so that an old write can never land after its re-issue.
+//     one is answered, so that an old write can never land after its re-issue. A path that
+//     closed is kept, draining, until every request it brought is answered: until then its
+//     reconnect is refused (server.hpp), so that no new request reaches a chunk storage still
+//     reads or writes.
 #pragma once
 
 #include <cstdint>
@@ -106,6 +109,15 @@ private:
     void defer(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, std::uint32_t payload);
     bool chunk_busy(std::uint32_t msg_id) const { return slots_[msg_id].state == Slot::State::busy; }
     bool chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) const;
+    // Chunks whose request came through `path` and is still with the upper layer (storage).
+    std::uint32_t busy_chunks_of(const ServerPath& path) const;
+
+    // Called by the Server. A closed path: destroyed, or kept draining while chunks are busy
+    // with its requests (its deferred requests are dropped either way).
+    void retire_path(std::unique_ptr<ServerPath> path);
+    void forget_drained_paths();
+    ServerPath* draining_path(const Uuid& sess_uuid) const;
+    void drop_paths();
     void forget_path(ServerPath& path);
 
     Server& server_;
@@ -120,6 +132,7 @@ private:
     std::vector<Slot> slots_;
     std::uint32_t busy_chunks_ = 0;
     std::map<Uuid, std::unique_ptr<ServerPath>> paths_;  // by sess_uuid
+    std::vector<std::unique_ptr<ServerPath>> draining_paths_;  // closed, chunks still busy
     bool announced_ = false;  // on_session_connected returned 0
     ServerSessionStats stats_;
 };

@@ -116,11 +116,11 @@ int make_block_stack(const std::string& directory, BlockStack& stack) {
 
 void print_stats(const ibtrs::Server& server, const SessionDisks& disks, const BlockStack& block) {
     const auto& stats = server.stats();
-    std::printf("rxe_server: %llu connect requests, %llu rejected, %llu paths closed, %llu stale paths replaced, "
+    std::printf("rxe_server: %llu connect requests, %llu rejected, %llu paths closed, %llu stale paths closed, "
                 "%llu violations\n",
                 static_cast<unsigned long long>(stats.connect_requests),
                 static_cast<unsigned long long>(stats.rejected), static_cast<unsigned long long>(stats.paths_closed),
-                static_cast<unsigned long long>(stats.stale_paths_replaced),
+                static_cast<unsigned long long>(stats.stale_paths_closed),
                 static_cast<unsigned long long>(stats.violations));
     if (block.server) {
         const auto& b = block.server->stats();
