@@ -107,6 +107,10 @@ void ClientPath::begin_attempt() {
     chunks_.clear();
     ++generation_;
     ++recon_cnt_;
+    // While another path is connected, the server must still have the session: a reconnect only
+    // joins it, so that a server which lost the session (a fast restart) says so (-ENXIO) instead
+    // of silently making a new one beside the session the other paths believe in.
+    attempt_first_conn_ = first_conn_ && session_.connected_paths() == 0;
     lanes_pending_ = 0;
     service_ = std::make_unique<Connection>(*this);
     timers_.start(connect_timer, session_.config().connect_timeout);
@@ -120,7 +124,7 @@ wire::ConnReq ClientPath::conn_req() const {
     req.recon_cnt = recon_cnt_;
     req.sess_uuid = sess_uuid_;
     req.paths_uuid = session_.paths_uuid();
-    req.first_conn = first_conn_;
+    req.first_conn = attempt_first_conn_;
     return req;
 }
 
@@ -245,9 +249,11 @@ void ClientPath::on_cm_event(const fabric::CmEvent& event) {
         case fabric::CmEventType::established: on_established(event.private_data); return;
         case fabric::CmEventType::rejected: {
             const auto rsp = wire::decode_conn_rsp(event.private_data);
-            log().warn("ibtrs client path {}: cid 0 rejected (errno {})", name_, rsp ? -rsp->status : 0);
+            const int error = rsp ? rsp->status : 0;
+            log().warn("ibtrs client path {}: cid 0 rejected (errno {})", name_, -error);
             service_->drained = true;
-            fail("connection rejected");
+            if (error == -ENXIO && !attempt_first_conn_) session_.on_server_forgot_session(*this);
+            fail(error == -EBUSY ? "connection rejected: the old connection still drains" : "connection rejected");
             return;
         }
         case fabric::CmEventType::unreachable:

@@ -99,7 +99,8 @@ private:
     const fabric::Address destination_;
     const std::string name_;
     Uuid sess_uuid_{};
-    bool first_conn_;
+    bool first_conn_;  // may create the server session (false: only join it)
+    bool attempt_first_conn_ = false;  // what the current attempt sends
     bool ever_connected_ = false;
     bool first_attempt_done_ = false;
     bool auto_reconnect_disabled_ = false;

@@ -144,8 +144,10 @@ SessionStats ClientSession::stats() const {
         total.requests_failed += counters.requests_failed.get();
         total.failovers += counters.failovers.get();
         total.requests_queued += counters.requests_queued.get();
+        total.permits_fenced += counters.permits_fenced.get();
         total.permits_in_use += slot.shard->permits_in_use();
     }
+    total.server_session_lost = server_session_lost_;
     return total;
 }
 
@@ -259,6 +261,22 @@ void ClientSession::on_path_lost(ClientPath& path) {
     (void)path;
     assert(connected_paths_ > 0);
     if (--connected_paths_ == 0 && open_reported_) handler_.on_session_disconnected();
+}
+
+// A path that asked to join (not first_conn) was told the server has no such session: it restarted
+// or dropped the session, whatever the other paths still believe. They belong to a session that
+// is gone, so they go down too: the session then counts as lost, and its next connect creates a
+// new server session (first_conn) and the upper layer re-opens its devices.
+void ClientSession::on_server_forgot_session(ClientPath& reporter) {
+    ++server_session_lost_;
+    log().warn("ibtrs session {}: path {} found the server without this session; reconnecting every path",
+               config_.session_name, reporter.name());
+    each_shard([](IoShard& shard) { shard.unfence_all(); });
+    for (auto& path : paths_) {
+        if (path && path.get() != &reporter && path->state() == ClientPathState::connected) {
+            path->fail("the server lost the session");
+        }
+    }
 }
 
 void ClientSession::on_path_first_attempt_failed(ClientPath& failed) {

@@ -178,6 +178,7 @@ private:
     void on_path_connected(ClientPath& path);
     void on_path_lost(ClientPath& path);
     void on_path_first_attempt_failed(ClientPath& path);
+    void on_server_forgot_session(ClientPath& reporter);
     std::uint16_t cid_num() const;
 
     // Shard reports (through Relay).
@@ -197,6 +198,7 @@ private:
     SessionParams params_;
     std::uint64_t chunk_size_ = 0;
     std::size_t connected_paths_ = 0;
+    std::uint64_t server_session_lost_ = 0;
     bool open_reported_ = false;
     bool closing_ = false;
 };

@@ -216,6 +216,8 @@ void IoShard::on_response(Lane& lane, std::uint32_t msg_id, int status) {
     RequestSlot& request = slot(msg_id);
     request.response_done = true;
     request.response_status = status;
+    // Answered: every earlier request on the chunk is done too (the server runs them in order).
+    request.unanswered_on.reset();
     // The request is done only when our own write has completed too: until then the header
     // buffer may still be read by the fabric (a retransmission), so the permit stays ours.
     if (request.local_done) {
@@ -233,6 +235,31 @@ void IoShard::complete(Permit permit, int status) {
         counters_.requests_failed.add(1);
     }
     request.handler->on_io_complete(request.cookie, status);
+}
+
+// ---- fenced permits ----------------------------------------------------------------------------
+
+void IoShard::put_permit(Permit permit) {
+    RequestSlot& request = slot(permit);
+    if (request.unanswered_on.none()) return permits_.put(permit);
+    request.state = RequestSlot::State::fenced;
+    counters_.permits_fenced.add(1);
+    log().debug("ibtrs session {} shard {}: permit {} fenced until its {} paths reconnect", config_.session_name,
+                config_.index, permit, request.unanswered_on.count());
+}
+
+void IoShard::unfence(Permit permit) {
+    RequestSlot& request = slot(permit);
+    request.unanswered_on.reset();
+    request.state = RequestSlot::State::free;
+    counters_.permits_fenced.sub(1);
+    permits_.put(permit);  // may start a waiting request at once
+}
+
+void IoShard::unfence_all() {
+    for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
+        if (slot(permit).state == RequestSlot::State::fenced) unfence(permit);
+    }
 }
 
 // ---- waiting for a path ------------------------------------------------------------------------

@@ -39,6 +39,14 @@ public:
     virtual void on_io_complete(std::uint64_t cookie, int status) = 0;
 };
 
+// Told when a path of the shard (re)connected and carries IO: requests that failed for want of
+// a path may be tried again.
+class PathWatcher {
+public:
+    virtual ~PathWatcher() = default;
+    virtual void on_path_usable() = 0;
+};
+
 // A counter written by one thread and read by any.
 template <class T>
 class SharedCounter {
@@ -53,8 +61,12 @@ private:
 };
 
 // One request in flight, indexed by its permit. Pre-allocated for the shard's permits.
+// FENCED: the request ended without the server's answer (no path left, or its wait expired), so
+// the server may still be working on the chunk; the permit is held back until every path the
+// request went out on has reconnected (the server accepts a path again only once the requests it
+// brought are done, server.hpp) or the server turned out not to know the session any more.
 struct RequestSlot {
-    enum class State : std::uint8_t { free, inflight, queued };
+    enum class State : std::uint8_t { free, inflight, queued, fenced };
     State state = State::free;
     Dir dir = Dir::write;
     bool local_done = false;     // our write-with-imm completed locally
@@ -70,7 +82,8 @@ struct RequestSlot {
     std::array<fabric::Sge, 3> data{};
     IoHandler* handler = nullptr;
     std::uint64_t cookie = 0;
-    PathSet tried;  // paths this request has already been on (failover)
+    PathSet tried;  // paths this request failed on since they last (re)connected (failover)
+    PathSet unanswered_on;  // paths it went out on since the server last answered for the chunk
     fabric::Nanos queue_deadline = 0;
 };
 
@@ -95,7 +108,9 @@ public:
     // ---- IO (see ClientSession) ----
     std::optional<Permit> get_permit() { return permits_.try_get(); }
     std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return permits_.get_or_wait(waiter); }
-    void put_permit(Permit permit) { permits_.put(permit); }
+    // A permit whose last request ended without the server's answer is fenced (see RequestSlot)
+    // instead of coming back at once.
+    void put_permit(Permit permit);
     bool cancel_permit_wait(PermitWaiter& waiter) { return permits_.cancel_wait(waiter); }
     Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
                         std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);
@@ -113,6 +128,11 @@ public:
     void set_policy(MpPolicy policy) { config_.policy = policy; }
     // The session is closing: requests that find no path fail instead of waiting.
     void set_closing() { closing_ = true; }
+    // The server does not know the session any more (restarted, or it dropped the session): no
+    // chunk of the old session can be in use, every fenced permit comes back.
+    void unfence_all();
+    // `watcher` (or nullptr) hears when a path becomes usable; the shard's thread only.
+    void watch_paths(PathWatcher* watcher) { path_watcher_ = watcher; }
 
     // ---- stats, any thread ----
     struct LaneCounters {
@@ -123,6 +143,7 @@ public:
     struct Counters {
         SharedCounter<std::uint64_t> requests_submitted, requests_completed_ok, requests_failed, failovers,
             requests_queued;
+        SharedCounter<std::uint32_t> permits_fenced;
     };
     std::uint32_t permits_in_use() const { return permits_.in_use(); }
     const Counters& counters() const { return counters_; }
@@ -164,6 +185,7 @@ private:
     void on_request_posted_done(Lane& lane, Permit permit);
     void on_response(Lane& lane, std::uint32_t msg_id, int status);
     void complete(Permit permit, int status);
+    void unfence(Permit permit);
     void queue(Permit permit);
     void flush_queue();
     void expire_queue();
@@ -185,6 +207,7 @@ private:
     PathSelector selector_;
     std::vector<Permit> queued_;  // FIFO of requests waiting for a path
     std::unique_ptr<QueueTimer> queue_timer_;
+    PathWatcher* path_watcher_ = nullptr;
     bool closing_ = false;
     Counters counters_;
 };

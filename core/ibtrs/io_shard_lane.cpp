@@ -103,7 +103,17 @@ void IoShard::lane_up(std::uint32_t path, std::uint16_t generation, const std::v
     if (lane.generation != generation || lane.state != Lane::State::established) return;  // failed meanwhile
     lane.chunks = chunks;
     lane.state = Lane::State::up;
+    // The server accepted the path again only once the requests it brought were done: requests
+    // may go out on it again, and chunks that waited for it alone are free.
+    for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
+        RequestSlot& request = slot(permit);
+        request.tried.reset(path);
+        if (request.state != RequestSlot::State::fenced) continue;
+        request.unanswered_on.reset(path);
+        if (request.unanswered_on.none()) unfence(permit);
+    }
     flush_queue();
+    if (path_watcher_ != nullptr && lane.state == Lane::State::up) path_watcher_->on_path_usable();
 }
 
 void IoShard::set_latency(std::uint32_t path, fabric::Nanos latency) { lanes_[path]->latency = latency; }
@@ -198,6 +208,7 @@ Status<int> IoShard::post_request(Lane& lane, Permit permit, RequestSlot& slot) 
         return unexpected(-EIO);
     }
     slot.path = lane.path;
+    slot.unanswered_on.set(lane.path);
     slot.cid = conn.cid;
     slot.generation = lane.generation;
     slot.local_done = false;

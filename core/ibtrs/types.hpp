@@ -104,6 +104,8 @@ struct SessionStats {
     std::uint64_t failovers = 0;
     std::uint64_t permits_in_use = 0;
     std::uint64_t requests_queued = 0;  // currently waiting for a path (queue_while_reconnecting)
+    std::uint64_t permits_fenced = 0;   // held back: the server may still use their chunks
+    std::uint64_t server_session_lost = 0;  // times a path found the server without our session
 };
 
 // Structured events for operators and tests (delivered synchronously from the reactor).

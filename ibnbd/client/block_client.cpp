@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "core/log.hpp"
 
@@ -12,7 +13,7 @@ using ibtrs::Dir;
 using ibtrs::Permit;
 
 namespace {
-enum TimerKind : std::uint64_t { deferred_controls_timer };
+enum TimerKind : std::uint64_t { deferred_controls_timer, reopen_timer };
 }
 
 struct BlockClient::ControlOp final : ibtrs::PermitWaiter, ibtrs::IoHandler {
@@ -54,10 +55,19 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
     client->transport_ = std::move(transport.value());
     const fabric::Nanos queueing = client->config_.queue_while_reconnecting;
     client->paths_.push_back({std::make_unique<BlockIoPath>(fabric, client->transport_->shard(0), queueing), nullptr});
+    BlockClient* self = client.get();
+    client->paths_[0].path->on_unknown_device([self](std::uint32_t id) { self->queue_reopen(id); });
     for (std::size_t shard = 1; shard < client->transport_->shard_count(); ++shard) {
         const ibtrs::RemoteShard& remote = shards.remote[shard - 1];
         client->paths_.push_back(
             {std::make_unique<BlockIoPath>(*remote.fabric, client->transport_->shard(shard), queueing), remote.link});
+        // Runs on the shard's thread: the request travels home, where the client may be gone.
+        client->paths_.back().path->on_unknown_device(
+            [home = shards.home, alive = std::weak_ptr<BlockClient*>(client->alive_)](std::uint32_t id) {
+                home->post([alive, id] {
+                    if (auto client = alive.lock()) (*client)->queue_reopen(id);
+                });
+            });
     }
     client->transport_->start();
     return client;
@@ -302,7 +312,30 @@ Status<int> BlockClient::unmap(BlockDevice& device, bool force) {
     return {};
 }
 
+// The server answered IO with -ENOTCONN: it does not know the device id (a server session made
+// anew, or the device closed there). Re-open it, as after a remap, while that can succeed.
+void BlockClient::queue_reopen(std::uint32_t device_id) {
+    reopen_ids_.push_back(device_id);
+    fabric_.start_timer(0, *this, reopen_timer);  // never inside the IO completion that asked
+}
+
+void BlockClient::reopen_unknown_devices() {
+    const std::vector<std::uint32_t> ids = std::exchange(reopen_ids_, {});
+    for (auto& device : devices_) {
+        if (device->state() != DeviceState::mapped ||
+            std::find(ids.begin(), ids.end(), device->info().device_id) == ids.end()) {
+            continue;
+        }
+        log().warn("ibnbd client {}: the server does not know device {} (id {}); re-opening it",
+                   transport_->config().session_name, device->name(), device->info().device_id);
+        ++device->reopens_;
+        device->set_state(DeviceState::mapped_disconnected);
+        if (ready_) send_open(*device);
+    }
+}
+
 void BlockClient::on_timer(std::uint64_t cookie) {
+    if (cookie == reopen_timer) return reopen_unknown_devices();
     if (cookie != deferred_controls_timer) return;
     std::vector<ControlOp*> failed;
     for (auto& op : controls_) {

@@ -10,7 +10,8 @@
 // REMAP    after the transport reconnects (every path had been lost), SESS_INFO and OPEN are sent
 //          again for every mapped device; the device id and the capacity may change
 //          (on_device_changed). remap() asks for it by hand: -EALREADY when mapped, -ENODEV when
-//          unmapped.
+//          unmapped. A device whose IO the server answers with -ENOTCONN (it does not know the
+//          id) is re-opened the same way (mapped_disconnected, OPEN, mapped); its IO waits.
 // QUEUEING IO submitted while a device is mapped_disconnected, and IO whose transport failed,
 //          waits up to queue_while_reconnecting for the remap, else fails with -EIO. (The IBTRS
 //          session underneath never queues: a request must be re-encoded with the device id the
@@ -109,6 +110,8 @@ private:
     void on_sess_info_done(ControlOp& op, int status);
     void on_open_done(ControlOp& op, int status);
     void fail_pending_maps(int status);
+    void queue_reopen(std::uint32_t device_id);
+    void reopen_unknown_devices();
     void remove_device(BlockDevice& device);
     // Runs `action(path, copy)` for each of the device's copies, on their shards' threads.
     template <class Action>
@@ -126,6 +129,9 @@ private:
     std::uint8_t version_ = wire::kRnbdVersionMajor;
     bool opened_ = false;
     bool ready_ = false;  // SESS_INFO done on the current establishment
+    std::vector<std::uint32_t> reopen_ids_;  // device ids the server did not know
+    // Tasks from other threads check that the client still exists (they run on its thread).
+    std::shared_ptr<BlockClient*> alive_ = std::make_shared<BlockClient*>(this);
 };
 
 }  // namespace ibnbd::block

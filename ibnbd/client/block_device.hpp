@@ -38,6 +38,8 @@ public:
     Status<int> resize(std::uint64_t size_bytes);
 
     std::uint64_t remaps() const { return remaps_; }
+    // Re-opens after the server answered IO with -ENOTCONN (counted in remaps() too).
+    std::uint64_t reopens() const { return reopens_; }
     std::size_t shard_count() const { return copies_.size() + 1; }
     // The copy for shard `shard` (1 .. shards - 1): use it only on that shard's thread.
     std::shared_ptr<ShardDevice> shard_copy(std::size_t shard) const { return copies_.at(shard - 1); }
@@ -52,6 +54,7 @@ private:
 
     BlockClient& client_;
     std::uint64_t remaps_ = 0;
+    std::uint64_t reopens_ = 0;
     std::vector<std::shared_ptr<ShardDevice>> copies_;
 };
 

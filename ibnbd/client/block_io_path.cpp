@@ -19,12 +19,14 @@ BlockIoPath::BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::
 
 BlockIoPath::~BlockIoPath() {
     if (park_timer_ != 0) fabric_.cancel_timer(park_timer_);
+    if (!pool_.empty()) shard_.watch_paths(nullptr);
 }
 
 void BlockIoPath::allocate() {
     if (!pool_.empty()) return;
     pool_.resize(std::size_t{2} * std::max<std::uint32_t>(shard_.permit_count(), 1));
     parked_.reserve(pool_.size());
+    shard_.watch_paths(this);
     for (auto& io : pool_) {
         io.path = this;
         give_back(io);
@@ -37,6 +39,7 @@ void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInf
     const DeviceState from = device.state_;
     device.state_ = state;
     if (state == from) return;
+    device.reopen_asked_ = false;
     if (state == DeviceState::mapped) resume_parked(device);
     if (state == DeviceState::unmapped) fail_all(device);
 }
@@ -129,9 +132,18 @@ void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
     }
     shard_.put_permit(io.permit);
     io.has_permit = false;
-    // A transport failure is not the server's answer: with queueing, try again after the remap.
-    if (status == -ECONNABORTED && queue_while_reconnecting_ > 0) return park(io);
-    finish_io(io, status == -ECONNABORTED ? -EIO : status);
+    if (status == -ENOTCONN) ask_reopen(*io.device);
+    // A transport failure, or a device id the server does not know, is not the server's answer
+    // to the IO: with queueing, try again on a path that comes back or after the re-open.
+    const bool retry = status == -ECONNABORTED || status == -ENOTCONN;
+    if (retry && queue_while_reconnecting_ > 0) return park(io);
+    finish_io(io, retry ? -EIO : status);
+}
+
+void BlockIoPath::ask_reopen(DeviceIo& device) {
+    if (device.reopen_asked_ || device.state() != DeviceState::mapped || !unknown_device_) return;
+    device.reopen_asked_ = true;
+    unknown_device_(device.info().device_id);
 }
 
 void BlockIoPath::finish_io(BlockIo& io, int status) {
@@ -175,9 +187,19 @@ void BlockIoPath::park(BlockIo& io) {
 }
 
 void BlockIoPath::resume_parked(DeviceIo& device) {
+    resume_parked_if([&](const BlockIo& io) { return io.device == &device; });
+}
+
+// IO of a device that is still mapped waited for a path, not for a remap.
+void BlockIoPath::on_path_usable() {
+    resume_parked_if([](const BlockIo& io) { return io.device->state() == DeviceState::mapped; });
+}
+
+template <class Predicate>
+void BlockIoPath::resume_parked_if(const Predicate& predicate) {
     std::vector<BlockIo*> resumed;
     std::erase_if(parked_, [&](BlockIo* io) {
-        if (io->device != &device) return false;
+        if (!predicate(*io)) return false;
         io->parked = false;
         resumed.push_back(io);
         return true;

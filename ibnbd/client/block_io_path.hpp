@@ -4,7 +4,8 @@
 // the path of the thread they are used on (DeviceIo).
 //
 // QUEUEING  IO submitted while a device is mapped_disconnected, and IO whose transport failed,
-//           waits up to queue_while_reconnecting for the remap, else fails with -EIO.
+//           waits up to queue_while_reconnecting, else fails with -EIO: for the remap, or (the
+//           device still mapped: the session kept a path) for a path of the shard to (re)connect.
 // LIMITS    the pool holds 2 × the shard's permits, allocated once by allocate(); nothing is
 //           allocated per IO.
 // THREADING the shard's thread only. Constructing touches no fabric, so the session's thread may
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/ibtrs/io_shard.hpp"
@@ -40,7 +42,7 @@ struct BlockIo : ibtrs::PermitWaiter {
     void on_permit(ibtrs::Permit permit) override;
 };
 
-class BlockIoPath : private ibtrs::IoHandler, private fabric::TimerHandler {
+class BlockIoPath : private ibtrs::IoHandler, private ibtrs::PathWatcher, private fabric::TimerHandler {
 public:
     BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting);
     ~BlockIoPath() override;
@@ -49,6 +51,9 @@ public:
 
     // Sizes the pool from the shard's permits; once (later calls do nothing).
     void allocate();
+    // Called (on this shard's thread) with a device id the server did not know, once until the
+    // device's next state change; the session's side re-opens the device.
+    void on_unknown_device(std::function<void(std::uint32_t device_id)> hook) { unknown_device_ = std::move(hook); }
     fabric::Fabric& fabric() { return fabric_; }
     ibtrs::IoShard& shard() { return shard_; }
     fabric::Nanos queue_while_reconnecting() const { return queue_while_reconnecting_; }
@@ -71,6 +76,10 @@ public:
 private:
     friend struct BlockIo;
 
+    void on_path_usable() override;
+    void ask_reopen(DeviceIo& device);
+    template <class Predicate>
+    void resume_parked_if(const Predicate& predicate);
     BlockIo* take_io();
     void give_back(BlockIo& io);
     void start_io(BlockIo& io);
@@ -88,6 +97,7 @@ private:
     BlockIo* free_ = nullptr;
     std::vector<BlockIo*> parked_;  // capacity pool size
     fabric::TimerId park_timer_ = 0;
+    std::function<void(std::uint32_t)> unknown_device_;
 };
 
 }  // namespace ibnbd::block

@@ -13,7 +13,10 @@
 //   does not queue), -EAGAIN (more requests than the shard's request pool holds).
 //   Errors in the completion: the server's errno; -EIO when the device was force-unmapped or the
 //   session failed without queueing; -ETIMEDOUT when it waited longer than
-//   queue_while_reconnecting for the session to come back.
+//   queue_while_reconnecting for the session to come back. The server's -ENOTCONN (it does not
+//   know the device id: it lost the session, or the device was closed there) is not passed on:
+//   the device is re-opened and the IO waits for that like for a remap (or fails with -EIO
+//   without queueing).
 //
 // THREADING  everything on the shard's thread, except inflight() and users(), which any thread
 //            may read (the session's thread sums them for unmap and stats).
@@ -95,6 +98,7 @@ protected:
     const wire::AccessMode mode_;
     DeviceState state_ = DeviceState::init;
     DeviceInfo info_;
+    bool reopen_asked_ = false;  // the server did not know info_.device_id; a re-open is asked for
     ibtrs::SharedCounter<std::uint32_t> inflight_;
     ibtrs::SharedCounter<std::uint32_t> users_;
 };

@@ -241,9 +241,10 @@ BOOST_AUTO_TEST_CASE(failover_while_storage_holds_requests_defers_the_reissue) {
     BOOST_TEST(driver.completed == 400u);
 }
 
-BOOST_AUTO_TEST_CASE(reconnect_before_the_server_noticed_replaces_the_stale_path) {
+BOOST_AUTO_TEST_CASE(reconnect_before_the_server_noticed_closes_the_stale_path_first) {
     // The client loses the path (its heartbeat write times out) while the server, which sends
-    // nothing in that time, still believes in it; the client's new cid-0 request replaces it.
+    // nothing in that time, still believes in it; the client's new cid-0 request closes the stale
+    // path and is refused until it is gone; a later attempt connects.
     fabric::sim::WorldConfig world_config;
     world_config.transport_timeout = 20 * kMillisecond;
     Cluster cluster(1, world_config);
@@ -264,9 +265,78 @@ BOOST_AUTO_TEST_CASE(reconnect_before_the_server_noticed_replaces_the_stale_path
     cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
     BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
                                     5 * kSecond));
-    BOOST_TEST(cluster.server->stats().stale_paths_replaced == 1u);
+    BOOST_TEST(cluster.server->stats().stale_paths_closed == 1u);
+    BOOST_TEST(cluster.server->stats().refused_while_draining >= 1u);
     IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(300, 8), cluster.target.disk);
     BOOST_REQUIRE(cluster.drive(driver));
     BOOST_TEST(driver.errors == 0u);
     BOOST_TEST(driver.verify_failures == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(permits_of_requests_that_failed_unanswered_are_fenced_until_the_path_is_back) {
+    // Storage holds every request when the only path dies: the requests fail without the
+    // server's answer, so their chunks may still be in use there and their permits are fenced
+    // (in use, not handed out) until the path has reconnected.
+    fabric::sim::WorldConfig world_config;
+    world_config.transport_timeout = 20 * kMillisecond;
+    Cluster cluster(1, world_config);
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.reconnect_delay = 200 * kMillisecond;
+    cluster.open(1, config);
+    cluster.target.hold_responses = true;
+    IoDriver stranded(cluster.client_node, *cluster.session, cluster.io_options(8, 8), cluster.target.disk);
+    stranded.pump();
+    cluster.run_for(kMillisecond);
+    BOOST_REQUIRE_EQUAL(cluster.target.held.size(), 8u);
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return stranded.done(); }, 2 * kSecond));
+    BOOST_TEST(stranded.errors == 8u);
+    BOOST_TEST(cluster.session->stats().permits_fenced == 8u);
+    BOOST_TEST(cluster.session->permits_in_use() == 8u);
+    const auto spare = cluster.session->get_permit();  // the other 24 are free
+    BOOST_TEST(spare.has_value());
+    if (spare) cluster.session->put_permit(*spare);
+    cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
+    cluster.target.hold_responses = false;
+    cluster.target.release_held();
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
+                                    2 * kSecond));
+    BOOST_TEST(cluster.session->stats().permits_fenced == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_reconnect_waits_until_storage_answered_the_old_paths_requests) {
+    // Path 0 dies while storage holds requests that came through it; path 1 keeps the session.
+    // The server refuses path 0's reconnect (-EBUSY) until storage has answered them: until then
+    // a new request through path 0 could reach a chunk storage still works on.
+    fabric::sim::WorldConfig world_config;
+    world_config.transport_timeout = 20 * kMillisecond;
+    Cluster cluster(1, world_config);
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.policy = MpPolicy::round_robin;
+    config.reconnect_jitter = 0;
+    config.reconnect_delay = 20 * kMillisecond;
+    config.reconnect_max_delay = 40 * kMillisecond;
+    cluster.open(2, config);
+    cluster.target.hold_responses = true;
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(16, 16), cluster.target.disk);
+    driver.pump();
+    cluster.run_for(kMillisecond);
+    BOOST_REQUIRE_EQUAL(cluster.target.held.size(), 16u);
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() != ClientPathState::connected; },
+                                    2 * kSecond));
+    cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
+    cluster.run_for(500 * kMillisecond);
+    BOOST_TEST(cluster.path(0).state() != ClientPathState::connected);
+    BOOST_TEST(cluster.server->stats().refused_while_draining >= 2u);
+    cluster.target.hold_responses = false;
+    cluster.target.release_held();
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
+                                    2 * kSecond));
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 2 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+    BOOST_TEST(cluster.session->permits_in_use() == 0u);
 }

@@ -124,7 +124,9 @@ BOOST_AUTO_TEST_CASE(io_while_disconnected_fails_without_queueing) {
     BOOST_TEST(device->write(0, data, false, sink, 0).error() == -EIO);
 }
 
-BOOST_AUTO_TEST_CASE(force_close_fails_later_io_and_never_reuses_the_id) {
+BOOST_AUTO_TEST_CASE(io_on_a_force_closed_device_reopens_it_and_never_reuses_the_id) {
+    // The server answers IO for an id it does not know with -ENOTCONN: the client re-opens the
+    // device (a new id) instead of failing its IO for good; without queueing that IO fails.
     BlockCluster cluster;
     cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
     cluster.catalog.add_store("/srv/vol1", 1 << 20, {});
@@ -135,12 +137,40 @@ BOOST_AUTO_TEST_CASE(force_close_fails_later_io_and_never_reuses_the_id) {
     BOOST_TEST(cluster.block_server->force_close("alpha", first->info().device_id).error() == -ENOENT);
     std::vector<std::byte> data(512);
     Collect sink;
+    const std::uint32_t closed_id = first->info().device_id;
     BOOST_REQUIRE(first->write(0, data, false, sink, 7).has_value());
     BOOST_REQUIRE(cluster.run_until([&] { return !sink.results.empty(); }, kSecond));
-    BOOST_TEST(sink.status_of(7) == -ENOTCONN);
+    BOOST_TEST(sink.status_of(7) == -EIO);
+    BOOST_REQUIRE(cluster.run_until([&] { return first->reopens() == 1u && first->state() == DeviceState::mapped; },
+                                    kSecond));
+    BOOST_TEST(first->info().device_id != closed_id);
+    BOOST_REQUIRE(first->write(0, data, false, sink, 8).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 2u; }, kSecond));
+    BOOST_TEST(sink.status_of(8) == 0);
     BlockDevice* second = cluster.map(*client, 0, "vol1", AccessMode::rw);
     BOOST_REQUIRE(second != nullptr);
+    BOOST_TEST(second->info().device_id != closed_id);
     BOOST_TEST(second->info().device_id != first->info().device_id);
+}
+
+BOOST_AUTO_TEST_CASE(io_for_a_device_the_server_forgot_waits_for_the_reopen) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha", 1, kSecond);
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    BOOST_REQUIRE(cluster.block_server->force_close("alpha", device->info().device_id).has_value());
+    std::vector<std::byte> data(4096, std::byte{0x5a});
+    std::vector<std::byte> back(4096);
+    Collect sink;
+    BOOST_REQUIRE(device->write(0, data, false, sink, 1).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return !sink.results.empty(); }, kSecond));
+    BOOST_TEST(sink.status_of(1) == 0);
+    BOOST_TEST(device->reopens() == 1u);
+    BOOST_REQUIRE(device->read(0, back, sink, 2).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 2u; }, kSecond));
+    BOOST_TEST(sink.status_of(2) == 0);
+    BOOST_TEST((back == data));
 }
 
 BOOST_AUTO_TEST_CASE(malformed_io_messages_fail_with_their_errno) {
