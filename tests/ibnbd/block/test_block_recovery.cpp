@@ -171,6 +171,12 @@ BOOST_AUTO_TEST_CASE(io_for_a_device_the_server_forgot_waits_for_the_reopen) {
     BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 2u; }, kSecond));
     BOOST_TEST(sink.status_of(2) == 0);
     BOOST_TEST((back == data));
+    // And again: every time the server forgets the device.
+    BOOST_REQUIRE(cluster.block_server->force_close("alpha", device->info().device_id).has_value());
+    BOOST_REQUIRE(device->write(0, data, false, sink, 3).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 3u; }, kSecond));
+    BOOST_TEST(sink.status_of(3) == 0);
+    BOOST_TEST(device->reopens() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_io_messages_fail_with_their_errno) {
