@@ -108,9 +108,8 @@ void IoShard::lane_up(std::uint32_t path, std::uint16_t generation, const std::v
     for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
         RequestSlot& request = slot(permit);
         request.tried.reset(path);
-        if (request.state != RequestSlot::State::fenced) continue;
-        request.unanswered_on.reset(path);
-        if (request.unanswered_on.none()) unfence(permit);
+        request.unanswered_on.reset(path);  // also of requests in flight elsewhere now
+        if (request.state == RequestSlot::State::fenced && request.unanswered_on.none()) unfence(permit);
     }
     flush_queue();
     if (path_watcher_ != nullptr && lane.state == Lane::State::up) path_watcher_->on_path_usable();
