@@ -312,7 +312,11 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     SessionDevice& device = *found->second;
     const OpShape shape = shape_of(*op);
     const std::size_t expected_data = shape.carries_data ? message->bi_size : 0;
-    if (dir != shape.dir || data.size() != expected_data || message->sector > (UINT64_MAX >> 9)) {
+    // A FLUSH has no data and no sector; its RTRS direction is the sender's choice (the kernel's
+    // client passes rq_data_dir(), READ for REQ_OP_FLUSH, with sector (u64)-1).
+    const bool flush = shape.op == storage::Op::flush;
+    if ((dir != shape.dir && !flush) || data.size() != expected_data ||
+        (message->sector > (UINT64_MAX >> 9) && !flush)) {
         ++stats_.bad_requests;
         return -EINVAL;
     }
@@ -320,7 +324,7 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     const std::uint32_t flags = wire::rnbd_rw_flags(message->rw);
     storage::Request request;
     request.op = shape.op;
-    request.offset = message->sector << 9;
+    request.offset = flush ? 0 : message->sector << 9;
     request.length = shape.op == storage::Op::flush ? 0 : message->bi_size;
     request.buffer = data;
     request.flags.fua = (flags & wire::kRnbdFlagFua) != 0;

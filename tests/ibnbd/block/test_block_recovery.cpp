@@ -210,6 +210,11 @@ BOOST_AUTO_TEST_CASE(malformed_io_messages_fail_with_their_errno) {
                -EINVAL);  // past the end
     BOOST_TEST(send({id, 0, wire::rnbd_rw(wire::RnbdOp::read, 0), 512, 0}, ibtrs::Dir::read, 512) == 0);
     BOOST_TEST(cluster.block_server->stats().bad_requests >= 3u);
+    // A FLUSH carries no data: the kernel's client sends it as an RTRS READ with sector (u64)-1
+    // (rq_data_dir of REQ_OP_FLUSH), ours as a WRITE; both are served, data or not is checked.
+    BOOST_TEST(send({id, ~0ull, wire::rnbd_rw(wire::RnbdOp::flush, 0), 0, 0}, ibtrs::Dir::read, 0) == 0);
+    BOOST_TEST(send({id, ~0ull, wire::rnbd_rw(wire::RnbdOp::flush, 0), 0, 0}, ibtrs::Dir::write, 0) == 0);
+    BOOST_TEST(send({id, 0, wire::rnbd_rw(wire::RnbdOp::flush, 0), 0, 0}, ibtrs::Dir::write, 512) == -EINVAL);
 }
 
 BOOST_AUTO_TEST_CASE(unmap_normal_is_refused_while_in_use_and_force_fails_inflight_io) {
