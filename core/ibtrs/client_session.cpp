@@ -102,8 +102,10 @@ void ClientSession::each_shard(const Action& action) {
     }
 }
 
-void ClientSession::start() {
-    for (auto& path : paths_) path->start();
+void ClientSession::start() { start_next_path(); }
+
+void ClientSession::start_next_path() {
+    if (paths_started_ < paths_.size()) paths_[paths_started_++]->start();
 }
 
 void ClientSession::close() {
@@ -251,6 +253,7 @@ void ClientSession::on_path_connected(ClientPath& path) {
     ++connected_paths_;
     if (!open_reported_) {
         open_reported_ = true;
+        while (paths_started_ < paths_.size()) start_next_path();  // they join the session
         handler_.on_open(0);
     } else if (connected_paths_ == 1) {
         handler_.on_session_reconnected();
@@ -282,6 +285,7 @@ void ClientSession::on_server_forgot_session(ClientPath& reporter) {
 void ClientSession::on_path_first_attempt_failed(ClientPath& failed) {
     (void)failed;
     if (open_reported_) return;
+    if (paths_started_ < paths_.size()) return start_next_path();
     const bool all_failed = std::all_of(paths_.begin(), paths_.end(), [](const auto& path) {
         return !path || path->first_attempt_done_;
     });
@@ -305,7 +309,7 @@ Expected<std::uint32_t, int> ClientSession::add_path(const PathSpec& spec) {
     }
     const auto index = static_cast<std::uint32_t>(paths_.size());
     paths_.push_back(std::make_unique<ClientPath>(*this, index, resolved, path_count() == 0));
-    paths_.back()->start();
+    if (paths_started_ == index) start_next_path();  // else it starts in turn while opening
     return index;
 }
 

@@ -2,9 +2,11 @@
 // one set of permits (the server's chunks), a multipath policy, failover and reconnect.
 //
 // LIFECYCLE
-//     create() checks the configuration; start() connects every path (each with one service
+//     create() checks the configuration; start() connects the first path (one service
 //     connection, cid 0, and config.io_connections IO connections, established in order, then the
-//     INFO exchange). on_open(0) is reported when the first path is connected; on_open(-errno)
+//     INFO exchange), and the others once it is connected (each after the one before when the
+//     first attempts fail): as the kernel does, so that only one path may create the server's
+//     session (first_conn) and the others join it. on_open(0) is reported when the first path is connected; on_open(-errno)
 //     when every path failed its first attempt (the paths are then closed). Paths that fail later
 //     reconnect by themselves (delay × 2^attempt capped, plus jitter from the fabric's random
 //     stream) until max_reconnect_attempts is used up (-1: forever, 0: never).
@@ -179,6 +181,7 @@ private:
     void on_path_lost(ClientPath& path);
     void on_path_first_attempt_failed(ClientPath& path);
     void on_server_forgot_session(ClientPath& reporter);
+    void start_next_path();
     std::uint16_t cid_num() const;
 
     // Shard reports (through Relay).
@@ -193,6 +196,7 @@ private:
     ClientSessionHandler& handler_;
     Uuid paths_uuid_{};
     std::vector<std::unique_ptr<ClientPath>> paths_;
+    std::size_t paths_started_ = 0;  // paths_[0 .. paths_started_) have started
     std::shared_ptr<Relay> relay_;
     std::vector<ShardSlot> shards_;
     SessionParams params_;

@@ -119,6 +119,35 @@ BOOST_AUTO_TEST_CASE(add_remove_disconnect_and_reconnect_paths_on_a_live_session
     BOOST_TEST(after.verify_failures == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(the_first_path_connects_before_the_others_start) {
+    // As the kernel: only the first path may create the server's session; the others start once
+    // it is connected and join it.
+    Cluster cluster;
+    cluster.start_server();
+    auto created = ClientSession::create(cluster.client_node, test_client_config(), cluster.path_specs(3),
+                                         cluster.events);
+    BOOST_REQUIRE(created.has_value());
+    cluster.session = std::move(created.value());
+    cluster.session->start();
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.events.opened; }, 5 * kSecond));
+    const std::uint64_t per_path = 1 + test_client_config().io_connections;  // cid 0 and the IO connections
+    BOOST_TEST(cluster.server->stats().connect_requests == per_path);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.session->connected_paths() == 3u; }, 5 * kSecond));
+    BOOST_TEST(cluster.server->stats().connect_requests == 3 * per_path);
+    BOOST_TEST(cluster.server->stats().rejected == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_next_path_starts_when_the_first_one_cannot_connect) {
+    Cluster cluster;
+    cluster.start_server();
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    ClientConfig config = test_client_config();
+    config.connect_timeout = 100 * kMillisecond;
+    cluster.open(2, config);
+    BOOST_TEST(cluster.path(1).state() == ClientPathState::connected);
+    BOOST_TEST(cluster.path(0).state() != ClientPathState::connected);
+}
+
 BOOST_AUTO_TEST_CASE(reconnect_attempt_limit_is_honoured) {
     Cluster cluster;
     cluster.start_server();
