@@ -64,6 +64,7 @@ PathStats ClientPath::stats() const {
         total.write_bytes += lane.write_bytes.get();
         total.inflight += lane.inflight.get();
         total.failovered += lane.failovered.get();
+        total.rkey_updates += lane.rkey_updates.get();
     }
     return total;
 }

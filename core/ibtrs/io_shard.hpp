@@ -138,6 +138,7 @@ public:
     struct LaneCounters {
         SharedCounter<std::uint64_t> read_count, read_bytes, write_count, write_bytes, failovered;
         SharedCounter<std::uint64_t> received;  // messages from the server: the path's liveness
+        SharedCounter<std::uint64_t> rkey_updates;  // chunk keys the server sent (NEW_RKEY_F)
         SharedCounter<std::uint32_t> inflight;
     };
     struct Counters {
@@ -160,6 +161,9 @@ private:
     void on_cm_event(LaneConn& conn, const fabric::CmEvent& event);
     void on_completion(LaneConn& conn, const fabric::Completion& completion);
     void on_imm(LaneConn& conn, const fabric::Completion& completion);
+    void on_rkey_response(LaneConn& conn, const fabric::Completion& completion);
+    Status<int> post_rkey_recv(LaneConn& conn, std::uint32_t slot);
+    Status<int> repost_recv(LaneConn& conn, const fabric::Completion& completion);
     void on_conn_established(LaneConn& conn, std::span<const std::byte> private_data);
     void lane_failed(Lane& lane, std::string_view reason);
     void on_conn_drained(LaneConn& conn);

@@ -89,8 +89,31 @@ void IoShard::on_conn_established(LaneConn& conn, std::span<const std::byte> pri
     if (lane.state != Lane::State::connecting) return;
     const auto rsp = wire::decode_conn_rsp(private_data);
     if (!rsp || !wire::check_conn_rsp(*rsp) || rsp->status != 0) return lane_failed(lane, "bad connection response");
-    if (!post_empty_recvs(conn, params_.queue_depth)) return lane_failed(lane, "posting IO receives failed");
+    if ((rsp->flags & wire::kConnRspNewRkeyFlag) != 0) {
+        auto buffers = RegisteredBuffer::create(fabric_, std::size_t{params_.queue_depth} * wire::kRkeyRspSize,
+                                                fabric::access_local_write);
+        if (!buffers) return lane_failed(lane, "registering key receive buffers failed");
+        conn.rkey_buffers = std::move(buffers.value());
+        for (std::uint32_t slot = 0; slot < params_.queue_depth; ++slot) {
+            if (!post_rkey_recv(conn, slot)) return lane_failed(lane, "posting IO receives failed");
+        }
+    } else if (!post_empty_recvs(conn, params_.queue_depth)) {
+        return lane_failed(lane, "posting IO receives failed");
+    }
     connect_next(lane);
+}
+
+Status<int> IoShard::post_rkey_recv(LaneConn& conn, std::uint32_t slot) {
+    const fabric::Sge sge = conn.rkey_buffers.sge(std::size_t{slot} * wire::kRkeyRspSize, wire::kRkeyRspSize);
+    const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, conn.lane.generation, slot}.pack();
+    if (!conn.endpoint->post_recv(context, {&sge, 1})) return unexpected(-EIO);
+    return {};
+}
+
+// Puts back the receive a completion consumed: the same key buffer, or an empty one.
+Status<int> IoShard::repost_recv(LaneConn& conn, const fabric::Completion& completion) {
+    if (conn.rkey_buffers.size() == 0) return post_empty_recvs(conn, 1);
+    return post_rkey_recv(conn, WorkContext::unpack(completion.context).slot);
 }
 
 Status<int> IoShard::post_empty_recvs(LaneConn& conn, std::uint32_t count) {
@@ -146,7 +169,9 @@ void IoShard::on_completion(LaneConn& conn, const fabric::Completion& completion
     const WorkContext context = WorkContext::unpack(completion.context);
     switch (completion.opcode) {
         case fabric::Opcode::recv_rdma_with_imm: return on_imm(conn, completion);
-        case fabric::Opcode::recv: return lane_failed(conn.lane, "unexpected send from server");
+        case fabric::Opcode::recv:
+            if (conn.rkey_buffers.size() != 0 && completion.has_imm) return on_rkey_response(conn, completion);
+            return lane_failed(conn.lane, "unexpected send from server");
         case fabric::Opcode::rdma_write:
             if (context.kind == WorkKind::io_request && context.generation == conn.lane.generation) {
                 on_request_posted_done(conn.lane, context.slot);
@@ -159,7 +184,9 @@ void IoShard::on_completion(LaneConn& conn, const fabric::Completion& completion
 
 void IoShard::on_imm(LaneConn& conn, const fabric::Completion& completion) {
     conn.lane.counters.received.add(1);
-    if (completion.recv_consumed && !post_empty_recvs(conn, 1)) return lane_failed(conn.lane, "re-posting a receive failed");
+    if (completion.recv_consumed && !repost_recv(conn, completion)) {
+        return lane_failed(conn.lane, "re-posting a receive failed");
+    }
     const wire::Imm imm = wire::imm_decode(completion.imm);
     switch (imm.type) {
         case wire::ImmType::io_rsp:
@@ -176,6 +203,28 @@ void IoShard::on_imm(LaneConn& conn, const fabric::Completion& completion) {
                        config_.index, completion.imm, conn.cid);
             return;
     }
+}
+
+// A response as a send-with-immediate whose payload is the chunk's next key (NEW_RKEY_F): the key
+// applies to the chunk before its permit can carry another request.
+void IoShard::on_rkey_response(LaneConn& conn, const fabric::Completion& completion) {
+    Lane& lane = conn.lane;
+    lane.counters.received.add(1);
+    const std::uint32_t slot = WorkContext::unpack(completion.context).slot;
+    const wire::Imm imm = wire::imm_decode(completion.imm);
+    const auto message = wire::decode_rkey_rsp(conn.rkey_buffers.span().subspan(
+        std::size_t{slot} * wire::kRkeyRspSize, std::min<std::size_t>(completion.byte_len, wire::kRkeyRspSize)));
+    if (imm.type != wire::ImmType::io_rsp && imm.type != wire::ImmType::io_rsp_w_inv) {
+        return lane_failed(lane, "send with an unexpected immediate");
+    }
+    const wire::IoRsp rsp = wire::io_rsp_decode(imm.payload);
+    if (!message || message->buf_id != rsp.msg_id || message->buf_id >= lane.chunks.size()) {
+        return lane_failed(lane, "malformed RKEY_RSP");
+    }
+    if (!post_rkey_recv(conn, slot)) return lane_failed(lane, "re-posting a receive failed");
+    lane.chunks[message->buf_id].rkey = message->rkey;
+    lane.counters.rkey_updates.add(1);
+    on_response(lane, rsp.msg_id, rsp.status);
 }
 
 // ---- IO ----------------------------------------------------------------------------------------

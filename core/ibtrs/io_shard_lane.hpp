@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/ibtrs/io_shard.hpp"
+#include "core/ibtrs/registered_buffer.hpp"
 #include "core/ibtrs/timer_slots.hpp"
 
 namespace ibnbd::ibtrs {
@@ -19,6 +20,9 @@ struct IoShard::LaneConn final : fabric::EndpointHandler {
     std::unique_ptr<fabric::Endpoint> endpoint;
     bool established = false;
     bool drained = false;
+    // The server sends each response as a send-with-immediate carrying the chunk's next key
+    // (RKEY_RSP; its accept had NEW_RKEY_F): one 8-byte receive buffer per permit.
+    RegisteredBuffer rkey_buffers;
 };
 
 struct IoShard::Lane final : fabric::TimerHandler {

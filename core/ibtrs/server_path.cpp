@@ -56,6 +56,17 @@ Status<int> ServerPath::init() {
     if (!chunks || !info) return unexpected(-ENOMEM);
     chunks_mr_ = std::move(chunks.value());
     info_buffer_ = std::move(info.value());
+    if (server_.config().key_responses) {
+        auto keys = RegisteredBuffer::create(fabric_, std::size_t{session_.queue_depth()} * wire::kRkeyRspSize,
+                                             fabric::access_local_write);
+        if (!keys) return unexpected(-ENOMEM);
+        key_responses_ = std::move(keys.value());
+        const std::uint32_t rkey = chunks_mr_.mr()->remote_key().rkey;
+        for (std::uint32_t chunk = 0; chunk < session_.queue_depth(); ++chunk) {
+            (void)wire::encode_rkey_rsp({static_cast<std::uint16_t>(chunk), rkey},
+                                        key_responses_.span().subspan(std::size_t{chunk} * wire::kRkeyRspSize));
+        }
+    }
     return {};
 }
 
@@ -73,6 +84,7 @@ Status<int> ServerPath::accept(fabric::DetachedConnectRequest& request, std::uin
     rsp.queue_depth = static_cast<std::uint16_t>(depth);
     rsp.max_io_size = session_.chunk_size() - wire::kMaxHdrSize;
     rsp.max_hdr_size = wire::kMaxHdrSize;
+    rsp.flags = server_.config().key_responses ? wire::kConnRspNewRkeyFlag : 0;
     std::array<std::byte, wire::kConnRspSize> private_data{};
     (void)wire::encode_conn_rsp(rsp, private_data);
     const fabric::QueueSizes queues = cid == 0
@@ -149,9 +161,9 @@ void ServerPath::on_completion(Connection& conn, const fabric::Completion& compl
             }
             return;
         case fabric::Opcode::rdma_write:
+        case fabric::Opcode::send:  // responses are sends with key_responses
             if (!conn.parked.empty()) retry_parked(conn);
             return;
-        case fabric::Opcode::send:
         case fabric::Opcode::rdma_read: return;
     }
 }
@@ -295,6 +307,7 @@ bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int statu
     // Errno magnitudes above 9 bits cannot travel; report them as EIO rather than wrongly.
     const auto imm = wire::io_rsp_imm(msg_id, status, false);
     const std::uint32_t value = imm ? *imm : wire::io_rsp_imm(msg_id, -EIO, false).value();
+    if (key_responses_.size() != 0) return post_key_response(conn, msg_id, value, status == 0 ? read_desc : wire::SgDesc{});
     const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, msg_id}.pack();
     // A read's data and its response travel in one write-with-immediate (protocol.md, decision 7).
     const bool with_data = status == 0 && read_desc.len != 0;
@@ -305,6 +318,28 @@ bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int statu
     if (posted) return true;
     if (posted.error() != fabric::Errc::queue_full) close("response post failed");
     return false;
+}
+
+// The response as a send-with-immediate carrying the chunk's key, after the read's data (RC
+// keeps them in order). The connection's send queue holds two operations per chunk, so the send
+// after a posted write cannot find it full.
+bool ServerPath::post_key_response(Connection& conn, std::uint32_t msg_id, std::uint32_t imm,
+                                   const wire::SgDesc& read_desc) {
+    const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, msg_id}.pack();
+    if (read_desc.len != 0) {
+        const fabric::Sge data = chunks_mr_.sge(std::size_t{msg_id} * session_.chunk_size(), read_desc.len);
+        const auto written = conn.endpoint->post_write(context, {&data, 1}, {read_desc.addr, read_desc.key});
+        if (!written) {
+            if (written.error() != fabric::Errc::queue_full) close("response post failed");
+            return false;
+        }
+    }
+    const fabric::Sge key = key_responses_.sge(std::size_t{msg_id} * wire::kRkeyRspSize, wire::kRkeyRspSize);
+    if (!conn.endpoint->post_send(context, {&key, 1}, &imm)) {
+        close("response post failed");
+        return false;
+    }
+    return true;
 }
 
 void ServerPath::retry_parked(Connection& conn) {

@@ -75,6 +75,7 @@ private:
     void heartbeat_tick();
     void retry_parked(Connection& conn);
     bool post_response(Connection& conn, std::uint32_t msg_id, int status, const wire::SgDesc& read_desc);
+    bool post_key_response(Connection& conn, std::uint32_t msg_id, std::uint32_t imm, const wire::SgDesc& read_desc);
     void on_connection_drained(Connection& conn);
     void finish_close();
     void set_state(ServerPathState to, std::string_view reason);
@@ -94,6 +95,7 @@ private:
     std::vector<std::unique_ptr<Connection>> conns_;
     RegisteredBuffer chunks_mr_;    // the session's chunks, remote-write access, for this path
     RegisteredBuffer info_buffer_;  // INFO_REQ receive at 0, INFO_RSP send after kInfoReqSize
+    RegisteredBuffer key_responses_;  // key_responses: an RKEY_RSP per chunk
     Heartbeat heartbeat_;
     std::uint32_t drain_pending_ = 0;
     TimerSlots<timer_kinds> timers_;

@@ -81,6 +81,10 @@ struct ServerConfig {
     std::uint16_t queue_depth = 512;    // chunks per session, 1..65535
     std::uint32_t chunk_size = 131072;  // power of two ≥ 8192; bits(qd-1)+bits(chunk-1) ≤ 28
     HeartbeatConfig heartbeat;
+    // Answer every request with a send-with-immediate carrying the chunk's key (RKEY_RSP), and
+    // say so in the accept (NEW_RKEY_F), as the kernel's server does with always_invalidate=Y.
+    // The key does not change yet: this is the wire format of key rotation, without rotation.
+    bool key_responses = false;
 };
 
 // Per-path statistics (the kernel's stats/rdma, stats/reconnects and cur_latency).
@@ -91,6 +95,7 @@ struct PathStats {
     std::uint64_t write_bytes = 0;
     std::uint32_t inflight = 0;
     std::uint64_t failovered = 0;   // requests moved off this path when it failed
+    std::uint64_t rkey_updates = 0;  // chunk keys the server sent with its responses (NEW_RKEY_F)
     std::uint64_t reconnects_ok = 0;
     std::uint64_t reconnects_failed = 0;
     fabric::Nanos cur_latency = 0;  // last heartbeat round trip; 0 until the first ack

@@ -186,3 +186,22 @@ BOOST_AUTO_TEST_CASE(random_mixed_workload_verifies_on_both_imm_modes) {
         BOOST_TEST(cluster.session->permits_in_use() == 0u);
     }
 }
+
+BOOST_AUTO_TEST_CASE(responses_that_carry_chunk_keys_are_understood) {
+    // A server that answers with a send-with-immediate carrying each chunk's key (RKEY_RSP, and
+    // NEW_RKEY_F in its accept), as the kernel's with always_invalidate=Y: verified reads and
+    // writes of every size, every response's key applied and counted.
+    Cluster cluster;
+    ServerConfig server_config = test_server_config();
+    server_config.key_responses = true;
+    cluster.start_server(server_config);
+    cluster.open(2);
+    IoDriver::Options options = cluster.io_options(2000, 16);
+    options.block_size = 8192;  // sizes drawn from 0 to 8 KiB
+    IoDriver driver(cluster.client_node, *cluster.session, options, cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(driver));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+    const std::uint64_t updates = cluster.path(0).stats().rkey_updates + cluster.path(1).stats().rkey_updates;
+    BOOST_TEST(updates == 2000u);
+}
