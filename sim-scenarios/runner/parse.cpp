@@ -148,6 +148,8 @@ void parse_expectations(const YAML::Node& node, ParseErrors& errors, Expectation
     map.u64("min_remaps", out.min_remaps);
     map.duration("liveness_deadline", out.liveness_deadline);
     map.boolean("no_errors_with_healthy_path", out.no_errors_with_healthy_path);
+    map.boolean("no_errors_with_usable_path", out.no_errors_with_usable_path);
+    map.duration("usable_path_margin", out.usable_path_margin);
 }
 
 }  // namespace detail

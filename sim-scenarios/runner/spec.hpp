@@ -149,6 +149,11 @@ struct Expectations {
     Nanos liveness_deadline = 10 * kSec;             // after the last fault ends
     // Devices of a session that kept one path no fault ever touched see no IO error.
     bool no_errors_with_healthy_path = true;
+    // An IO fails only when no path of its session was usable within its wait window
+    // (usable_path_oracle.hpp). usable_path_margin: the margin after a fault and for a remap
+    // (0: the defaults, from the heartbeat and the transport timeout).
+    bool no_errors_with_usable_path = true;
+    Nanos usable_path_margin = 0;
 };
 
 // Bounds for swarm mode: per seed, everything below is drawn within them.
