@@ -176,12 +176,32 @@ struct SwarmSpec {
     Range<Nanos> storage_latency{0, 50 * kMicrosecond};
     std::vector<std::uint16_t> queue_depths{32, 64, 128};
     Range<std::uint32_t> io_shards{1, 1};      // per client session
+    Range<std::uint32_t> io_connections{1, 1};  // per path and shard
     Range<std::uint32_t> server_reactors{1, 1};  // per run
     std::vector<Nanos> queue_while_reconnecting{0, 500 * kMs};
-    std::vector<FaultType> fault_types;        // empty: every type
+    // Heartbeats of the clients and of the servers, drawn independently (asymmetric detection).
+    // Empty lists and unset ranges: the file's settings.
+    std::vector<Nanos> heartbeat_intervals;
+    std::optional<Range<std::uint32_t>> heartbeat_missed_max;
+    std::vector<Nanos> server_heartbeat_intervals;
+    std::optional<Range<std::uint32_t>> server_heartbeat_missed_max;
+    std::vector<FaultType> fault_types;        // empty: every type; a type listed N times weighs N
     Range<std::uint32_t> faults{0, 4};
     Nanos window = 300 * kMs;                  // faults start within [0, window)
     Range<Nanos> fault_duration{5 * kMs, 150 * kMs};
+    // Fault parameters. Durations marked (log) are drawn log-uniformly, so that short ones are common.
+    std::optional<Range<Nanos>> crash_duration;  // (log) unset: fault_duration
+    Range<Nanos> clog_delay{kMs, 31 * kMs};    // (log) clog and swizzle_clog
+    Range<Nanos> storage_fault_latency{500 * kMicrosecond, 5500 * kMicrosecond};  // (log) storage_latency
+    // Link faults (link_down, clog, flap, heartbeat_loss) pick a direction from these.
+    std::vector<fabric::sim::Direction> directions{fabric::sim::Direction::both, fabric::sim::Direction::a_to_b,
+                                                   fabric::sim::Direction::b_to_a};
+    double session_wide_percent = 0;           // path faults that hit every path of a session at once
+    // Correlated faults: a follow-up hits the session of the fault before it (another of its paths,
+    // its server or one of its devices) and starts `follow_up_offset` after that fault's start
+    // (negative: before it).
+    double follow_up_percent = 0;
+    Range<std::int64_t> follow_up_offset{0, 10 * static_cast<std::int64_t>(kMs)};
     Range<std::uint32_t> workload_queue_depth{1, 16};
     Range<std::uint64_t> ios{1000, 8000};      // per device
     Range<double> read_percent{0, 100};
