@@ -22,6 +22,7 @@ struct LinkSpec {
     Nanos latency = 5 * kMicrosecond;  // one way
     Nanos jitter = 0;
     std::uint64_t bandwidth = 0;       // bytes per second, 0 = infinite
+    bool operator==(const LinkSpec&) const = default;
 };
 
 struct DeviceSpec {
@@ -30,12 +31,14 @@ struct DeviceSpec {
     Nanos latency = 20 * kMicrosecond; // storage latency per operation
     Nanos jitter = 0;
     int line = 0;
+    bool operator==(const DeviceSpec&) const = default;
 };
 
 struct ServerSpec {
     std::string name;
     std::vector<DeviceSpec> devices;
     int line = 0;
+    bool operator==(const ServerSpec&) const = default;
 };
 
 struct SessionSpec {
@@ -44,17 +47,20 @@ struct SessionSpec {
     std::vector<LinkSpec> paths;       // one link per path
     std::vector<std::string> devices;  // device names to map (read-write)
     int line = 0;
+    bool operator==(const SessionSpec&) const = default;
 };
 
 struct ClientSpec {
     std::string name;
     std::vector<SessionSpec> sessions;
     int line = 0;
+    bool operator==(const ClientSpec&) const = default;
 };
 
 struct Topology {
     std::vector<ServerSpec> servers;
     std::vector<ClientSpec> clients;
+    bool operator==(const Topology&) const = default;
 };
 
 struct Settings {
@@ -85,11 +91,13 @@ struct Settings {
     Nanos teardown_delay = 0;
     // Hidden (testing only): failover without the drain step, the bug the oracles must catch.
     bool unsafe_failover_without_drain = false;
+    bool operator==(const Settings&) const = default;
 };
 
 struct SizeWeight {
     std::uint32_t bytes = 4096;
     std::uint32_t weight = 1;
+    bool operator==(const SizeWeight&) const = default;
 };
 
 struct WorkloadSpec {
@@ -105,6 +113,7 @@ struct WorkloadSpec {
     std::uint64_t region = 0;          // bytes at the start of the device; 0 = min(size, 16MiB)
     Nanos start = 0;                   // delay before the first IO
     int line = 0;
+    bool operator==(const WorkloadSpec&) const = default;
 };
 
 enum class FaultType : std::uint8_t {
@@ -138,6 +147,7 @@ struct FaultSpec {
     std::string op;                    // storage_error: read, write, flush or "" (any)
     RogueMode rogue = RogueMode::mixed;
     int line = 0;                      // in the scenario file, for messages
+    bool operator==(const FaultSpec&) const = default;
 };
 
 struct Expectations {
@@ -154,6 +164,7 @@ struct Expectations {
     // (0: the defaults, from the heartbeat and the transport timeout).
     bool no_errors_with_usable_path = true;
     Nanos usable_path_margin = 0;
+    bool operator==(const Expectations&) const = default;
 };
 
 // Bounds for swarm mode: per seed, everything below is drawn within them.
@@ -161,6 +172,7 @@ template <class T>
 struct Range {
     T low{};
     T high{};
+    bool operator==(const Range&) const = default;
 };
 
 struct SwarmSpec {
@@ -208,6 +220,7 @@ struct SwarmSpec {
     Range<double> flush_percent{0, 5};
     Range<double> fua_percent{0, 10};
     std::vector<std::uint32_t> block_sizes{4096, 8192, 16384, 32768};  // those > chunk/2 are skipped
+    bool operator==(const SwarmSpec&) const = default;
 };
 
 struct Scenario {
@@ -220,6 +233,7 @@ struct Scenario {
     std::vector<FaultSpec> faults;
     Expectations expect;
     std::optional<SwarmSpec> swarm;
+    bool operator==(const Scenario&) const = default;
 };
 
 // Whether a workload drives the device `device` of server `server` mapped by client `client`.
