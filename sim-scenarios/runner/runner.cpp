@@ -33,6 +33,17 @@ public:
         result_.seed = options.seed;
     }
 
+    // The cluster's teardown completes IO still queued (a run stopped by an oracle leaves some):
+    // the workloads and observers must still be there to hear it, but the workloads must no
+    // longer use the cluster's timers, and the rogue clients must be gone first.
+    ~Run() {
+        injector_.reset();
+        for (auto& workload : workloads_) workload->shutdown();
+        cluster_.reset();
+    }
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+
     RunResult execute() {
         open_outputs();
         if (setup()) {

@@ -103,7 +103,7 @@ std::uint32_t Workload::free_slot() const {
 }
 
 void Workload::pump() {
-    while (timer_ == 0 && outstanding_ < slots_.size()) {
+    while (!shut_down_ && timer_ == 0 && outstanding_ < slots_.size()) {
         const std::uint32_t index = free_slot();
         assert(index != UINT32_MAX);
         if (readback_started_) {
@@ -204,7 +204,14 @@ void Workload::refused(std::uint32_t index, int error) {
     schedule_retry();
 }
 
+void Workload::shutdown() {
+    if (timer_ != 0) node_.cancel_timer(timer_);
+    timer_ = 0;
+    shut_down_ = true;
+}
+
 void Workload::on_block_io_complete(std::uint64_t cookie, int status) {
+    if (shut_down_) return;
     const auto index = static_cast<std::uint32_t>(cookie);
     const auto generation = static_cast<std::uint32_t>(cookie >> 32);
     if (index >= slots_.size() || !slots_[index].busy || slots_[index].generation != generation) {

@@ -73,6 +73,8 @@ public:
     const Options& options() const { return options_; }
     // Ends the stall measurement at `now` for IO still in flight (at the end of a run).
     void close_stall(Nanos now);
+    // The run is over: no more timers or IO; completions still arriving are ignored.
+    void shutdown();
 
 private:
     struct Slot {
@@ -123,6 +125,7 @@ private:
     fabric::TimerId timer_ = 0;
     bool started_ = false;
     bool readback_started_ = false;
+    bool shut_down_ = false;
     std::uint64_t readback_next_ = 0;  // bytes
     std::uint32_t readback_size_ = 0;
     WorkloadStats stats_;
