@@ -117,6 +117,7 @@ void parse_workloads(const YAML::Node& node, ParseErrors& errors, std::vector<Wo
         map.u32("queue_depth", spec.queue_depth, 1, 4096);
         map.u64("ios", spec.ios, 1, 1'000'000'000'000ull);
         map.duration("duration", spec.duration);
+        map.u64("rate", spec.rate, 0, 1'000'000'000);
         map.percent("flush_percent", spec.flush_percent);
         map.percent("fua_percent", spec.fua_percent);
         map.size("region", spec.region);

@@ -157,6 +157,9 @@ void parse_swarm(const YAML::Node& node, ParseErrors& errors, SwarmSpec& out) {
     parse_fault_shapes(map, out);
     map.u32_range("workload_queue_depth", out.workload_queue_depth.low, out.workload_queue_depth.high, 1, 1024);
     map.u64_range("ios", out.ios.low, out.ios.high);
+    optional_range<Nanos>(map, "workload_span", out.workload_span,
+                          [&](Nanos& low, Nanos& high) { return map.duration_range("workload_span", low, high); });
+    if (out.workload_span && out.workload_span->low == 0) map.error("workload_span", "must be positive");
     map.percent_range("read_percent", out.read_percent.low, out.read_percent.high);
     map.percent_range("flush_percent", out.flush_percent.low, out.flush_percent.high);
     map.percent_range("fua_percent", out.fua_percent.low, out.fua_percent.high);

@@ -172,6 +172,7 @@ private:
             pair("queue_depth", w.queue_depth);
             if (w.ios != 0) pair("ios", w.ios);
             else pair("duration", exact_duration(w.duration));
+            if (w.rate != 0) pair("rate", w.rate);
             pair("flush_percent", exact_percent(w.flush_percent));
             pair("fua_percent", exact_percent(w.fua_percent));
             if (w.region != 0) pair("region", format_size(w.region));

@@ -108,6 +108,7 @@ struct WorkloadSpec {
     std::uint32_t queue_depth = 8;
     std::uint64_t ios = 0;             // stop after this many IOs ...
     Nanos duration = 0;                // ... or after this long (one of the two is set)
+    std::uint64_t rate = 0;            // IOs started per second at most; 0: as fast as the queue allows
     double flush_percent = 0;          // of all operations
     double fua_percent = 0;            // of writes
     std::uint64_t region = 0;          // bytes at the start of the device; 0 = min(size, 16MiB)
@@ -216,6 +217,9 @@ struct SwarmSpec {
     Range<std::int64_t> follow_up_offset{0, 10 * static_cast<std::int64_t>(kMs)};
     Range<std::uint32_t> workload_queue_depth{1, 16};
     Range<std::uint64_t> ios{1000, 8000};      // per device
+    // Set: each workload's IOs are paced (WorkloadSpec::rate) to spread over a span drawn here,
+    // so that the faults meet IO in flight; unset: as fast as the queue allows.
+    std::optional<Range<Nanos>> workload_span;
     Range<double> read_percent{0, 100};
     Range<double> flush_percent{0, 5};
     Range<double> fua_percent{0, 10};

@@ -159,6 +159,7 @@ private:
                     w.read_percent = in(swarm_.read_percent);
                     w.queue_depth = in(swarm_.workload_queue_depth);
                     w.ios = in(swarm_.ios);
+                    if (swarm_.workload_span) w.rate = std::max<std::uint64_t>(1, w.ios * kSec / in(*swarm_.workload_span));
                     w.flush_percent = in(swarm_.flush_percent);
                     w.fua_percent = in(swarm_.fua_percent);
                     w.region = 4u << 20;
@@ -234,8 +235,9 @@ std::string describe(const FaultSpec& f) {
 std::string describe(const WorkloadSpec& w) {
     std::string sizes;
     for (const auto& size : w.block_sizes) sizes += fmt::format("{}{}:{}", sizes.empty() ? "" : ",", format_size(size.bytes), size.weight / 100.0);
-    return fmt::format("qd {} {} read {:.0f}% sizes {} flush {:.1f}% fua {:.1f}%", w.queue_depth,
+    return fmt::format("qd {} {}{} read {:.0f}% sizes {} flush {:.1f}% fua {:.1f}%", w.queue_depth,
                        w.ios ? fmt::format("ios {}", w.ios) : fmt::format("for {}", format_duration(w.duration)),
+                       w.rate ? fmt::format(" at {}/s", w.rate) : "",
                        w.read_percent, sizes, w.flush_percent, w.fua_percent);
 }
 

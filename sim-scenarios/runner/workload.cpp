@@ -8,7 +8,7 @@ namespace ibnbd::scenario {
 
 namespace {
 
-enum TimerCookie : std::uint64_t { start_timer, retry_timer };
+enum TimerCookie : std::uint64_t { start_timer, retry_timer, pace_timer };
 
 constexpr Nanos kFirstRetry = 100 * kMicrosecond;
 constexpr Nanos kLastRetry = 10 * kMs;
@@ -63,6 +63,7 @@ void Workload::start() {
     stop_at_ = node_.now() + spec.start + spec.duration;
     if (spec.start == 0) {
         started_ = true;
+        started_at_ = node_.now();
         pump();
         return;
     }
@@ -85,8 +86,22 @@ void Workload::readback() {
 
 void Workload::on_timer(std::uint64_t cookie) {
     timer_ = 0;
-    if (cookie == start_timer) started_ = true;
+    if (cookie == start_timer) {
+        started_ = true;
+        started_at_ = node_.now();
+    }
     pump();
+}
+
+// With a rate, IO number k may start at k / rate after the start; until then a timer waits.
+bool Workload::paced() {
+    const std::uint64_t rate = options_.spec.rate;
+    if (rate == 0) return false;
+    const auto due = started_at_ + static_cast<Nanos>(static_cast<unsigned __int128>(stats_.issued) * kSec / rate);
+    const Nanos now = node_.now();
+    if (due <= now) return false;
+    timer_ = node_.start_timer(due - now, *this, pace_timer);
+    return true;
 }
 
 void Workload::schedule_retry() {
@@ -110,6 +125,7 @@ void Workload::pump() {
             if (readback_next_ >= options_.region) return;
             issue_readback(slots_[index]);
         } else if (may_issue()) {
+            if (paced()) return;
             issue_random(slots_[index]);
         } else {
             return;

@@ -1,8 +1,9 @@
 // A verified block workload on one mapped device: reads, writes (some with FUA) and flushes of
-// sizes drawn from a weighted distribution, at a fixed queue depth, for a number of IOs or a
-// virtual duration, over a region at the start of the device. Every IO goes through the data
-// oracle (data_model.hpp) and the exactly-once check; after the main phase, readback() reads
-// the whole region once more and checks every sector.
+// sizes drawn from a weighted distribution, at a fixed queue depth (and at most `rate` IOs
+// started per second, when set), for a number of IOs or a virtual duration, over a region at the
+// start of the device. Every IO goes through the data oracle (data_model.hpp) and the
+// exactly-once check; after the main phase, readback() reads the whole region once more and
+// checks every sector.
 //
 // ERRORS AND RETRIES
 //     An IO refused at submission counts as an IO completed with that error, except -EAGAIN (the
@@ -104,6 +105,7 @@ private:
     void finish(Slot& slot, int status);
     void account(const Slot& slot, int status, Nanos latency);
     void schedule_retry();
+    bool paced();
     std::uint32_t draw_size();
     void violation(std::string what);
 
@@ -120,6 +122,7 @@ private:
     std::uint32_t total_weight_ = 0;
     std::uint32_t outstanding_ = 0;
     Nanos stop_at_ = 0;
+    Nanos started_at_ = 0;
     Nanos stall_since_ = 0;
     Nanos retry_delay_ = 0;
     fabric::TimerId timer_ = 0;
