@@ -144,9 +144,11 @@ bool UsablePathOracle::storage_failing(const OracleTopology::Device& device, Nan
 UsablePathOracle::Usable UsablePathOracle::usable_within(std::uint32_t path, Nanos from, Nanos to, Nanos extra) const {
     // A good stretch [a, b] makes the path usable from a + margin to b; the margin is short when
     // the stretch begins with a connection made after every fault on the path was over.
+    // b (a fault's start or a disconnection) is excluded: a path is not usable at the instant
+    // it breaks.
     const auto usable_in = [&](Nanos a, Nanos b, bool fresh, Nanos connected_since) -> Usable {
         const Nanos usable_from = std::max(a + (fresh ? margins_.fresh : margins_.after_fault) + extra, from);
-        if (a < b && usable_from <= std::min(b, to)) return {usable_from, connected_since, fresh};
+        if (usable_from < b && usable_from <= to) return {usable_from, connected_since, fresh};
         return {};
     };
     for (const Window& connected : connected_[path]) {
@@ -185,7 +187,10 @@ void UsablePathOracle::io_done(Nanos t, std::uint32_t device, std::uint64_t, IoK
     const OracleTopology::Device& d = topology_.devices[device];
     const Nanos started = t - latency;
     if (storage_failing(d, started, t)) return;
-    const Nanos window_from = std::max(started, t > queue_while_reconnecting_ ? t - queue_while_reconnecting_ : 0);
+    // ETIMEDOUT: the IO waited queue_while_reconnecting for a path. Any other error is decided at
+    // the failure instant: the IO may have been on a path that broke at once after it started.
+    const Nanos waited = status == -ETIMEDOUT ? queue_while_reconnecting_ : 0;
+    const Nanos window_from = std::max(started, t > waited ? t - waited : 0);
     // A device waiting for its remap may fail IO for as long as the remap may take.
     const Nanos extra = mapped_[device] ? 0 : margins_.remap;
     for (std::uint32_t path : d.paths) {

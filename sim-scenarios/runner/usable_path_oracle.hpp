@@ -2,11 +2,11 @@
 //
 // A path is usable at time t when, for the whole margin before t, the client saw it connected,
 // no fault held its link (down, clogged, flapping, heartbeats lost, a connection error) and its
-// server was up. An IO's wait window is [failure - queue_while_reconnecting, failure], clamped
-// to its start: the time the block layer let it wait for a path (with no queueing, the failure
-// instant alone). An IO that failed with any error while a path of its session was usable
-// somewhere in its window is a violation, unless a storage_error fault on its device overlapped
-// the IO (then the error may be the storage's answer).
+// server was up. An IO's wait window is the failure instant, or for ETIMEDOUT (the IO waited
+// for a remap and none came) [failure - queue_while_reconnecting, failure], clamped to its start.
+// An IO that failed with any error while a path of its session was usable somewhere in its
+// window is a violation, unless a storage_error fault on its device overlapped the IO (then the
+// error may be the storage's answer).
 //
 // The margins keep the races of detection out (UsablePathMargins): a path whose link fault just
 // ended may look connected until the client notices what the fault did to it; a path that just

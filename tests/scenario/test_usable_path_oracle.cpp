@@ -159,3 +159,23 @@ BOOST_AUTO_TEST_CASE(the_wait_window_is_the_queueing_time_before_the_failure) {
     immediate.disconnect(1, 100 * ms);
     BOOST_TEST(!immediate.flagged(560 * ms, 40 * ms));
 }
+
+BOOST_AUTO_TEST_CASE(a_path_is_not_usable_at_the_instant_it_breaks) {
+    // A connection error on path 0 (the only one left) fails the IO at that very instant, before
+    // or after the path's state change is reported.
+    Fixture f(0, {action(128 * ms, ActionKind::break_connections, 0)});
+    f.disconnect(1, 10 * ms);
+    BOOST_TEST(!f.flagged(128 * ms, 127 * ms));
+    f.disconnect(0, 128 * ms);
+    BOOST_TEST(!f.flagged(128 * ms, 127 * ms));
+}
+
+BOOST_AUTO_TEST_CASE(errors_other_than_a_timeout_are_judged_at_the_failure_instant) {
+    // An IO sent while path 1 was fine; the path broke right after and the IO failed with EIO
+    // later: with queueing, only an ETIMEDOUT says that the IO waited for a path.
+    Fixture f(500 * ms, {action(41 * ms, ActionKind::heartbeat_filter_on, 1),
+                         action(300 * ms, ActionKind::heartbeat_filter_off, 1)});
+    f.disconnect(0, 10 * ms);
+    BOOST_TEST(!f.flagged(160 * ms, 40 * ms, -EIO));
+    BOOST_TEST(f.flagged(160 * ms, 40 * ms, -ETIMEDOUT));
+}
