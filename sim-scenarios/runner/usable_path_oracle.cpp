@@ -93,6 +93,7 @@ void UsablePathOracle::add_plan_windows(const FaultPlan& plan) {
     const std::size_t paths = topology_.path_server.size();
     std::vector<WindowBuilder> path_faults(paths), crashes(plan.server_crashed.size());
     std::vector<std::vector<WindowBuilder>> storage;
+    std::map<std::pair<std::uint32_t, std::uint32_t>, Nanos> slow_latency, slow_since;
     for (const auto& stores : plan.store_failing) storage.emplace_back(stores.size());
     for (const Action& action : plan.actions) {
         if (starts_path_fault(action.kind)) path_faults[action.path].on(action.at);
@@ -102,6 +103,15 @@ void UsablePathOracle::add_plan_windows(const FaultPlan& plan) {
         if (action.kind == ActionKind::restart) crashes[action.server].off(action.at);
         if (action.kind == ActionKind::storage_error) storage[action.server][action.store].on(action.at);
         if (action.kind == ActionKind::storage_clear) storage[action.server][action.store].off(action.at);
+        if (action.kind == ActionKind::storage_latency) {
+            slow_latency[{action.server, action.store}] = action.delay + action.jitter;
+            slow_since[{action.server, action.store}] = action.at;
+        }
+        if (action.kind == ActionKind::storage_latency_reset) {
+            // IO that entered storage while it was slow may stay there this much longer.
+            slow_storage_[{action.server, action.store}].push_back(
+                {slow_since[{action.server, action.store}], action.at + slow_latency[{action.server, action.store}]});
+        }
     }
     const auto to_windows = [&](WindowBuilder& builder) { return builder.finish(plan.end); };
     std::vector<std::vector<Window>> server_down;
@@ -137,6 +147,15 @@ void UsablePathOracle::path_state(Nanos t, std::uint32_t path, ibtrs::ClientPath
 bool UsablePathOracle::storage_failing(const OracleTopology::Device& device, Nanos from, Nanos to) const {
     for (const Window& w : plan_storage_errors_[device.server][device.store]) {
         if (origin_ + w.from <= to && origin_ + w.to >= from) return true;
+    }
+    return false;
+}
+
+bool UsablePathOracle::storage_draining(const OracleTopology::Device& device, Nanos at) const {
+    const auto found = slow_storage_.find({device.server, device.store});
+    if (found == slow_storage_.end()) return false;
+    for (const Window& w : found->second) {
+        if (origin_ + w.from <= at && origin_ + w.to + margins_.remap >= at) return true;
     }
     return false;
 }
@@ -191,7 +210,9 @@ void UsablePathOracle::io_done(Nanos t, std::uint32_t device, std::uint64_t, IoK
     // the failure instant: the IO may have been on a path that broke at once after it started.
     const Nanos waited = status == -ETIMEDOUT ? queue_while_reconnecting_ : 0;
     const Nanos window_from = std::max(started, t > waited ? t - waited : 0);
-    // A device waiting for its remap may fail IO for as long as the remap may take.
+    // A device waiting for its remap may fail IO for as long as the remap may take, and the
+    // server may refuse to open it again while IO of the old session is still in slow storage.
+    if (!mapped_[device] && storage_draining(d, t)) return;
     const Nanos extra = mapped_[device] ? 0 : margins_.remap;
     for (std::uint32_t path : d.paths) {
         const Usable usable = usable_within(path, window_from, t, extra);

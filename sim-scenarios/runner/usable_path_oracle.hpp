@@ -6,7 +6,9 @@
 // for a remap and none came) [failure - queue_while_reconnecting, failure], clamped to its start.
 // An IO that failed with any error while a path of its session was usable somewhere in its
 // window is a violation, unless a storage_error fault on its device overlapped the IO (then the
-// error may be the storage's answer).
+// error may be the storage's answer), or its device waits for a remap while IO may still be in
+// storage a storage_latency fault made slow (the server may refuse to open the device again
+// until the old session's IO is out of storage).
 //
 // The margins keep the races of detection out (UsablePathMargins): a path whose link fault just
 // ended may look connected until the client notices what the fault did to it; a path that just
@@ -92,6 +94,9 @@ private:
 
     void add_plan_windows(const FaultPlan& plan);
     bool storage_failing(const OracleTopology::Device& device, Nanos from, Nanos to) const;
+    // IO that entered the device's storage while a storage_latency fault made it slow may still
+    // be there at `at` (plus the remap margin).
+    bool storage_draining(const OracleTopology::Device& device, Nanos at) const;
     // The first instant in [from, to] at which `path` is usable (margins plus `extra`).
     Usable usable_within(std::uint32_t path, Nanos from, Nanos to, Nanos extra) const;
     std::string describe(const Failure& io, std::uint32_t path, const Usable& usable) const;
@@ -105,6 +110,8 @@ private:
     // Per path: its link's faults and its server's crashes, merged, relative to origin_.
     std::vector<std::vector<Window>> plan_faults_;
     std::vector<std::vector<std::vector<Window>>> plan_storage_errors_;  // [server][store]
+    // [(server, store)]: from a storage_latency fault's start to its end plus its latency and jitter.
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<Window>> slow_storage_;
     std::vector<std::vector<Window>> connected_;     // per path, absolute
     std::vector<bool> mapped_;                       // per device: mapped now (not waiting for a remap)
     std::map<int, std::uint64_t> errors_by_status_;  // every IO error, for the message

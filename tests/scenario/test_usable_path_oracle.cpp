@@ -179,3 +179,21 @@ BOOST_AUTO_TEST_CASE(errors_other_than_a_timeout_are_judged_at_the_failure_insta
     BOOST_TEST(!f.flagged(160 * ms, 40 * ms, -EIO));
     BOOST_TEST(f.flagged(160 * ms, 40 * ms, -ETIMEDOUT));
 }
+
+BOOST_AUTO_TEST_CASE(a_remap_may_wait_for_io_left_in_slow_storage) {
+    // Storage is slow (100ms + 50ms jitter) from 20ms to 40ms: IO of the old session may stay in
+    // storage until 190ms, and the server may refuse to open the device again until then.
+    Action slow = action(20 * ms, ActionKind::storage_latency);
+    const Action normal = action(40 * ms, ActionKind::storage_latency_reset);
+    slow.delay = 100 * ms;
+    slow.jitter = 50 * ms;
+    Fixture f(0, {slow, normal});
+    f.device(ibnbd::block::DeviceState::mapped_disconnected, 50 * ms);
+    BOOST_TEST(!f.flagged(150 * ms, 150 * ms));
+    BOOST_TEST(!f.flagged(219 * ms, 219 * ms));  // 190ms + the remap margin
+    BOOST_TEST(f.flagged(221 * ms, 221 * ms));
+    // A mapped device has nothing to wait for.
+    f.device(ibnbd::block::DeviceState::mapped, 222 * ms);
+    Fixture mapped(0, {slow, normal});
+    BOOST_TEST(mapped.flagged(150 * ms, 150 * ms));
+}
