@@ -105,7 +105,10 @@ private:
         OracleTopology topology;
         for (const Cluster::Path& path : cluster_->paths()) topology.path_server.push_back(cluster_->session(path.session).server);
         for (const Cluster::Device& device : cluster_->devices()) {
-            topology.devices.push_back({cluster_->session(device.session).paths, device.server, device.store});
+            const Cluster::Session& session = cluster_->session(device.session);
+            std::vector<std::uint32_t> stores;
+            for (std::uint32_t d : session.devices) stores.push_back(cluster_->devices()[d].store);
+            topology.devices.push_back({session.paths, device.server, device.store, std::move(stores)});
         }
         UsablePathMargins margins = default_usable_path_margins(s_.settings);
         if (s_.expect.usable_path_margin) margins.after_fault = margins.remap = s_.expect.usable_path_margin;

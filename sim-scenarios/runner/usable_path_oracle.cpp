@@ -152,10 +152,12 @@ bool UsablePathOracle::storage_failing(const OracleTopology::Device& device, Nan
 }
 
 bool UsablePathOracle::storage_draining(const OracleTopology::Device& device, Nanos at) const {
-    const auto found = slow_storage_.find({device.server, device.store});
-    if (found == slow_storage_.end()) return false;
-    for (const Window& w : found->second) {
-        if (origin_ + w.from <= at && origin_ + w.to + margins_.remap >= at) return true;
+    for (std::uint32_t store : device.session_stores) {
+        const auto found = slow_storage_.find({device.server, store});
+        if (found == slow_storage_.end()) continue;
+        for (const Window& w : found->second) {
+            if (origin_ + w.from <= at && origin_ + w.to + margins_.remap >= at) return true;
+        }
     }
     return false;
 }

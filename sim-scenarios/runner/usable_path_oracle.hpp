@@ -6,9 +6,10 @@
 // for a remap and none came) [failure - queue_while_reconnecting, failure], clamped to its start.
 // An IO that failed with any error while a path of its session was usable somewhere in its
 // window is a violation, unless a storage_error fault on its device overlapped the IO (then the
-// error may be the storage's answer), or its device waits for a remap while IO may still be in
-// storage a storage_latency fault made slow (the server may refuse to open the device again
-// until the old session's IO is out of storage).
+// error may be the storage's answer), or its device waits for a remap while IO of its session
+// may still be in storage a storage_latency fault made slow (until that IO is out, the server
+// may refuse to open the device again or to take a path back, and the client may hold back the
+// permits of the requests it lost).
 //
 // The margins keep the races of detection out (UsablePathMargins): a path whose link fault just
 // ended may look connected until the client notices what the fault did to it; a path that just
@@ -39,6 +40,7 @@ struct OracleTopology {
         std::vector<std::uint32_t> paths;  // its session's paths
         std::uint32_t server = 0;
         std::uint32_t store = 0;
+        std::vector<std::uint32_t> session_stores;  // stores of every device its session maps
     };
     std::vector<std::uint32_t> path_server;
     std::vector<Device> devices;
@@ -94,8 +96,9 @@ private:
 
     void add_plan_windows(const FaultPlan& plan);
     bool storage_failing(const OracleTopology::Device& device, Nanos from, Nanos to) const;
-    // IO that entered the device's storage while a storage_latency fault made it slow may still
-    // be there at `at` (plus the remap margin).
+    // IO of the device's session that entered storage while a storage_latency fault made it slow
+    // may still be there at `at` (plus the remap margin): until it is out, the server refuses to
+    // take the old connections' chunks back, and the client may hold every permit back.
     bool storage_draining(const OracleTopology::Device& device, Nanos at) const;
     // The first instant in [from, to] at which `path` is usable (margins plus `extra`).
     Usable usable_within(std::uint32_t path, Nanos from, Nanos to, Nanos extra) const;

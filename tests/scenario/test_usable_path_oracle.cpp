@@ -28,7 +28,7 @@ public:
         for (const Action& action : plan_.actions) plan_.end = std::max(plan_.end, action.at);
         plan_.server_crashed = {false};
         plan_.store_failing = {{false}};
-        OracleTopology topology{{0, 0}, {{{0, 1}, 0, 0}}};
+        OracleTopology topology{{0, 0}, {{{0, 1}, 0, 0, {0, 1}}}};
         oracle_ = std::make_unique<UsablePathOracle>(topology, plan_, UsablePathMargins{30 * ms, 10 * ms, 30 * ms},
                                                      queue_while_reconnecting, violations_);
         oracle_->start(layout_);
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(a_remap_may_wait_for_io_left_in_slow_storage) {
     // Storage is slow (100ms + 50ms jitter) from 20ms to 40ms: IO of the old session may stay in
     // storage until 190ms, and the server may refuse to open the device again until then.
     Action slow = action(20 * ms, ActionKind::storage_latency);
-    const Action normal = action(40 * ms, ActionKind::storage_latency_reset);
+    Action normal = action(40 * ms, ActionKind::storage_latency_reset);
     slow.delay = 100 * ms;
     slow.jitter = 50 * ms;
     Fixture f(0, {slow, normal});
@@ -196,4 +196,9 @@ BOOST_AUTO_TEST_CASE(a_remap_may_wait_for_io_left_in_slow_storage) {
     f.device(ibnbd::block::DeviceState::mapped, 222 * ms);
     Fixture mapped(0, {slow, normal});
     BOOST_TEST(mapped.flagged(150 * ms, 150 * ms));
+    // Slow storage of another device of the session holds the permits of its requests back too.
+    slow.store = normal.store = 1;
+    Fixture other(0, {slow, normal});
+    other.device(ibnbd::block::DeviceState::mapped_disconnected, 50 * ms);
+    BOOST_TEST(!other.flagged(150 * ms, 150 * ms));
 }
