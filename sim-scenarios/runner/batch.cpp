@@ -258,8 +258,11 @@ int run_shrink_command(const ShrinkCommand& command) {
         fmt::format("Fails with ({}): {}", shrunk.kind, shrunk.result.failures.front()),
         fmt::format("Replay: ibtrs-sim run {} --seed {}", command.out_path.empty() ? "FILE" : command.out_path, command.seed),
     };
-    const std::string text = write_scenario(shrunk.scenario, comments);
-    if (const std::string problem = check_written(text, shrunk.scenario, command.seed, shrunk.kind); !problem.empty()) {
+    Scenario written = shrunk.scenario;
+    written.name = fmt::format("{}-{}-shrunk", original.name, command.seed);
+    written.description = fmt::format("{} seed {}, shrunk: fails with {}", original.name, command.seed, shrunk.kind);
+    const std::string text = write_scenario(written, comments);
+    if (const std::string problem = check_written(text, written, command.seed, shrunk.kind); !problem.empty()) {
         fmt::print(command.err, "shrink: {}\n", problem);
         return 2;
     }

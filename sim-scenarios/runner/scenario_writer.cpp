@@ -88,7 +88,9 @@ private:
         for (const ServerSpec& server : s_.topology.servers) {
             out_ << YAML::BeginMap;
             pair("name", server.name);
-            out_ << YAML::Key << "devices" << YAML::Value << YAML::BeginSeq;
+            out_ << YAML::Key << "devices" << YAML::Value;
+            if (server.devices.empty()) out_ << YAML::Flow;
+            out_ << YAML::BeginSeq;
             for (const DeviceSpec& device : server.devices) {
                 out_ << YAML::Flow << YAML::BeginMap;
                 pair("name", device.name);

@@ -94,6 +94,39 @@ bool workload_matches_any(const Topology& topology, const WorkloadSpec& workload
     return false;
 }
 
+// To the nearest multiple of `unit`; a positive value stays positive.
+void round_to(Nanos& value, Nanos unit) {
+    if (value == 0) return;
+    value = std::max(unit, (value + unit / 2) / unit * unit);
+}
+
+// Fault and workload times to `unit`; latencies (microseconds) to at most 1us.
+void round_all(Scenario& s, Nanos unit) {
+    const Nanos fine = std::min(unit, kMicrosecond);
+    for (auto& server : s.topology.servers) {
+        for (auto& device : server.devices) {
+            round_to(device.latency, fine);
+            round_to(device.jitter, fine);
+        }
+    }
+    for (auto& client : s.topology.clients) {
+        for (auto& session : client.sessions) {
+            for (auto& link : session.paths) {
+                round_to(link.latency, fine);
+                round_to(link.jitter, fine);
+            }
+        }
+    }
+    for (auto& w : s.workloads) {
+        round_to(w.duration, unit);
+        round_to(w.start, unit);
+    }
+    for (auto& f : s.faults) {
+        for (Nanos* value : {&f.at, &f.duration, &f.delay, &f.jitter, &f.period}) round_to(*value, unit);
+        if (f.type == FaultType::flap) f.period = std::min(f.period, f.duration);
+    }
+}
+
 // After a topology edit: drop what refers to what is gone.
 void prune(Scenario& s) {
     std::erase_if(s.faults, [&](const FaultSpec& f) { return !fault_target_exists(s.topology, f); });
@@ -158,6 +191,16 @@ private:
             shorten_faults();
             simplify();
             changed = !(best_ == before);
+        }
+        round_times();
+    }
+
+    // Readable numbers: fault and workload times rounded to 1ms, else 100us, else 1us.
+    void round_times() {
+        for (const Nanos unit : {kMs, 100 * kMicrosecond, kMicrosecond}) {
+            Scenario candidate = best_;
+            round_all(candidate, unit);
+            if (attempt(std::move(candidate), fmt::format("times rounded to {}", format_duration(unit)))) return;
         }
     }
 
