@@ -4,6 +4,7 @@
 //   ibtrs-sim run FILE... [--seed N | --seeds COUNT | --seeds FIRST..LAST] [--swarm] [--json]
 //                 [--trace FILE] [--timeline FILE] [--interval DURATION] [--check-determinism]
 //                 [-v] [-q]
+//   ibtrs-sim run FILE --seed N [--swarm] --shrink [--shrink-out FILE] [--shrink-runs N]
 //   ibtrs-sim run --swarm --seeds 100000        (the default swarm scenario)
 //   ibtrs-sim list
 //
@@ -74,6 +75,11 @@ int main(int argc, char** argv) {
     run->add_flag("--check-determinism", options.check_determinism, "run every seed twice and compare trace digests");
     run->add_flag("-v,--verbose", verbosity, "-v: event log of every run; -vv: core warnings; -vvv: core debug log");
     run->add_flag("-q,--quiet", options.quiet, "print only failures, progress and the summary");
+    ShrinkCommand shrink;
+    bool shrinking = false;
+    run->add_flag("--shrink", shrinking, "shrink the failing --seed to a minimal scenario file (stdout or --shrink-out)");
+    run->add_option("--shrink-out", shrink.out_path, "write the shrunk scenario to this file");
+    run->add_option("--shrink-runs", shrink.max_runs, "at most this many runs while shrinking (default 200)");
     CLI::App* list = app.add_subcommand("list", "list the scenarios of the scenario directory");
     (void)list;
     CLI11_PARSE(app, argc, argv);
@@ -94,6 +100,16 @@ int main(int argc, char** argv) {
     } else {
         fmt::print(stderr, "ibtrs-sim run: --interval '{}' is not a positive duration\n", interval);
         return 2;
+    }
+    if (shrinking) {
+        if (options.files.size() != 1 || !run->count("--seed")) {
+            fmt::print(stderr, "ibtrs-sim run --shrink: name one scenario file (or --swarm) and one --seed\n");
+            return 2;
+        }
+        shrink.file = options.files.front();
+        shrink.swarm = options.swarm;
+        shrink.seed = seed;
+        return run_shrink_command(shrink);
     }
     if (!seeds.empty()) {
         auto range = parse_seed_range(seeds);

@@ -9,6 +9,8 @@
 #include "sim-scenarios/runner/parse.hpp"
 #include "sim-scenarios/runner/report.hpp"
 #include "sim-scenarios/runner/runner.hpp"
+#include "sim-scenarios/runner/scenario_writer.hpp"
+#include "sim-scenarios/runner/shrink.hpp"
 #include "sim-scenarios/runner/swarm.hpp"
 
 namespace ibnbd::scenario {
@@ -203,6 +205,78 @@ Expected<SeedRange, std::string> parse_seed_range(const std::string& text) {
 }
 
 Expected<BatchSummary, std::vector<std::string>> run_batch(const BatchOptions& options) { return Batch(options).run(); }
+
+namespace {
+
+// The written file must parse back to `scenario` and, with the seed, fail with `kind`.
+std::string check_written(const std::string& text, const Scenario& scenario, std::uint64_t seed, const std::string& kind) {
+    auto parsed = parse_scenario_text(text, "shrunk.yaml");
+    if (!parsed) return "the written file does not parse: " + parsed.error().front();
+    if (!(without_source(parsed.value()) == without_source(scenario))) return "the written file reads back differently";
+    RunOptions options;
+    options.seed = seed;
+    const RunResult again = run_scenario(parsed.value(), options);
+    for (const auto& failure : again.failures) {
+        if (failure_kind(failure) == kind) return "";
+    }
+    return "the written file does not fail the same way when replayed";
+}
+
+}  // namespace
+
+int run_shrink_command(const ShrinkCommand& command) {
+    auto parsed = parse_scenario_file(resolve_scenario(command.file));
+    if (!parsed) {
+        for (const auto& message : parsed.error()) fmt::print(command.err, "{}\n", message);
+        return 2;
+    }
+    const Scenario& base = parsed.value();
+    const bool swarm = command.swarm || (base.swarm && base.topology.servers.empty());
+    if (swarm && !base.swarm) {
+        fmt::print(command.err, "{}: --swarm needs a 'swarm' section in the file\n", command.file);
+        return 2;
+    }
+    std::vector<std::string> draws;
+    const Scenario original = swarm ? draw_swarm(base, command.seed, draws) : base;
+    ShrinkOptions options;
+    options.seed = command.seed;
+    options.max_runs = command.max_runs;
+    options.progress = [&](const std::string& line) {
+        fmt::print(command.err, "{}\n", line);
+        std::fflush(command.err);
+    };
+    const ShrinkResult shrunk = shrink(original, options);
+    if (!shrunk.failed) {
+        fmt::print(command.err, "shrink: seed {} of {} passes: nothing to shrink\n", command.seed, command.file);
+        return 0;
+    }
+    const std::string given = fmt::format("ibtrs-sim run {}{} --seed {} --shrink", command.file, swarm ? " --swarm" : "", command.seed);
+    std::vector<std::string> comments{
+        fmt::format("Shrunk by `{}` ({} runs{}).", given, shrunk.runs, shrunk.budget_exhausted ? ", budget spent" : ""),
+        fmt::format("From {}", scenario_size(original)),
+        fmt::format("  to {}.", scenario_size(shrunk.scenario)),
+        fmt::format("Fails with ({}): {}", shrunk.kind, shrunk.result.failures.front()),
+        fmt::format("Replay: ibtrs-sim run {} --seed {}", command.out_path.empty() ? "FILE" : command.out_path, command.seed),
+    };
+    Scenario written = shrunk.scenario;
+    written.name = fmt::format("{}-{}-shrunk", original.name, command.seed);
+    written.description = fmt::format("{} seed {}, shrunk: fails with {}", original.name, command.seed, shrunk.kind);
+    const std::string text = write_scenario(written, comments);
+    if (const std::string problem = check_written(text, written, command.seed, shrunk.kind); !problem.empty()) {
+        fmt::print(command.err, "shrink: {}\n", problem);
+        return 2;
+    }
+    std::FILE* out = command.out_path.empty() ? command.out : std::fopen(command.out_path.c_str(), "w");
+    if (out == nullptr) {
+        fmt::print(command.err, "shrink: cannot write {}\n", command.out_path);
+        return 2;
+    }
+    fmt::print(out, "{}", text);
+    if (out != command.out) std::fclose(out);
+    fmt::print(command.err, "shrink: {} runs; {}; replayed from the written file: fails the same way{}\n", shrunk.runs,
+               scenario_size(shrunk.scenario), command.out_path.empty() ? "" : " (" + command.out_path + ")");
+    return 1;
+}
 
 std::string scenario_dir() {
     if (const char* env = std::getenv("IBTRS_SIM_SCENARIOS"); env && *env) return env;

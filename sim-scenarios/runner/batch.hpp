@@ -50,6 +50,24 @@ struct BatchSummary {
 // of their messages).
 Expected<BatchSummary, std::vector<std::string>> run_batch(const BatchOptions& options);
 
+// `ibtrs-sim run FILE --seed N --shrink`: shrinks the failing run (shrink.hpp) and writes the
+// result as a scenario file (scenario_writer.hpp) with a comment saying how to replay it, after
+// checking that the written file parses back to the same scenario and fails the same way.
+struct ShrinkCommand {
+    std::string file;                  // as given
+    bool swarm = false;                // draw the seed's scenario from the file's swarm section
+    std::uint64_t seed = 1;
+    std::uint32_t max_runs = 200;
+    std::string out_path;              // empty: the scenario goes to `out`
+    std::FILE* out = stdout;
+    std::FILE* err = stderr;           // progress and the summary
+};
+
+// Exit status: 0 the seed passes (nothing to shrink), 1 shrunk (the file is written), 2 errors
+// (the file does not parse, the output cannot be written, or the written file does not fail
+// the same way).
+int run_shrink_command(const ShrinkCommand& command);
+
 // The scenario directory (IBNBD_SCENARIO_DIR, or $IBTRS_SIM_SCENARIOS when set), and the file a
 // name means: an existing path, or NAME / NAME.yaml in that directory.
 std::string scenario_dir();

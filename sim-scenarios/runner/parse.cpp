@@ -117,6 +117,7 @@ void parse_workloads(const YAML::Node& node, ParseErrors& errors, std::vector<Wo
         map.u32("queue_depth", spec.queue_depth, 1, 4096);
         map.u64("ios", spec.ios, 1, 1'000'000'000'000ull);
         map.duration("duration", spec.duration);
+        map.u64("rate", spec.rate, 0, 1'000'000'000);
         map.percent("flush_percent", spec.flush_percent);
         map.percent("fua_percent", spec.fua_percent);
         map.size("region", spec.region);
@@ -148,6 +149,8 @@ void parse_expectations(const YAML::Node& node, ParseErrors& errors, Expectation
     map.u64("min_remaps", out.min_remaps);
     map.duration("liveness_deadline", out.liveness_deadline);
     map.boolean("no_errors_with_healthy_path", out.no_errors_with_healthy_path);
+    map.boolean("no_errors_with_usable_path", out.no_errors_with_usable_path);
+    map.duration("usable_path_margin", out.usable_path_margin);
 }
 
 }  // namespace detail

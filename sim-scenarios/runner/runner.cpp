@@ -11,6 +11,7 @@
 #include "sim-scenarios/runner/perfetto_trace.hpp"
 #include "sim-scenarios/runner/seeds.hpp"
 #include "sim-scenarios/runner/timeline.hpp"
+#include "sim-scenarios/runner/usable_path_oracle.hpp"
 
 namespace ibnbd::scenario {
 
@@ -31,6 +32,17 @@ public:
         result_.scenario = scenario.name;
         result_.seed = options.seed;
     }
+
+    // The cluster's teardown completes IO still queued (a run stopped by an oracle leaves some):
+    // the workloads and observers must still be there to hear it, but the workloads must no
+    // longer use the cluster's timers, and the rogue clients must be gone first.
+    ~Run() {
+        injector_.reset();
+        for (auto& workload : workloads_) workload->shutdown();
+        cluster_.reset();
+    }
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
 
     RunResult execute() {
         open_outputs();
@@ -71,11 +83,12 @@ private:
         const std::uint64_t world_seed = derive_seed(options_.seed, SeedPurpose::world);
         result_.draws.push_back(fmt::format("world seed {:#018x}", world_seed));
         cluster_ = std::make_unique<Cluster>(s_, world_seed, observers_);
+        plan_ = make_fault_plan(s_, options_.seed);
+        add_usable_path_oracle();  // before the start: it must see every path connect
         if (auto started = cluster_->start(options_.setup_timeout); !started) {
             fail("setup: " + started.error());
             return false;
         }
-        plan_ = make_fault_plan(s_, options_.seed);
         for (auto& line : plan_.draws) result_.draws.push_back(line);
         injector_ = std::make_unique<FaultInjector>(s_, *cluster_, observers_, [this](std::uint32_t server) {
             for (std::size_t w = 0; w < workloads_.size(); ++w) {
@@ -85,6 +98,23 @@ private:
         if (!make_workloads()) return false;
         if (options_.on_draws) options_.on_draws(result_.draws);
         return true;
+    }
+
+    void add_usable_path_oracle() {
+        if (!s_.expect.no_errors_with_usable_path) return;
+        OracleTopology topology;
+        for (const Cluster::Path& path : cluster_->paths()) topology.path_server.push_back(cluster_->session(path.session).server);
+        for (const Cluster::Device& device : cluster_->devices()) {
+            const Cluster::Session& session = cluster_->session(device.session);
+            std::vector<std::uint32_t> stores;
+            for (std::uint32_t d : session.devices) stores.push_back(cluster_->devices()[d].store);
+            topology.devices.push_back({session.paths, device.server, device.store, std::move(stores)});
+        }
+        UsablePathMargins margins = default_usable_path_margins(s_.settings);
+        if (s_.expect.usable_path_margin) margins.after_fault = margins.remap = s_.expect.usable_path_margin;
+        usable_path_ = std::make_unique<UsablePathOracle>(std::move(topology), plan_, margins,
+                                                          s_.settings.queue_while_reconnecting, observers_);
+        observers_.add(*usable_path_);
     }
 
     bool make_workloads() {
@@ -234,6 +264,7 @@ private:
     std::unique_ptr<Cluster> cluster_;
     FaultPlan plan_;
     std::unique_ptr<FaultInjector> injector_;
+    std::unique_ptr<UsablePathOracle> usable_path_;
     std::vector<std::unique_ptr<DataModel>> models_;
     std::vector<std::unique_ptr<Workload>> workloads_;
     std::vector<std::uint32_t> device_of_;
@@ -249,6 +280,9 @@ void Run::collect() {
     for (std::size_t w = 0; w < workloads_.size(); ++w) {
         workloads_[w]->close_stall(world.now());
         for (const auto& violation : workloads_[w]->violations()) fail("oracle: " + violation);
+    }
+    if (usable_path_) {
+        for (const auto& violation : usable_path_->violations()) fail(violation);
     }
     for (std::uint32_t d = 0; d < cluster_->devices().size(); ++d) {
         DeviceReport report;

@@ -22,6 +22,7 @@ struct LinkSpec {
     Nanos latency = 5 * kMicrosecond;  // one way
     Nanos jitter = 0;
     std::uint64_t bandwidth = 0;       // bytes per second, 0 = infinite
+    bool operator==(const LinkSpec&) const = default;
 };
 
 struct DeviceSpec {
@@ -30,12 +31,14 @@ struct DeviceSpec {
     Nanos latency = 20 * kMicrosecond; // storage latency per operation
     Nanos jitter = 0;
     int line = 0;
+    bool operator==(const DeviceSpec&) const = default;
 };
 
 struct ServerSpec {
     std::string name;
     std::vector<DeviceSpec> devices;
     int line = 0;
+    bool operator==(const ServerSpec&) const = default;
 };
 
 struct SessionSpec {
@@ -44,17 +47,20 @@ struct SessionSpec {
     std::vector<LinkSpec> paths;       // one link per path
     std::vector<std::string> devices;  // device names to map (read-write)
     int line = 0;
+    bool operator==(const SessionSpec&) const = default;
 };
 
 struct ClientSpec {
     std::string name;
     std::vector<SessionSpec> sessions;
     int line = 0;
+    bool operator==(const ClientSpec&) const = default;
 };
 
 struct Topology {
     std::vector<ServerSpec> servers;
     std::vector<ClientSpec> clients;
+    bool operator==(const Topology&) const = default;
 };
 
 struct Settings {
@@ -85,11 +91,13 @@ struct Settings {
     Nanos teardown_delay = 0;
     // Hidden (testing only): failover without the drain step, the bug the oracles must catch.
     bool unsafe_failover_without_drain = false;
+    bool operator==(const Settings&) const = default;
 };
 
 struct SizeWeight {
     std::uint32_t bytes = 4096;
     std::uint32_t weight = 1;
+    bool operator==(const SizeWeight&) const = default;
 };
 
 struct WorkloadSpec {
@@ -100,11 +108,13 @@ struct WorkloadSpec {
     std::uint32_t queue_depth = 8;
     std::uint64_t ios = 0;             // stop after this many IOs ...
     Nanos duration = 0;                // ... or after this long (one of the two is set)
+    std::uint64_t rate = 0;            // IOs started per second at most; 0: as fast as the queue allows
     double flush_percent = 0;          // of all operations
     double fua_percent = 0;            // of writes
     std::uint64_t region = 0;          // bytes at the start of the device; 0 = min(size, 16MiB)
     Nanos start = 0;                   // delay before the first IO
     int line = 0;
+    bool operator==(const WorkloadSpec&) const = default;
 };
 
 enum class FaultType : std::uint8_t {
@@ -138,6 +148,7 @@ struct FaultSpec {
     std::string op;                    // storage_error: read, write, flush or "" (any)
     RogueMode rogue = RogueMode::mixed;
     int line = 0;                      // in the scenario file, for messages
+    bool operator==(const FaultSpec&) const = default;
 };
 
 struct Expectations {
@@ -149,6 +160,12 @@ struct Expectations {
     Nanos liveness_deadline = 10 * kSec;             // after the last fault ends
     // Devices of a session that kept one path no fault ever touched see no IO error.
     bool no_errors_with_healthy_path = true;
+    // An IO fails only when no path of its session was usable within its wait window
+    // (usable_path_oracle.hpp). usable_path_margin: the margin after a fault and for a remap
+    // (0: the defaults, from the heartbeat and the transport timeout).
+    bool no_errors_with_usable_path = true;
+    Nanos usable_path_margin = 0;
+    bool operator==(const Expectations&) const = default;
 };
 
 // Bounds for swarm mode: per seed, everything below is drawn within them.
@@ -156,6 +173,7 @@ template <class T>
 struct Range {
     T low{};
     T high{};
+    bool operator==(const Range&) const = default;
 };
 
 struct SwarmSpec {
@@ -171,18 +189,42 @@ struct SwarmSpec {
     Range<Nanos> storage_latency{0, 50 * kMicrosecond};
     std::vector<std::uint16_t> queue_depths{32, 64, 128};
     Range<std::uint32_t> io_shards{1, 1};      // per client session
+    Range<std::uint32_t> io_connections{1, 1};  // per path and shard
     Range<std::uint32_t> server_reactors{1, 1};  // per run
     std::vector<Nanos> queue_while_reconnecting{0, 500 * kMs};
-    std::vector<FaultType> fault_types;        // empty: every type
+    // Heartbeats of the clients and of the servers, drawn independently (asymmetric detection).
+    // Empty lists and unset ranges: the file's settings.
+    std::vector<Nanos> heartbeat_intervals;
+    std::optional<Range<std::uint32_t>> heartbeat_missed_max;
+    std::vector<Nanos> server_heartbeat_intervals;
+    std::optional<Range<std::uint32_t>> server_heartbeat_missed_max;
+    std::vector<FaultType> fault_types;        // empty: every type; a type listed N times weighs N
     Range<std::uint32_t> faults{0, 4};
     Nanos window = 300 * kMs;                  // faults start within [0, window)
     Range<Nanos> fault_duration{5 * kMs, 150 * kMs};
+    // Fault parameters. Durations marked (log) are drawn log-uniformly, so that short ones are common.
+    std::optional<Range<Nanos>> crash_duration;  // (log) unset: fault_duration
+    Range<Nanos> clog_delay{kMs, 31 * kMs};    // (log) clog and swizzle_clog
+    Range<Nanos> storage_fault_latency{500 * kMicrosecond, 5500 * kMicrosecond};  // (log) storage_latency
+    // Link faults (link_down, clog, flap, heartbeat_loss) pick a direction from these.
+    std::vector<fabric::sim::Direction> directions{fabric::sim::Direction::both, fabric::sim::Direction::a_to_b,
+                                                   fabric::sim::Direction::b_to_a};
+    double session_wide_percent = 0;           // path faults that hit every path of a session at once
+    // Correlated faults: a follow-up hits the session of the fault before it (another of its paths,
+    // its server or one of its devices) and starts `follow_up_offset` after that fault's start
+    // (negative: before it).
+    double follow_up_percent = 0;
+    Range<std::int64_t> follow_up_offset{0, 10 * static_cast<std::int64_t>(kMs)};
     Range<std::uint32_t> workload_queue_depth{1, 16};
     Range<std::uint64_t> ios{1000, 8000};      // per device
+    // Set: each workload's IOs are paced (WorkloadSpec::rate) to spread over a span drawn here,
+    // so that the faults meet IO in flight; unset: as fast as the queue allows.
+    std::optional<Range<Nanos>> workload_span;
     Range<double> read_percent{0, 100};
     Range<double> flush_percent{0, 5};
     Range<double> fua_percent{0, 10};
     std::vector<std::uint32_t> block_sizes{4096, 8192, 16384, 32768};  // those > chunk/2 are skipped
+    bool operator==(const SwarmSpec&) const = default;
 };
 
 struct Scenario {
@@ -195,6 +237,7 @@ struct Scenario {
     std::vector<FaultSpec> faults;
     Expectations expect;
     std::optional<SwarmSpec> swarm;
+    bool operator==(const Scenario&) const = default;
 };
 
 // Whether a workload drives the device `device` of server `server` mapped by client `client`.

@@ -6,16 +6,11 @@
 
 #include "sim-scenarios/runner/path_selector.hpp"
 #include "sim-scenarios/runner/seeds.hpp"
+#include "sim-scenarios/runner/swarm_faults.hpp"
 
 namespace ibnbd::scenario {
 
 namespace {
-
-constexpr FaultType kAllFaults[] = {
-    FaultType::link_down, FaultType::clog, FaultType::swizzle_clog, FaultType::flap,
-    FaultType::connection_error, FaultType::heartbeat_loss, FaultType::crash, FaultType::storage_error,
-    FaultType::storage_latency, FaultType::cm_reject, FaultType::cm_delay, FaultType::rogue_client,
-};
 
 class Drawer {
 public:
@@ -55,12 +50,33 @@ private:
         settings.queue_depth = pick(swarm_.queue_depths);
         settings.queue_while_reconnecting = pick(swarm_.queue_while_reconnecting);
         settings.io_shards = in(swarm_.io_shards);
+        settings.io_connections = in(swarm_.io_connections);
         settings.server_reactors = in(swarm_.server_reactors);
+        heartbeats(settings);
         draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, queue_while_reconnecting {}, io_shards {}, "
-                                     "server_reactors {}",
+                                     "io_connections {}, server_reactors {}",
                                      ibtrs::to_string(settings.policy), settings.queue_depth,
                                      format_duration(settings.queue_while_reconnecting), settings.io_shards,
-                                     settings.server_reactors));
+                                     settings.io_connections, settings.server_reactors));
+        draws_.push_back(fmt::format("swarm heartbeats: client {} x{}, server {} x{}",
+                                     format_duration(settings.heartbeat_interval), settings.heartbeat_missed_max,
+                                     format_duration(server_interval(settings)), server_missed_max(settings)));
+    }
+
+    // Client and server heartbeats independently, so that either side may notice much later.
+    void heartbeats(Settings& settings) {
+        if (!swarm_.heartbeat_intervals.empty()) settings.heartbeat_interval = pick(swarm_.heartbeat_intervals);
+        if (swarm_.heartbeat_missed_max) settings.heartbeat_missed_max = in(*swarm_.heartbeat_missed_max);
+        if (!swarm_.server_heartbeat_intervals.empty()) {
+            settings.server_heartbeat_interval = pick(swarm_.server_heartbeat_intervals);
+        }
+        if (swarm_.server_heartbeat_missed_max) settings.server_heartbeat_missed_max = in(*swarm_.server_heartbeat_missed_max);
+    }
+    static Nanos server_interval(const Settings& s) {
+        return s.server_heartbeat_interval ? s.server_heartbeat_interval : s.heartbeat_interval;
+    }
+    static std::uint32_t server_missed_max(const Settings& s) {
+        return s.server_heartbeat_missed_max ? s.server_heartbeat_missed_max : s.heartbeat_missed_max;
     }
 
     void servers(Topology& topology) {
@@ -143,6 +159,7 @@ private:
                     w.read_percent = in(swarm_.read_percent);
                     w.queue_depth = in(swarm_.workload_queue_depth);
                     w.ios = in(swarm_.ios);
+                    if (swarm_.workload_span) w.rate = std::max<std::uint64_t>(1, w.ios * kSec / in(*swarm_.workload_span));
                     w.flush_percent = in(swarm_.flush_percent);
                     w.fua_percent = in(swarm_.fua_percent);
                     w.region = 4u << 20;
@@ -153,9 +170,13 @@ private:
                         if (size <= s.settings.chunk_size / 2) fitting.push_back(size);
                     }
                     if (fitting.empty()) fitting.push_back(4096);
+                    // Up to three distinct sizes, weighted 1-4 (in the file's units: a weight of
+                    // N there is N * 100 here).
                     const auto sizes = 1 + rng_.below(3);
-                    for (std::uint64_t k = 0; k < sizes; ++k) {
-                        w.block_sizes.push_back({pick(fitting), static_cast<std::uint32_t>(1 + rng_.below(4))});
+                    for (std::uint64_t k = 0; k < sizes && !fitting.empty(); ++k) {
+                        const auto chosen = rng_.below(fitting.size());
+                        w.block_sizes.push_back({fitting[chosen], static_cast<std::uint32_t>(100 * (1 + rng_.below(4)))});
+                        fitting.erase(fitting.begin() + static_cast<std::ptrdiff_t>(chosen));
                     }
                     draws_.push_back(fmt::format("swarm workload {}:{}/{}: {}", client.name, session.server, device, describe(w)));
                     s.workloads.push_back(std::move(w));
@@ -164,76 +185,7 @@ private:
         }
     }
 
-    std::string random_path(const Topology& topology) {
-        const auto paths = all_paths(topology);
-        return path_name(topology, paths[rng_.below(paths.size())]);
-    }
-
-    std::string random_device(const Topology& topology) {
-        const ServerSpec& server = pick(topology.servers);
-        return server.name + "/" + pick(server.devices).name;
-    }
-
-    void faults(Scenario& s) {
-        std::vector<FaultType> types = swarm_.fault_types;
-        if (types.empty()) types.assign(std::begin(kAllFaults), std::end(kAllFaults));
-        const std::uint32_t count = in(swarm_.faults);
-        for (std::uint32_t f = 0; f < count; ++f) {
-            FaultSpec fault;
-            fault.type = pick(types);
-            fault.at = rng_.below(swarm_.window);
-            fault.duration = in(swarm_.fault_duration);
-            fill(s.topology, fault);
-            draws_.push_back(fmt::format("swarm fault {}: {}", f, describe(fault)));
-            s.faults.push_back(std::move(fault));
-        }
-    }
-
-    void fill(const Topology& topology, FaultSpec& fault) {
-        static constexpr fabric::sim::Direction kDirections[] = {
-            fabric::sim::Direction::both, fabric::sim::Direction::a_to_b, fabric::sim::Direction::b_to_a};
-        switch (fault.type) {
-            case FaultType::link_down:
-            case FaultType::heartbeat_loss:
-                fault.target = random_path(topology);
-                fault.direction = kDirections[rng_.below(3)];
-                break;
-            case FaultType::clog:
-            case FaultType::swizzle_clog:
-                fault.target = fault.type == FaultType::clog ? random_path(topology) : "*";
-                fault.delay = kMs + rng_.below(30 * kMs);
-                break;
-            case FaultType::flap:
-                fault.target = random_path(topology);
-                fault.period = std::max<Nanos>(2, fault.duration / (2 + rng_.below(6)));
-                break;
-            case FaultType::connection_error:
-                fault.target = random_path(topology);
-                fault.duration = 0;
-                break;
-            case FaultType::crash:
-            case FaultType::rogue_client:
-                fault.target = pick(topology.servers).name;
-                fault.rogue = static_cast<RogueMode>(rng_.below(3));
-                fault.period = kMs + rng_.below(4 * kMs);
-                break;
-            case FaultType::cm_reject:
-                fault.target = pick(topology.servers).name;
-                fault.count = static_cast<std::uint32_t>(1 + rng_.below(5));
-                fault.duration = 0;
-                break;
-            case FaultType::storage_error:
-                fault.target = random_device(topology);
-                fault.count = rng_.below(2) ? 0 : static_cast<std::uint32_t>(1 + rng_.below(20));
-                break;
-            case FaultType::storage_latency:
-                fault.target = random_device(topology);
-                fault.delay = 500 * kMicrosecond + rng_.below(5 * kMs);
-                fault.jitter = fault.delay / 2;
-                break;
-            case FaultType::cm_delay: fault.delay = kMs + rng_.below(50 * kMs); break;
-        }
-    }
+    void faults(Scenario& s) { s.faults = draw_swarm_faults(swarm_, s.topology, rng_, draws_); }
 
     const Scenario& base_;
     const SwarmSpec& swarm_;
@@ -255,12 +207,13 @@ std::string describe(const FaultSpec& f) {
         case FaultType::link_down:
         case FaultType::heartbeat_loss:
         case FaultType::flap:
+        case FaultType::clog:
             if (f.direction != fabric::sim::Direction::both) {
                 text += f.direction == fabric::sim::Direction::a_to_b ? " (to_server)" : " (to_client)";
             }
             if (f.type == FaultType::flap) text += fmt::format(" period {}", format_duration(f.period));
+            if (f.type == FaultType::clog) text += fmt::format(" delay {}", format_duration(f.delay));
             break;
-        case FaultType::clog:
         case FaultType::swizzle_clog:
         case FaultType::cm_delay: text += fmt::format(" delay {}", format_duration(f.delay)); break;
         case FaultType::storage_error:
@@ -281,9 +234,10 @@ std::string describe(const FaultSpec& f) {
 
 std::string describe(const WorkloadSpec& w) {
     std::string sizes;
-    for (const auto& size : w.block_sizes) sizes += fmt::format("{}{}:{}", sizes.empty() ? "" : ",", format_size(size.bytes), size.weight);
-    return fmt::format("qd {} {} read {:.0f}% sizes {} flush {:.1f}% fua {:.1f}%", w.queue_depth,
+    for (const auto& size : w.block_sizes) sizes += fmt::format("{}{}:{}", sizes.empty() ? "" : ",", format_size(size.bytes), size.weight / 100.0);
+    return fmt::format("qd {} {}{} read {:.0f}% sizes {} flush {:.1f}% fua {:.1f}%", w.queue_depth,
                        w.ios ? fmt::format("ios {}", w.ios) : fmt::format("for {}", format_duration(w.duration)),
+                       w.rate ? fmt::format(" at {}/s", w.rate) : "",
                        w.read_percent, sizes, w.flush_percent, w.fua_percent);
 }
 

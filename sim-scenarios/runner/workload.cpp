@@ -8,7 +8,7 @@ namespace ibnbd::scenario {
 
 namespace {
 
-enum TimerCookie : std::uint64_t { start_timer, retry_timer };
+enum TimerCookie : std::uint64_t { start_timer, retry_timer, pace_timer };
 
 constexpr Nanos kFirstRetry = 100 * kMicrosecond;
 constexpr Nanos kLastRetry = 10 * kMs;
@@ -63,6 +63,7 @@ void Workload::start() {
     stop_at_ = node_.now() + spec.start + spec.duration;
     if (spec.start == 0) {
         started_ = true;
+        started_at_ = node_.now();
         pump();
         return;
     }
@@ -85,8 +86,22 @@ void Workload::readback() {
 
 void Workload::on_timer(std::uint64_t cookie) {
     timer_ = 0;
-    if (cookie == start_timer) started_ = true;
+    if (cookie == start_timer) {
+        started_ = true;
+        started_at_ = node_.now();
+    }
     pump();
+}
+
+// With a rate, IO number k may start at k / rate after the start; until then a timer waits.
+bool Workload::paced() {
+    const std::uint64_t rate = options_.spec.rate;
+    if (rate == 0) return false;
+    const auto due = started_at_ + static_cast<Nanos>(static_cast<unsigned __int128>(stats_.issued) * kSec / rate);
+    const Nanos now = node_.now();
+    if (due <= now) return false;
+    timer_ = node_.start_timer(due - now, *this, pace_timer);
+    return true;
 }
 
 void Workload::schedule_retry() {
@@ -103,13 +118,14 @@ std::uint32_t Workload::free_slot() const {
 }
 
 void Workload::pump() {
-    while (timer_ == 0 && outstanding_ < slots_.size()) {
+    while (!shut_down_ && timer_ == 0 && outstanding_ < slots_.size()) {
         const std::uint32_t index = free_slot();
         assert(index != UINT32_MAX);
         if (readback_started_) {
             if (readback_next_ >= options_.region) return;
             issue_readback(slots_[index]);
         } else if (may_issue()) {
+            if (paced()) return;
             issue_random(slots_[index]);
         } else {
             return;
@@ -204,7 +220,14 @@ void Workload::refused(std::uint32_t index, int error) {
     schedule_retry();
 }
 
+void Workload::shutdown() {
+    if (timer_ != 0) node_.cancel_timer(timer_);
+    timer_ = 0;
+    shut_down_ = true;
+}
+
 void Workload::on_block_io_complete(std::uint64_t cookie, int status) {
+    if (shut_down_) return;
     const auto index = static_cast<std::uint32_t>(cookie);
     const auto generation = static_cast<std::uint32_t>(cookie >> 32);
     if (index >= slots_.size() || !slots_[index].busy || slots_[index].generation != generation) {

@@ -1,8 +1,9 @@
 // A verified block workload on one mapped device: reads, writes (some with FUA) and flushes of
-// sizes drawn from a weighted distribution, at a fixed queue depth, for a number of IOs or a
-// virtual duration, over a region at the start of the device. Every IO goes through the data
-// oracle (data_model.hpp) and the exactly-once check; after the main phase, readback() reads
-// the whole region once more and checks every sector.
+// sizes drawn from a weighted distribution, at a fixed queue depth (and at most `rate` IOs
+// started per second, when set), for a number of IOs or a virtual duration, over a region at the
+// start of the device. Every IO goes through the data oracle (data_model.hpp) and the
+// exactly-once check; after the main phase, readback() reads the whole region once more and
+// checks every sector.
 //
 // ERRORS AND RETRIES
 //     An IO refused at submission counts as an IO completed with that error, except -EAGAIN (the
@@ -73,6 +74,8 @@ public:
     const Options& options() const { return options_; }
     // Ends the stall measurement at `now` for IO still in flight (at the end of a run).
     void close_stall(Nanos now);
+    // The run is over: no more timers or IO; completions still arriving are ignored.
+    void shutdown();
 
 private:
     struct Slot {
@@ -102,6 +105,7 @@ private:
     void finish(Slot& slot, int status);
     void account(const Slot& slot, int status, Nanos latency);
     void schedule_retry();
+    bool paced();
     std::uint32_t draw_size();
     void violation(std::string what);
 
@@ -118,11 +122,13 @@ private:
     std::uint32_t total_weight_ = 0;
     std::uint32_t outstanding_ = 0;
     Nanos stop_at_ = 0;
+    Nanos started_at_ = 0;
     Nanos stall_since_ = 0;
     Nanos retry_delay_ = 0;
     fabric::TimerId timer_ = 0;
     bool started_ = false;
     bool readback_started_ = false;
+    bool shut_down_ = false;
     std::uint64_t readback_next_ = 0;  // bytes
     std::uint32_t readback_size_ = 0;
     WorkloadStats stats_;
