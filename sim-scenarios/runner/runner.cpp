@@ -114,6 +114,10 @@ private:
         if (s_.expect.usable_path_margin) margins.after_fault = margins.remap = s_.expect.usable_path_margin;
         usable_path_ = std::make_unique<UsablePathOracle>(std::move(topology), plan_, margins,
                                                           s_.settings.queue_while_reconnecting, observers_);
+        usable_path_->watch_fenced_permits([this](std::uint32_t device) {
+            const Cluster::Session& session = cluster_->session(cluster_->devices()[device].session);
+            return session.block->transport().stats().permits_fenced != 0;
+        });
         observers_.add(*usable_path_);
     }
 

@@ -9,7 +9,9 @@
 // error may be the storage's answer), or its device waits for a remap while IO of its session
 // may still be in storage a storage_latency fault made slow (until that IO is out, the server
 // may refuse to open the device again or to take a path back, and the client may hold back the
-// permits of the requests it lost).
+// permits of the requests it lost), or it timed out waiting while its session held fenced permits
+// (their chunks wait for a path that cannot come back yet; a usable path without a permit to send
+// on is not a path the IO could use).
 //
 // The margins keep the races of detection out (UsablePathMargins): a path whose link fault just
 // ended may look connected until the client notices what the fault did to it; a path that just
@@ -17,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -66,6 +69,9 @@ public:
     UsablePathOracle(OracleTopology topology, const FaultPlan& plan, UsablePathMargins margins,
                      Nanos queue_while_reconnecting, RunObserver& report);
 
+    // Whether the device's session holds fenced permits now (io_shard.hpp).
+    void watch_fenced_permits(std::function<bool(std::uint32_t device)> probe) { fenced_ = std::move(probe); }
+
     void start(const Layout& layout) override;
     void phase(Nanos t, std::string_view name) override;
     void path_state(Nanos t, std::uint32_t path, ibtrs::ClientPathState from, ibtrs::ClientPathState to,
@@ -114,6 +120,7 @@ private:
     std::vector<std::vector<Window>> plan_faults_;
     std::vector<std::vector<std::vector<Window>>> plan_storage_errors_;  // [server][store]
     // [(server, store)]: from a storage_latency fault's start to its end plus its latency and jitter.
+    std::function<bool(std::uint32_t)> fenced_;
     std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<Window>> slow_storage_;
     std::vector<std::vector<Window>> connected_;     // per path, absolute
     std::vector<bool> mapped_;                       // per device: mapped now (not waiting for a remap)
