@@ -248,6 +248,12 @@ void IoShard::put_permit(Permit permit) {
                 config_.index, permit, request.unanswered_on.count());
 }
 
+std::uint32_t IoShard::permits_awaiting_paths() const {
+    return static_cast<std::uint32_t>(std::count_if(slots_.begin(), slots_.end(), [](const RequestSlot& request) {
+        return request.state != RequestSlot::State::inflight && request.unanswered_on.any();
+    }));
+}
+
 void IoShard::unfence(Permit permit) {
     RequestSlot& request = slot(permit);
     request.unanswered_on.reset();

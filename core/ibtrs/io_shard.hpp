@@ -111,6 +111,14 @@ public:
     // A permit whose last request ended without the server's answer is fenced (see RequestSlot)
     // instead of coming back at once.
     void put_permit(Permit permit);
+    // Whether a copy of the permit's last request, sent on a path that broke before the server
+    // answered, may still reach the server (until every such path has reconnected): the request
+    // must not go out again, on any chunk, before that, or the old copy could land after newer
+    // writes. The permit's holder keeps the permit meanwhile.
+    bool copies_may_land(Permit permit) const { return slots_[offset(permit)].unanswered_on.any(); }
+    // Permits not in flight whose last request may still land (fenced, or kept for a retry); they
+    // come back when the paths reconnect. The shard's thread only (it reads every slot).
+    std::uint32_t permits_awaiting_paths() const;
     bool cancel_permit_wait(PermitWaiter& waiter) { return permits_.cancel_wait(waiter); }
     Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
                         std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);

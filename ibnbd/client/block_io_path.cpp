@@ -85,14 +85,24 @@ Status<int> BlockIoPath::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t
 
 void BlockIoPath::start_io(BlockIo& io) {
     if (io.device->state() != DeviceState::mapped) return park(io);
+    if (io.has_permit) return issue_io(io);  // a retry keeps its permit (see release_or_keep)
     if (auto permit = shard_.get_permit_wait(io)) io.on_permit(*permit);
+}
+
+// After a transport failure a copy of the request may still reach the server on the path that
+// broke: it waits, with its permit, until that path has reconnected (the server then dropped or
+// answered the old copy), so that it cannot go out again on another chunk before the old one lands.
+bool BlockIoPath::keep_permit_for_retry(BlockIo& io) {
+    if (shard_.copies_may_land(io.permit)) return true;
+    shard_.put_permit(io.permit);
+    io.has_permit = false;
+    return false;
 }
 
 void BlockIoPath::issue_io(BlockIo& io) {
     DeviceIo& device = *io.device;
-    if (device.state() != DeviceState::mapped) {
-        shard_.put_permit(io.permit);
-        io.has_permit = false;
+    if (device.state() != DeviceState::mapped || shard_.copies_may_land(io.permit)) {
+        keep_permit_for_retry(io);
         return park(io);
     }
     wire::RnbdIo message;
@@ -111,9 +121,11 @@ void BlockIoPath::issue_io(BlockIo& io) {
     const Dir dir = io.op == wire::RnbdOp::read ? Dir::read : Dir::write;
     const auto index = static_cast<std::uint64_t>(&io - pool_.data());
     if (auto submitted = shard_.request(dir, io.permit, usr, {&data, entries}, *this, index); !submitted) {
-        shard_.put_permit(io.permit);
-        io.has_permit = false;
-        if (submitted.error() == -ECONNABORTED && queue_while_reconnecting_ > 0) return park(io);
+        if (submitted.error() == -ECONNABORTED && queue_while_reconnecting_ > 0) {
+            keep_permit_for_retry(io);
+            return park(io);
+        }
+        release_permit(io);
         finish_io(io, submitted.error() == -ECONNABORTED ? -EIO : submitted.error());
     }
 }
@@ -130,14 +142,22 @@ void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
     if (status == 0 && io.op == wire::RnbdOp::read && io.length != 0) {
         std::memcpy(io.read_into.data(), shard_.read_buffer_bytes(io.permit).data(), io.length);
     }
-    shard_.put_permit(io.permit);
-    io.has_permit = false;
     if (status == -ENOTCONN) ask_reopen(*io.device);
     // A transport failure, or a device id the server does not know, is not the server's answer
     // to the IO: with queueing, try again on a path that comes back or after the re-open.
     const bool retry = status == -ECONNABORTED || status == -ENOTCONN;
-    if (retry && queue_while_reconnecting_ > 0) return park(io);
+    if (retry && queue_while_reconnecting_ > 0) {
+        keep_permit_for_retry(io);
+        return park(io);
+    }
+    release_permit(io);
     finish_io(io, retry ? -EIO : status);
+}
+
+void BlockIoPath::release_permit(BlockIo& io) {
+    if (!io.has_permit) return;
+    shard_.put_permit(io.permit);  // fenced by the shard while old copies may land
+    io.has_permit = false;
 }
 
 void BlockIoPath::ask_reopen(DeviceIo& device) {
@@ -160,6 +180,7 @@ void BlockIoPath::fail_all(DeviceIo& device) {
         if (io.parked) {
             std::erase(parked_, &io);
             io.parked = false;
+            release_permit(io);  // a parked retry's permit is not the transport's
         } else if (!io.has_permit) {
             shard_.cancel_permit_wait(io);
         }
@@ -179,7 +200,10 @@ void BlockIoPath::fail_all(DeviceIo& device) {
 // ---- waiting for a remap -----------------------------------------------------------------------
 
 void BlockIoPath::park(BlockIo& io) {
-    if (queue_while_reconnecting_ == 0) return finish_io(io, -EIO);
+    if (queue_while_reconnecting_ == 0) {
+        release_permit(io);
+        return finish_io(io, -EIO);
+    }
     if (io.deadline == 0) io.deadline = fabric_.now() + queue_while_reconnecting_;
     io.parked = true;
     parked_.push_back(&io);
@@ -190,8 +214,12 @@ void BlockIoPath::resume_parked(DeviceIo& device) {
     resume_parked_if([&](const BlockIo& io) { return io.device == &device; });
 }
 
-// IO of a device that is still mapped waited for a path, not for a remap.
+// IO of a device that is still mapped waited for a path, not for a remap. Permits kept for
+// retries whose old copies can no longer land go back: the remap's own requests may need them.
 void BlockIoPath::on_path_usable() {
+    for (BlockIo* io : parked_) {
+        if (io->has_permit && !shard_.copies_may_land(io->permit)) release_permit(*io);
+    }
     resume_parked_if([](const BlockIo& io) { return io.device->state() == DeviceState::mapped; });
 }
 
@@ -215,7 +243,10 @@ void BlockIoPath::fail_parked(DeviceIo* device, int status) {
         if (due) failed.push_back(io);
         return due;
     });
-    for (BlockIo* io : failed) finish_io(*io, status);
+    for (BlockIo* io : failed) {
+        release_permit(*io);
+        finish_io(*io, status);
+    }
 }
 
 void BlockIoPath::arm_park_timer() {

@@ -78,6 +78,8 @@ private:
 
     void on_path_usable() override;
     void ask_reopen(DeviceIo& device);
+    bool keep_permit_for_retry(BlockIo& io);
+    void release_permit(BlockIo& io);
     template <class Predicate>
     void resume_parked_if(const Predicate& predicate);
     BlockIo* take_io();

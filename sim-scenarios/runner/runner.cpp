@@ -115,8 +115,11 @@ private:
         usable_path_ = std::make_unique<UsablePathOracle>(std::move(topology), plan_, margins,
                                                           s_.settings.queue_while_reconnecting, observers_);
         usable_path_->watch_fenced_permits([this](std::uint32_t device) {
-            const Cluster::Session& session = cluster_->session(cluster_->devices()[device].session);
-            return session.block->transport().stats().permits_fenced != 0;
+            ibtrs::ClientSession& transport = cluster_->session(cluster_->devices()[device].session).block->transport();
+            for (std::size_t shard = 0; shard < transport.shard_count(); ++shard) {
+                if (transport.shard(shard).permits_awaiting_paths() != 0) return true;
+            }
+            return false;
         });
         observers_.add(*usable_path_);
     }

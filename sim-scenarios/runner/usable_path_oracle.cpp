@@ -215,7 +215,9 @@ void UsablePathOracle::io_done(Nanos t, std::uint32_t device, std::uint64_t, IoK
     // A device waiting for its remap may fail IO for as long as the remap may take, and the
     // server may refuse to open it again while IO of the old session is still in slow storage.
     if (!mapped_[device] && storage_draining(d, t)) return;
-    if (status == -ETIMEDOUT && fenced_ && fenced_(device)) return;
+    // Permits held back while old copies may still land: the IO, or the remap it waits for, has
+    // no chunk to go out on until their paths are back.
+    if ((status == -ETIMEDOUT || !mapped_[device]) && fenced_ && fenced_(device)) return;
     const Nanos extra = mapped_[device] ? 0 : margins_.remap;
     for (std::uint32_t path : d.paths) {
         const Usable usable = usable_within(path, window_from, t, extra);

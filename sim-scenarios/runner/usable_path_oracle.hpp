@@ -9,9 +9,9 @@
 // error may be the storage's answer), or its device waits for a remap while IO of its session
 // may still be in storage a storage_latency fault made slow (until that IO is out, the server
 // may refuse to open the device again or to take a path back, and the client may hold back the
-// permits of the requests it lost), or it timed out waiting while its session held fenced permits
-// (their chunks wait for a path that cannot come back yet; a usable path without a permit to send
-// on is not a path the IO could use).
+// permits of the requests it lost), or it timed out, or failed waiting for a remap, while its
+// session held permits back because old copies of their requests may still land (they wait for a
+// path that cannot come back yet; a usable path without a chunk to send on is not usable).
 //
 // The margins keep the races of detection out (UsablePathMargins): a path whose link fault just
 // ended may look connected until the client notices what the fault did to it; a path that just
@@ -69,7 +69,7 @@ public:
     UsablePathOracle(OracleTopology topology, const FaultPlan& plan, UsablePathMargins margins,
                      Nanos queue_while_reconnecting, RunObserver& report);
 
-    // Whether the device's session holds fenced permits now (io_shard.hpp).
+    // Whether the device's session holds permits back now (IoShard::permits_awaiting_paths).
     void watch_fenced_permits(std::function<bool(std::uint32_t device)> probe) { fenced_ = std::move(probe); }
 
     void start(const Layout& layout) override;
