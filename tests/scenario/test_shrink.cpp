@@ -114,8 +114,21 @@ BOOST_AUTO_TEST_CASE(shrinking_keeps_the_failure_and_drops_the_rest) {
         for (const auto& w : s.workloads) total += w.ios + w.duration;
         return total;
     };
+    const auto paths = [](const Scenario& s) {
+        std::size_t total = 0;
+        for (const auto& client : s.topology.clients) {
+            for (const auto& session : client.sessions) total += session.paths.size();
+        }
+        return total;
+    };
+    const auto depth = [](const Scenario& s) {
+        std::uint64_t total = 0;
+        for (const auto& w : s.workloads) total += w.queue_depth;
+        return total;
+    };
     BOOST_TEST((shrunk.scenario.faults.size() < scenario.faults.size() || ios(shrunk.scenario) < ios(scenario) ||
-                shrunk.scenario.workloads.size() < scenario.workloads.size()));
+                shrunk.scenario.workloads.size() < scenario.workloads.size() ||
+                paths(shrunk.scenario) < paths(scenario) || depth(shrunk.scenario) < depth(scenario)));
     // The written file reads back and, with the same seed, fails the same way.
     auto parsed = parse_scenario_text(write_scenario(shrunk.scenario), "shrunk.yaml");
     BOOST_REQUIRE(parsed.has_value());
