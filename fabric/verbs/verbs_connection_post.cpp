@@ -155,6 +155,7 @@ Status<Errc> Connection::post_local_invalidate(std::uint64_t context, std::uint3
 Expected<RemoteKey, Errc> Connection::post_bind_window(std::uint64_t context, MemoryWindow& window,
                                                        const WindowBind& bind) {
     if (state_ != State::connected) return unexpected(Errc::not_connected);
+    if (!device_.windows_supported()) return unexpected(Errc::not_supported);
     auto* own_window = dynamic_cast<VerbsMemoryWindow*>(&window);
     const auto* region = dynamic_cast<const VerbsMemoryRegion*>(bind.mr);
     if (own_window == nullptr || &own_window->device() != &device_ || region == nullptr ||
