@@ -31,6 +31,11 @@ bool epoll_add(int epoll_fd, int fd) {
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
+// rxe's ibv_device_attr.vendor_id (RXE_VENDOR_ID in the kernel).
+constexpr std::uint32_t kRxeVendorId = 0xFFFFFF;
+// IB_WC_WITH_INVALIDATE of the kernel's enum ib_wc_flags.
+constexpr unsigned kKernelWcWithInvalidate = 1u << 2;
+
 struct DeviceList {
     ibv_context** list = nullptr;
     int count = 0;
@@ -143,13 +148,17 @@ Status<Errc> Device::open_resources() {
 // devices brings - are used only where one can be allocated: the capability flags alone do not
 // say whether the provider library implements alloc_mw.
 void Device::probe_windows() {
+    // rxe writes the kernel's struct ib_wc flags into the user's completion queue unchanged, and
+    // its provider copies them into ibv_wc: the kernel's IB_WC_WITH_INVALIDATE (1 << 2) arrives
+    // where libibverbs has IBV_WC_IP_CSUM_OK, which rxe never reports. Seen on Linux 6.1.
+    if (attr_.vendor_id == kRxeVendorId) invalidation_wc_flags_ |= kKernelWcWithInvalidate;
     const auto flags = attr_.device_cap_flags;
     ibv_mw* probe = ibv_alloc_mw(pd_, IBV_MW_TYPE_2);
     const int error = errno;
     if (probe != nullptr) ibv_dealloc_mw(probe);
     windows_supported_ = probe != nullptr;
-    verbs_log().debug("{}: type-2 memory windows {} (cap flags: window {}, type 2A {}, 2B {}, mem mgt ext {}; "
-                      "max_mw {}){}{}", name(), windows_supported_ ? "usable" : "not usable",
+    verbs_log().debug("{} (vendor {:#x}): type-2 memory windows {} (cap flags: window {}, type 2A {}, 2B {}, "
+                      "mem mgt ext {}; max_mw {}){}{}", name(), attr_.vendor_id, windows_supported_ ? "usable" : "not usable",
                       (flags & IBV_DEVICE_MEM_WINDOW) != 0, (flags & IBV_DEVICE_MEM_WINDOW_TYPE_2A) != 0,
                       (flags & IBV_DEVICE_MEM_WINDOW_TYPE_2B) != 0, (flags & IBV_DEVICE_MEM_MGT_EXTENSIONS) != 0,
                       attr_.max_mw, windows_supported_ ? "" : ": ibv_alloc_mw ",

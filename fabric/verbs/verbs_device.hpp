@@ -55,6 +55,9 @@ public:
     std::uint32_t sge_limit() const { return sge_limit_; }
     // Whether the device allocates type-2 memory windows (probed at open).
     bool windows_supported() const { return windows_supported_; }
+    // The ibv_wc.wc_flags bits that mean "this receive invalidated a key" on this device:
+    // IBV_WC_WITH_INV, and on rxe also the kernel's IB_WC_WITH_INVALIDATE (see verbs_device.cpp).
+    unsigned invalidation_wc_flags() const { return invalidation_wc_flags_; }
 
     // Takes ownership of a new connection; it stays until reap() finds it finished.
     Connection* adopt(std::unique_ptr<Connection> connection);
@@ -103,6 +106,7 @@ private:
     ibv_device_attr attr_{};
     std::uint32_t sge_limit_ = 1;
     bool windows_supported_ = false;
+    unsigned invalidation_wc_flags_ = IBV_WC_WITH_INV;
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<VerbsListener*> listeners_;
     std::vector<rdma_cm_id*> doomed_ids_;

@@ -146,11 +146,19 @@
 //     The queue pairs are created by librdmacm with its default access flags; rxe needs nothing
 //     more to bind type-2 windows. Other devices may want IBV_ACCESS_MW_BIND in the QP's
 //     qp_access_flags: untested here (SoftRoCE only).
-//     Caveats of rxe (Linux 6.1): remote and local invalidation do not check which QP bound the
-//     window (the simulator does; do not rely on it); invalidating a type-2 window that is
-//     already free but named by its last key dereferences the window's missing QP in the kernel -
-//     never invalidate a key twice; deregistering a region with a bound window fails (EINVAL,
-//     logged), leaving it registered.
+//     Caveats of rxe (Linux 6.1, seen in tests/rxe):
+//       - Accesses through a window are checked against the window's region, not the window's
+//         range: a window's key reaches the whole region (with the window's access rights). The
+//         simulator enforces the range, as the IB specification asks.
+//       - rxe reports a receive that invalidated a key with the kernel's IB_WC_WITH_INVALIDATE
+//         bit, which libibverbs calls IBV_WC_IP_CSUM_OK; on rxe (vendor id 0xFFFFFF) the backend
+//         reads either bit as "invalidated" (for receives of sends without immediate only).
+//       - Remote and local invalidation do not check which QP bound the window (the simulator
+//         does; do not rely on it).
+//       - Invalidating a type-2 window that is already free, by its last key, dereferences the
+//         window's missing QP in the kernel: never invalidate a key twice.
+//       - Deregistering a region with a bound window fails (EINVAL, logged), leaving the memory
+//         registered.
 //
 // RECEIVER NOT READY AND RETRIES
 //     A send or write-with-imm that finds no posted receive is NAKed (RNR) and retried by the
