@@ -41,6 +41,18 @@ boost::test_tools::assertion_result invalidation_unsupported(utf::test_unit_id) 
     return result;
 }
 
+// SoftRoCE, the one verbs device tested, checks accesses through a window against its region,
+// not against the window's range (verbs_fabric.hpp, KEY INVALIDATION AND MEMORY WINDOWS).
+boost::test_tools::assertion_result window_ranges_enforced(utf::test_unit_id id) {
+    boost::test_tools::assertion_result result = invalidation_supported(id);
+    if (result && backend_name() == "verbs") {
+        result = false;
+        result.message() << "backend verbs: SoftRoCE checks window accesses against the region only, "
+                         << "not the window's range (see verbs_fabric.hpp)";
+    }
+    return result;
+}
+
 std::optional<Completion> find(const Recorder& events, std::uint64_t context) {
     for (const Completion& completion : events.completions) {
         if (completion.context == context) return completion;
@@ -267,7 +279,7 @@ BOOST_AUTO_TEST_CASE(a_window_grants_only_the_access_it_was_bound_with, *utf::pr
     check_write_refused(pair, pair.client(), pair.client_events, source, key, target, 62);
 }
 
-BOOST_AUTO_TEST_CASE(a_window_grants_only_its_range, *utf::precondition(invalidation_supported)) {
+BOOST_AUTO_TEST_CASE(a_window_grants_only_its_range, *utf::precondition(window_ranges_enforced)) {
     auto harness = open_harness();
     Pair pair(*harness);
     BOOST_REQUIRE(pair.connect());
