@@ -81,7 +81,9 @@
 //         completion has has_invalidated_rkey set and invalidated_rkey == key,
 //       - the window is destroyed,
 //     and the window is free again: it may be bound anew, with another fresh key.
-//     Rules, as verbs type-2B windows have them (the simulator enforces every one):
+//     Rules, as verbs type-2B windows have them. The simulator enforces every one; SoftRoCE
+//     (rxe) checks neither a window's range nor which connection invalidates it (see
+//     verbs_fabric.hpp), so code must follow the rules, not probe them:
 //       - Only a free window can be bound. Binding a bound one completes with local_error and breaks
 //         the connection; so does binding a window whose earlier bind failed (destroy it instead).
 //       - A window's key belongs to the connection whose endpoint bound it: only that endpoint's
