@@ -16,6 +16,7 @@ std::string_view to_string(Errc errc) {
         case Errc::registration_failed: return "memory registration failed";
         case Errc::no_resources: return "no resources";
         case Errc::backend_error: return "backend error";
+        case Errc::not_supported: return "not supported by this backend";
     }
     return "unknown error";
 }
@@ -35,6 +36,8 @@ std::string_view to_string(WcStatus status) {
 }
 
 std::string_view to_string(Opcode opcode) {
+    if (opcode == kOpBindWindow) return "bind_window";
+    if (opcode == kOpLocalInvalidate) return "local_invalidate";
     switch (opcode) {
         case Opcode::send: return "send";
         case Opcode::rdma_write: return "rdma_write";
@@ -53,6 +56,34 @@ std::string_view to_string(CmEventType type) {
         case CmEventType::disconnected: return "disconnected";
     }
     return "unknown event";
+}
+
+bool window_bind_is_valid(const WindowBind& bind) {
+    constexpr std::uint32_t kRemote = access_remote_read | access_remote_write;
+    if (bind.mr == nullptr || bind.addr == nullptr || bind.length == 0) return false;
+    if (bind.access == 0 || (bind.access & ~kRemote) != 0) return false;
+    const std::uint32_t region_access = bind.mr->access();
+    if ((region_access & access_window_bind) == 0) return false;
+    if ((bind.access & access_remote_write) && (region_access & (access_local_write | access_remote_write)) == 0) {
+        return false;
+    }
+    const std::byte* begin = bind.mr->data();
+    const std::size_t size = bind.mr->size();
+    if (bind.addr < begin || bind.length > size) return false;
+    return static_cast<std::size_t>(bind.addr - begin) <= size - bind.length;
+}
+
+// Backends that support invalidation override these; decorators forward them.
+Status<Errc> Endpoint::post_send_invalidate(std::uint64_t, std::span<const Sge>, std::uint32_t) {
+    return unexpected(Errc::not_supported);
+}
+
+Status<Errc> Endpoint::post_local_invalidate(std::uint64_t, std::uint32_t) {
+    return unexpected(Errc::not_supported);
+}
+
+Expected<RemoteKey, Errc> Endpoint::post_bind_window(std::uint64_t, MemoryWindow&, const WindowBind&) {
+    return unexpected(Errc::not_supported);
 }
 
 std::string Address::to_string() const {

@@ -17,11 +17,12 @@
 //     handler may post, connect, destroy endpoints or start timers freely.
 //
 // OBJECT LIFETIME
-//     Listener, Endpoint and MemoryRegion are owned by the caller through std::unique_ptr and must
-//     be destroyed before the Fabric that made them. Destroying an Endpoint disconnects it without
-//     further callbacks (no flush completions, no CM event). Destroying a MemoryRegion invalidates
-//     its rkey at once: later remote access with that key fails with WcStatus::remote_access_error.
-//     Handlers must outlive the objects they are registered with.
+//     Listener, Endpoint, MemoryRegion and MemoryWindow are owned by the caller through
+//     std::unique_ptr and must be destroyed before the Fabric that made them. Destroying an
+//     Endpoint disconnects it without further callbacks (no flush completions, no CM event).
+//     Destroying a MemoryRegion or a MemoryWindow invalidates its rkey at once: later remote access
+//     with that key fails with WcStatus::remote_access_error. Handlers must outlive the objects
+//     they are registered with.
 //
 // ORDERING (per endpoint, i.e. per connection)
 //     - Work requests of one kind start in post order; RDMA writes land in post order.
@@ -62,6 +63,50 @@
 //     After disconnected no further completion arrives for that endpoint, and posts fail with
 //     Errc::not_connected. A peer that dies silently produces no event at all until local work to it
 //     fails (WcStatus::transport_retry_exceeded); only heartbeats notice a silent peer.
+//
+// KEY INVALIDATION AND MEMORY WINDOWS
+//     Where Fabric::supports_invalidation() is true (sim; verbs on a device with type-2 memory
+//     windows), an endpoint can invalidate a key of its peer with a send (SEND_WITH_INV), and a
+//     fabric can put short-lived remote keys on its registered memory with memory windows (verbs
+//     type 2B). Elsewhere (ofi) allocate_window(), post_send_invalidate(), post_local_invalidate(),
+//     post_bind_window() and registering with access_window_bind fail with Errc::not_supported.
+//
+//     A window's life: allocate_window() gives a free window, whose keys are all invalid.
+//     post_bind_window() on an endpoint makes a fresh key valid for a range of a region registered
+//     with access_window_bind, with remote read and/or write access, once the bind completes
+//     (kOpBindWindow). The key then stays valid until one of
+//       - post_local_invalidate(key) on the endpoint that bound it completes
+//         (kOpLocalInvalidate),
+//       - the peer's post_send_invalidate(..., key) on that connection is received: the receive
+//         completion has has_invalidated_rkey set and invalidated_rkey == key,
+//       - the window is destroyed,
+//     and the window is free again: it may be bound anew, with another fresh key.
+//     Rules, as verbs type-2B windows have them. The simulator enforces every one; SoftRoCE
+//     (rxe) checks neither a window's range nor which connection invalidates it (see
+//     verbs_fabric.hpp), so code must follow the rules, not probe them:
+//       - Only a free window can be bound. Binding a bound one completes with local_error and breaks
+//         the connection; so does binding a window whose earlier bind failed (destroy it instead).
+//       - A window's key belongs to the connection whose endpoint bound it: only that endpoint's
+//         peer may use it, and only through that connection can it be invalidated. A window still
+//         bound when its connection is gone can only be destroyed.
+//       - Remote access through a key that is not valid now - invalidated, an older key of the
+//         window, a key used over another connection, a range outside the bound range, or an
+//         access the bind did not grant - fails as any bad key does: remote_access_error at the
+//         initiator, nothing read or written at the target, and the connection breaks on both
+//         sides (RC: the responder's queue pair goes to the error state too).
+//       - Fresh keys: a new key differs from the window's previous one in its low 8 bits only
+//         (verbs' ibv_inc_rkey), so one window's keys repeat after 256 binds. A peer must never
+//         hold on to a key for that long.
+//       - Only a window's current key can be invalidated. Keys of register_memory() cannot (verbs
+//         user memory regions are not invalidatable); a peer that is the kernel may name its own
+//         fast-registration keys, which are. Invalidating anything else: a local invalidate
+//         completes with local_error and breaks the connection; a send with invalidate makes the
+//         target's receive complete with remote_operation_error and the target break the
+//         connection (its sender's send may still complete with success: the simulator and
+//         SoftRoCE acknowledge the message before failing it).
+//       - Destroy or invalidate every window bound over a region before destroying the region
+//         (verbs refuses to deregister memory that a window is bound to: the memory would stay
+//         registered and reachable through the window; the simulator asserts).
 #pragma once
 
 #include <array>
@@ -102,6 +147,7 @@ enum class Errc : std::uint8_t {
     registration_failed,       // register_memory(): backend refused (or injected fault)
     no_resources,              // backend ran out of something (CQ entries, endpoints, ...)
     backend_error,             // anything else the backend reported; details are logged
+    not_supported,             // this backend or device cannot do it (see supports_invalidation())
 };
 
 std::string_view to_string(Errc errc);
@@ -126,29 +172,47 @@ enum class Opcode : std::uint8_t {
     rdma_read,           // local: a post_read completed; the data is in the local buffer
     recv,                // target: an incoming send consumed a posted receive
     recv_rdma_with_imm,  // target: an incoming write-with-immediate arrived
+    // Two more values follow as constants: kOpBindWindow, kOpLocalInvalidate.
 };
+
+// The opcodes of the two local key operations. They are values of Opcode declared outside the
+// enumerator list so that switches over Opcode written before them (exhaustive without a
+// default, as -Wswitch wants) stay exhaustive: a caller that never posts binds or local
+// invalidations never sees them. A switch that may see them needs these cases or a default.
+// local: a post_bind_window completed; the window's new key is valid.
+inline constexpr Opcode kOpBindWindow = static_cast<Opcode>(5);
+// local: a post_local_invalidate completed; the key is invalid.
+inline constexpr Opcode kOpLocalInvalidate = static_cast<Opcode>(6);
 
 std::string_view to_string(Opcode opcode);
 
 // A completion. Valid fields depend on status and opcode:
 //   always:                context, opcode, status
-//   success, recv:         byte_len (bytes received), has_imm/imm (send with immediate)
+//   success, recv:         byte_len (bytes received), has_imm/imm (send with immediate),
+//                          has_invalidated_rkey/invalidated_rkey (send with invalidate: this local
+//                          key is invalid from now on)
 //   success, recv_rdma_with_imm: byte_len (bytes written by that write), imm, recv_consumed
 //   success, rdma_read:    byte_len (bytes read)
+// A send with invalidate completes at its initiator as Opcode::send.
 struct Completion {
     std::uint64_t context = 0;
     Opcode opcode = Opcode::send;
     WcStatus status = WcStatus::success;
     std::uint32_t byte_len = 0;
     std::uint32_t imm = 0;
+    std::uint32_t invalidated_rkey = 0;
     bool has_imm = false;
     bool recv_consumed = false;
+    bool has_invalidated_rkey = false;
 };
 
 enum Access : std::uint32_t {
     access_local_write = 1u << 0,   // the backend may write into it (receives, read targets)
     access_remote_read = 1u << 1,   // peers may RDMA-read it
     access_remote_write = 1u << 2,  // peers may RDMA-write it
+    // Memory windows may be bound over it (verbs IBV_ACCESS_MW_BIND). Not supported on a fabric
+    // whose supports_invalidation() is false: register_memory() fails with not_supported.
+    access_window_bind = 1u << 3,
 };
 
 // What the wire carries to name remote memory: a virtual address and a 32-bit key.
@@ -167,6 +231,32 @@ public:
     // Key of the first byte; remote offset o is RemoteKey{addr + o, rkey}.
     virtual RemoteKey remote_key() const = 0;
 };
+
+// A type-2 memory window of a fabric: a remote key of its own over part of a registered region,
+// bound and invalidated by posted work (see KEY INVALIDATION AND MEMORY WINDOWS at the top).
+// Destroying it invalidates its key at once; it must go before the Fabric that made it.
+class MemoryWindow {
+public:
+    virtual ~MemoryWindow() = default;
+    // The key of the newest bind posted on this window (valid or not by now); 0 before the first.
+    virtual std::uint32_t rkey() const = 0;
+};
+
+// What post_bind_window() binds: `length` bytes at `addr`, inside `mr`, which must be a region
+// of the same fabric registered with access_window_bind (and, for a window granting
+// access_remote_write, with access_local_write or access_remote_write too: verbs C10-74).
+// `access` is access_remote_read and/or access_remote_write.
+struct WindowBind {
+    const MemoryRegion* mr = nullptr;
+    std::byte* addr = nullptr;
+    std::uint64_t length = 0;
+    std::uint32_t access = 0;
+};
+
+// For backends: whether `bind` names a non-empty range inside its region, an access of remote
+// read and/or write, and a region registered with access_window_bind (and, for remote write,
+// with local or remote write access). Ownership of region and window is the backend's to check.
+bool window_bind_is_valid(const WindowBind& bind);
 
 // A local scatter-gather entry: `length` bytes at `addr`, which must lie inside `mr`.
 // A zero-length entry list is allowed (an empty send, an empty write-with-immediate, an empty
@@ -244,6 +334,31 @@ public:
     // An RDMA read of sum(sges.length) bytes from `remote` into the local entries.
     virtual Status<Errc> post_read(std::uint64_t context, std::span<const Sge> sges,
                                    RemoteKey remote) = 0;
+
+    // Key invalidation and memory windows: see KEY INVALIDATION AND MEMORY WINDOWS at the top.
+    // Each fails with not_supported where the fabric's supports_invalidation() is false, and
+    // otherwise as the posts above (not_connected, queue_full, invalid_argument); each uses one
+    // send-queue slot and completes in post order with the rest of the send queue. A decorator
+    // that wraps an Endpoint must forward them (these defaults answer not_supported).
+    //
+    // A send (as post_send, without immediate data: verbs carries the key where the immediate
+    // would go) that invalidates `rkey` at the target before the target's receive completes.
+    // The completion there reports the key (has_invalidated_rkey). Invalidating a key that is
+    // not a valid invalidatable key of the target is an error at the target, see above.
+    virtual Status<Errc> post_send_invalidate(std::uint64_t context, std::span<const Sge> sges,
+                                              std::uint32_t rkey);
+    // Invalidates `rkey`, the current key of a window this endpoint bound, in send-queue order;
+    // completes as kOpLocalInvalidate (local_error, breaking the connection, for any other
+    // key). Remote access through the key fails from the completion on.
+    virtual Status<Errc> post_local_invalidate(std::uint64_t context, std::uint32_t rkey);
+    // Binds the free `window` (of this endpoint's fabric) to `bind` with a fresh key, which it
+    // returns as {bind.addr as a remote address, key}: offsets are remote_key()-style, the
+    // window's first byte is at the returned address. The key is valid once the completion
+    // (kOpBindWindow) arrives; hand it to the peer only then. Returns invalid_argument for
+    // a window or region of another fabric, an empty or out-of-region range, an access other
+    // than remote read/write, or a region registered without access_window_bind.
+    virtual Expected<RemoteKey, Errc> post_bind_window(std::uint64_t context, MemoryWindow& window,
+                                                       const WindowBind& bind);
 
     // Starts a disconnect: flushes posted work, then on_cm_event(disconnected) here and at the
     // peer. Idempotent; a no-op after disconnected.
@@ -366,10 +481,19 @@ public:
                                                              EndpointHandler& handler,
                                                              QueueSizes queues) = 0;
     // Registers `size` bytes at `data` (the caller keeps the memory alive longer than the MR).
-    // rkeys fit in 32 bits. Errors: registration_failed, invalid_argument (size 0, access 0).
+    // rkeys fit in 32 bits. Errors: registration_failed, invalid_argument (size 0, access 0),
+    // not_supported (access_window_bind where supports_invalidation() is false).
     virtual Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data,
                                                                            std::size_t size,
                                                                            std::uint32_t access) = 0;
+
+    // True when this fabric does sends with invalidate, local invalidation and type-2 memory
+    // windows (see KEY INVALIDATION AND MEMORY WINDOWS): sim always, verbs when the device
+    // allocates type-2 windows, ofi never. Upper layers refuse modes that need them when false.
+    virtual bool supports_invalidation() const = 0;
+    // A free type-2 memory window on this fabric's memory. Errors: not_supported,
+    // no_resources (the device's windows are used up, or the simulated node is crashed).
+    virtual Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() = 0;
 
     // Drives progress without blocking: delivers up to `budget` pending completions, CM events and
     // expired timers to their handlers and returns how many it delivered. The simulator delivers

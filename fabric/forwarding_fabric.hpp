@@ -37,6 +37,8 @@ public:
                                                                   std::uint32_t access) override {
         return inner_.register_memory(data, size, access);
     }
+    bool supports_invalidation() const override { return inner_.supports_invalidation(); }
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override { return inner_.allocate_window(); }
     std::size_t poll(std::size_t budget) override { return inner_.poll(budget); }
 
 protected:

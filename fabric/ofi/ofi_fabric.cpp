@@ -71,9 +71,14 @@ Expected<std::unique_ptr<Endpoint>, Errc> OfiFabric::accept(DetachedConnectReque
 
 Expected<std::unique_ptr<MemoryRegion>, Errc> OfiFabric::register_memory(std::byte* data, std::size_t size,
                                                                          std::uint32_t access) {
+    if (access & access_window_bind) return unexpected(Errc::not_supported);  // see KEY INVALIDATION
     auto region = OfiMemoryRegion::create(*domain_, data, size, access);
     if (!region) return unexpected(region.error());
     return std::unique_ptr<MemoryRegion>(std::move(*region));
+}
+
+Expected<std::unique_ptr<MemoryWindow>, Errc> OfiFabric::allocate_window() {
+    return unexpected(Errc::not_supported);
 }
 
 int OfiFabric::wait_fd() const { return domain_->wait_fd(); }

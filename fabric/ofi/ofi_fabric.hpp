@@ -124,6 +124,14 @@
 //     - Each endpoint has its own CQ. The domain advertises cq_cnt (tcp: 256) as its bound on
 //       CQs; beyond what the provider grants, connect() and accept() fail with no_resources.
 //
+// KEY INVALIDATION
+//     Not supported: libfabric has no send with invalidate, no local invalidation and no memory
+//     windows (its keys live as long as their registration, and FI_MR_PROV_KEY providers pick
+//     them). supports_invalidation() is false; allocate_window(), register_memory() with
+//     access_window_bind, post_send_invalidate(), post_local_invalidate() and post_bind_window()
+//     fail with not_supported and post nothing. Over ofi, IBTRS cannot serve the kernel client's
+//     NEED_INVAL reads nor rotate keys per IO; the upper layers must refuse those modes.
+//
 // WAITING WHEN IDLE
 //     The event queue and every endpoint's CQ are opened with FI_WAIT_FD where the provider
 //     supports it (tcp does): wait_fd() is an epoll descriptor over their wait objects, readable
@@ -182,6 +190,9 @@ public:
                                                      QueueSizes queues) override;
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override;
+    // See KEY INVALIDATION: false, and allocate_window() fails with not_supported.
+    bool supports_invalidation() const override { return false; }
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override;
 
     // Order within one call: expired timers, connection events, then completions of each
     // endpoint (round robin over endpoints between calls).

@@ -4,9 +4,21 @@
 
 #include "fabric/sim/engine.hpp"
 #include "fabric/sim/lifecycle.hpp"
+#include "fabric/sim/node.hpp"
 #include "fabric/sim/transport.hpp"
 
 namespace ibnbd::fabric::sim {
+namespace {
+
+WorkDetails details_of(RemoteKey remote, const std::uint32_t* imm, std::uint32_t key = 0) {
+    WorkDetails details;
+    details.remote = remote;
+    details.imm = imm != nullptr ? *imm : 0;
+    details.key = key;
+    return details;
+}
+
+}  // namespace
 
 SimEndpoint::~SimEndpoint() { destroy_connection(engine_, handle_); }
 
@@ -24,18 +36,49 @@ Status<Errc> SimEndpoint::post_recv(std::uint64_t context, std::span<const Sge> 
 Status<Errc> SimEndpoint::post_send(std::uint64_t context, std::span<const Sge> sges,
                                     const std::uint32_t* imm) {
     const OpKind kind = imm != nullptr ? OpKind::send_imm : OpKind::send;
-    return post_work(engine_, connection(), kind, context, sges, RemoteKey{}, imm ? *imm : 0);
+    return post_work(engine_, connection(), kind, context, sges, details_of(RemoteKey{}, imm));
 }
 
 Status<Errc> SimEndpoint::post_write(std::uint64_t context, std::span<const Sge> sges,
                                      RemoteKey remote, const std::uint32_t* imm) {
     const OpKind kind = imm != nullptr ? OpKind::write_imm : OpKind::write;
-    return post_work(engine_, connection(), kind, context, sges, remote, imm ? *imm : 0);
+    return post_work(engine_, connection(), kind, context, sges, details_of(remote, imm));
 }
 
 Status<Errc> SimEndpoint::post_read(std::uint64_t context, std::span<const Sge> sges,
                                     RemoteKey remote) {
-    return post_work(engine_, connection(), OpKind::read, context, sges, remote, 0);
+    return post_work(engine_, connection(), OpKind::read, context, sges, details_of(remote, nullptr));
+}
+
+Status<Errc> SimEndpoint::post_send_invalidate(std::uint64_t context, std::span<const Sge> sges,
+                                               std::uint32_t rkey) {
+    return post_work(engine_, connection(), OpKind::send_inv, context, sges, details_of(RemoteKey{}, nullptr, rkey));
+}
+
+Status<Errc> SimEndpoint::post_local_invalidate(std::uint64_t context, std::uint32_t rkey) {
+    return post_work(engine_, connection(), OpKind::local_invalidate, context, {},
+                     details_of(RemoteKey{}, nullptr, rkey));
+}
+
+Expected<RemoteKey, Errc> SimEndpoint::post_bind_window(std::uint64_t context, MemoryWindow& window,
+                                                        const WindowBind& bind) {
+    Connection& record = connection();
+    if (record.state != ConnState::connected) return unexpected(Errc::not_connected);
+    const MemoryRegistry& memory = record.node->memory();
+    auto* own_window = dynamic_cast<SimMemoryWindow*>(&window);
+    const auto* region = dynamic_cast<const SimMemoryRegion*>(bind.mr);
+    if (own_window == nullptr || &own_window->registry() != &memory || region == nullptr ||
+        &region->registry() != &memory || !window_bind_is_valid(bind)) {
+        return unexpected(Errc::invalid_argument);
+    }
+    WorkDetails details;
+    details.key = own_window->next_key();
+    details.binding = WindowBinding{region->remote_key().rkey, bind.addr, bind.length, bind.access, record.id};
+    if (auto posted = post_work(engine_, record, OpKind::bind_window, context, {}, details); !posted) {
+        return unexpected(posted.error());
+    }
+    own_window->bind_posted(details.key);
+    return RemoteKey{reinterpret_cast<std::uint64_t>(bind.addr), details.key};
 }
 
 void SimEndpoint::disconnect() {

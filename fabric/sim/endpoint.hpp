@@ -18,6 +18,11 @@
 //     transport_retry_exceeded and this side alone breaks (flush, disconnected).
 //   - Destroying the endpoint is silent here; the peer gets a disconnect request unless it is
 //     known to be gone, the node crashed, or the connection never reached the peer.
+//   - Keys and windows are modelled exactly as fabric.hpp states them (see memory.hpp and
+//     transport.hpp): window binds and local invalidations run in send-queue order; a bind's
+//     window and region must be this node's (invalid_argument otherwise), checked at post time;
+//     whether the window is free, the key valid or the region still there is checked when the
+//     operation executes (local_error).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +49,11 @@ public:
                             const std::uint32_t* imm = nullptr) override;
     Status<Errc> post_read(std::uint64_t context, std::span<const Sge> sges,
                            RemoteKey remote) override;
+    Status<Errc> post_send_invalidate(std::uint64_t context, std::span<const Sge> sges,
+                                      std::uint32_t rkey) override;
+    Status<Errc> post_local_invalidate(std::uint64_t context, std::uint32_t rkey) override;
+    Expected<RemoteKey, Errc> post_bind_window(std::uint64_t context, MemoryWindow& window,
+                                               const WindowBind& bind) override;
     void disconnect() override;
     bool connected() const override;
     const Address& peer_address() const override;

@@ -93,7 +93,7 @@ void Engine::deliver_completion(Connection& connection, const Completion& comple
     trace.endpoint = connection.id;
     trace.context = completion.context;
     trace.byte_len = completion.byte_len;
-    trace.imm = completion.imm;
+    trace.imm = completion.has_invalidated_rkey ? completion.invalidated_rkey : completion.imm;
     tracer.record(trace);
     connection.handler->on_completion(completion);
 }

@@ -9,17 +9,6 @@
 namespace ibnbd::fabric::sim {
 namespace {
 
-Opcode flushed_opcode(OpKind kind) {
-    switch (kind) {
-        case OpKind::send:
-        case OpKind::send_imm: return Opcode::send;
-        case OpKind::write:
-        case OpKind::write_imm: return Opcode::rdma_write;
-        case OpKind::read: return Opcode::rdma_read;
-    }
-    return Opcode::send;
-}
-
 // The connection if it is still closing; handlers may have destroyed it meanwhile.
 Connection* still_closing(Engine& engine, EndpointHandle handle) {
     Connection* connection = engine.connections.get(handle);
@@ -34,7 +23,7 @@ bool flush_queues(Engine& engine, EndpointHandle handle) {
         const SendWr& wr = connection->sends.front();
         Completion completion;
         completion.context = wr.context;
-        completion.opcode = flushed_opcode(wr.kind);
+        completion.opcode = initiator_opcode(wr.kind);
         completion.status = wr.status;
         connection->sends.pop();
         engine.deliver_completion(*connection, completion);

@@ -9,7 +9,8 @@
 namespace ibnbd::fabric::sim {
 namespace {
 
-constexpr std::uint32_t kAllAccess = access_local_write | access_remote_read | access_remote_write;
+constexpr std::uint32_t kAllAccess =
+    access_local_write | access_remote_read | access_remote_write | access_window_bind;
 constexpr std::uint16_t kFirstEphemeralPort = 49152;
 
 bool is_wildcard_host(std::string_view host) {
@@ -88,6 +89,11 @@ Expected<std::unique_ptr<MemoryRegion>, Errc> Node::register_memory(std::byte* d
         return unexpected(Errc::registration_failed);
     }
     return std::unique_ptr<MemoryRegion>(std::make_unique<SimMemoryRegion>(memory_, data, size, access));
+}
+
+Expected<std::unique_ptr<MemoryWindow>, Errc> Node::allocate_window() {
+    if (crashed_) return unexpected(Errc::no_resources);
+    return std::unique_ptr<MemoryWindow>(std::make_unique<SimMemoryWindow>(memory_));
 }
 
 void Node::crash() {

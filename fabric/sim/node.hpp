@@ -24,6 +24,10 @@
 //                        no_resources (node crashed).
 //     register_memory()  Errors: invalid_argument (null data, size 0, access 0, unknown bits),
 //                        registration_failed (injected, or node crashed).
+//     supports_invalidation() true: sends with invalidate, local invalidation and type-2
+//                        memory windows, modelled exactly (see memory.hpp).
+//     allocate_window()  Errors: no_resources (node crashed). Unlimited otherwise. A crash
+//                        frees every window; window objects user code still holds stay inert.
 //
 // FAULTS
 //     crash()            silent death: endpoints, listeners, registrations and timers vanish with
@@ -80,6 +84,8 @@ public:
                                                      EndpointHandler& handler, QueueSizes queues) override;
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override;
+    bool supports_invalidation() const override { return true; }
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override;
     std::size_t poll(std::size_t budget) override;
 
     // ---- identity ----

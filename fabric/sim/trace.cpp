@@ -42,7 +42,8 @@ std::string_view to_string(FaultKind kind) {
 }
 
 std::uint64_t WorldStats::network_operations() const {
-    return std::accumulate(posted.begin(), posted.end(), std::uint64_t{0});
+    const std::uint64_t all = std::accumulate(posted.begin(), posted.end(), std::uint64_t{0});
+    return all - posted_of(OpKind::bind_window) - posted_of(OpKind::local_invalidate);
 }
 
 void Tracer::record(const TraceEvent& event) {

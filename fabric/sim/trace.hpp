@@ -16,7 +16,8 @@
 namespace ibnbd::fabric::sim {
 
 enum class TraceKind : std::uint8_t {
-    completion,       // code: Opcode; status, byte_len, imm valid
+    completion,       // code: Opcode; status, byte_len valid; imm: the immediate, or the key a
+                      // send with invalidate invalidated
     cm_event,         // code: CmEventType; byte_len: private data length
     connect_request,  // a listener's on_connect_request(); byte_len: private data length
     timer,            // context: the timer's cookie
@@ -54,12 +55,15 @@ struct TraceEvent {
     std::uint32_t imm = 0;
 };
 
-// Kinds of network operation a post starts, for the per-kind counters.
-enum class OpKind : std::uint8_t { send, send_imm, write, write_imm, read };
-inline constexpr std::size_t kOpKinds = 5;
+// Kinds of send-queue work a post starts, for the per-kind counters. The last two are local
+// operations: they never cross a link.
+enum class OpKind : std::uint8_t { send, send_imm, write, write_imm, read, send_inv, bind_window, local_invalidate };
+inline constexpr std::size_t kOpKinds = 8;
+
+constexpr bool is_local(OpKind kind) { return kind == OpKind::bind_window || kind == OpKind::local_invalidate; }
 
 struct WorldStats {
-    std::array<std::uint64_t, kOpKinds> posted{};  // network operations posted, by OpKind
+    std::array<std::uint64_t, kOpKinds> posted{};  // send-queue work posted, by OpKind
     std::uint64_t receives_posted = 0;
     std::uint64_t messages_delivered = 0;  // operations that took effect at their target
     std::uint64_t bytes_moved = 0;         // payload bytes copied between nodes
@@ -72,6 +76,7 @@ struct WorldStats {
     std::uint64_t events_processed = 0;    // queue entries popped, stale ones included
 
     std::uint64_t posted_of(OpKind kind) const { return posted[static_cast<std::size_t>(kind)]; }
+    // Posted work that crosses a link (every kind but the local ones).
     std::uint64_t network_operations() const;
 };
 

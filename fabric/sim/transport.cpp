@@ -10,17 +10,6 @@
 namespace ibnbd::fabric::sim {
 namespace {
 
-Opcode initiator_opcode(OpKind kind) {
-    switch (kind) {
-        case OpKind::send:
-        case OpKind::send_imm: return Opcode::send;
-        case OpKind::write:
-        case OpKind::write_imm: return Opcode::rdma_write;
-        case OpKind::read: return Opcode::rdma_read;
-    }
-    return Opcode::send;
-}
-
 // Messages of one connection and direction never overtake each other, whatever the jitter.
 Nanos in_order(Nanos& previous, Nanos arrival) {
     previous = std::max(previous, arrival);
@@ -58,22 +47,25 @@ void on_silence(Engine& engine, Connection& source, SendWr& wr, std::uint64_t se
     engine.schedule(retry, source, again, sequence);
 }
 
-// The request executed at the target (`moved` bytes copied): ack it and let the next one, held
-// behind it, go.
-void delivered(Engine& engine, Connection& source, std::uint64_t sequence, std::uint64_t moved,
-               std::uint64_t response_bytes) {
-    SendWr& wr = source.sends.at(sequence);
-    wr.stage = WrStage::delivered;
+// Request `sequence` was executed: the next one, held behind it, may go.
+void executed(Engine& engine, Connection& source, std::uint64_t sequence) {
+    source.sends.at(sequence).stage = WrStage::delivered;
     source.next_delivery = sequence + 1;
-    ++engine.stats().messages_delivered;
-    engine.stats().bytes_moved += moved;
-    schedule_ack(engine, source, sequence, response_bytes);
     if (!source.sends.holds(sequence + 1)) return;
     SendWr& next = source.sends.at(sequence + 1);
     if (next.held) {
         next.held = false;
         engine.schedule(EventKind::arrive, source, std::max(engine.now, next.ready_at), sequence + 1);
     }
+}
+
+// The request executed at the target (`moved` bytes copied): ack it and let the next one go.
+void delivered(Engine& engine, Connection& source, std::uint64_t sequence, std::uint64_t moved,
+               std::uint64_t response_bytes) {
+    ++engine.stats().messages_delivered;
+    engine.stats().bytes_moved += moved;
+    schedule_ack(engine, source, sequence, response_bytes);
+    executed(engine, source, sequence);
 }
 
 // The target answers with a NAK and, for these errors, breaks its side as an RC responder does.
@@ -115,7 +107,7 @@ void execute_write(Engine& engine, Connection& source, Connection& target, SendW
     std::byte* destination = nullptr;
     if (wr.sges.total != 0) {
         destination = target.node->memory().resolve(wr.remote.rkey, wr.remote.addr, wr.sges.total,
-                                                    access_remote_write);
+                                                    access_remote_write, target.id);
         if (destination == nullptr) {
             refuse(engine, source, target, wr, sequence, WcStatus::remote_access_error);
             return;
@@ -154,6 +146,15 @@ void execute_send(Engine& engine, Connection& source, Connection& target, SendWr
         refuse(engine, source, target, wr, sequence, WcStatus::remote_operation_error);
         return;
     }
+    const bool invalidates = wr.kind == OpKind::send_inv;
+    if (invalidates && !target.node->memory().invalidate(wr.key, target.id)) {
+        // Not a key the target can invalidate (IB class J, as SoftRoCE does it): the target
+        // fails the receive and breaks, telling its peer, but it has acknowledged the message.
+        receive.status = WcStatus::remote_operation_error;
+        delivered(engine, source, sequence, 0, 0);  // the ack leaves before the disconnect request
+        close_connection(engine, target, CmEventType::disconnected, true, engine.now, kNoMessage);
+        return;
+    }
     copy_between(wr.sges, receive.sges);
     Completion completion;
     completion.context = receive.context;
@@ -161,6 +162,8 @@ void execute_send(Engine& engine, Connection& source, Connection& target, SendWr
     completion.byte_len = wr.sges.total;
     completion.imm = wr.imm;
     completion.has_imm = wr.kind == OpKind::send_imm;
+    completion.invalidated_rkey = invalidates ? wr.key : 0;
+    completion.has_invalidated_rkey = invalidates;
     completion.recv_consumed = true;
     target.recvs.pop();
     const EndpointHandle target_handle = target.self;
@@ -172,7 +175,7 @@ void execute_read(Engine& engine, Connection& source, Connection& target, SendWr
                   std::uint64_t sequence) {
     if (wr.sges.total != 0) {
         const std::byte* origin = target.node->memory().resolve(wr.remote.rkey, wr.remote.addr,
-                                                                wr.sges.total, access_remote_read);
+                                                                wr.sges.total, access_remote_read, target.id);
         if (origin == nullptr) {
             refuse(engine, source, target, wr, sequence, WcStatus::remote_access_error);
             return;
@@ -182,16 +185,22 @@ void execute_read(Engine& engine, Connection& source, Connection& target, SendWr
     delivered(engine, source, sequence, wr.sges.total, wr.sges.total);
 }
 
-// Completes every request up to `sequence` (acks are cumulative); a NAK'd one breaks the
-// connection. Handlers may destroy the endpoint, so it is looked up again after each.
+// Completes every request up to `sequence` (acks are cumulative), and the local operations
+// executed right after it (they need no ack); a NAK'd or failed one breaks the connection.
+// Handlers may destroy the endpoint, so it is looked up again after each.
 void acknowledge_through(Engine& engine, EndpointHandle handle, std::uint64_t sequence) {
     for (;;) {
         Connection* connection = engine.connections.get(handle);
         if (connection == nullptr || connection->state != ConnState::connected) return;
-        if (connection->sends.empty() || connection->sends.head() > sequence) return;
+        if (connection->sends.empty()) return;
         SendWr& wr = connection->sends.front();
+        const bool local_done = is_local(wr.kind) && wr.stage != WrStage::in_flight;
+        if (connection->sends.head() > sequence && !local_done) return;
         if (wr.stage == WrStage::refused) {
-            const bool tell_peer = wr.status == WcStatus::rnr_retry_exceeded;
+            // RNR and a failed local operation put the queue pair in the error state with the
+            // peer still up: it has to be told. A NAK means the peer has broken already.
+            const bool tell_peer =
+                wr.status == WcStatus::rnr_retry_exceeded || wr.status == WcStatus::local_error;
             fail_connection(engine, *connection, wr.status, tell_peer);
             return;
         }
@@ -205,10 +214,26 @@ void acknowledge_through(Engine& engine, EndpointHandle handle, std::uint64_t se
     }
 }
 
+// A bind or a local invalidation, executed in send-queue order once everything before it was
+// executed at the target. It crosses no link, and completes as soon as everything before it
+// completed; a failure (local_error) breaks the connection then.
+void execute_local(Engine& engine, Connection& source, SendWr& wr, std::uint64_t sequence) {
+    MemoryRegistry& memory = source.node->memory();
+    const bool done = wr.kind == OpKind::bind_window ? memory.bind_window(wr.key, wr.binding)
+                                                      : memory.invalidate(wr.key, source.id);
+    if (done) {
+        executed(engine, source, sequence);
+    } else {
+        wr.stage = WrStage::refused;
+        wr.status = WcStatus::local_error;
+    }
+    if (source.sends.head() == sequence) acknowledge_through(engine, source.self, sequence);
+}
+
 }  // namespace
 
 Status<Errc> post_work(Engine& engine, Connection& connection, OpKind kind, std::uint64_t context,
-                       std::span<const Sge> sges, RemoteKey remote, std::uint32_t imm) {
+                       std::span<const Sge> sges, const WorkDetails& details) {
     if (connection.state != ConnState::connected) return unexpected(Errc::not_connected);
     const std::uint32_t needed = kind == OpKind::read ? std::uint32_t{access_local_write} : 0u;
     auto list = SgeList::make(sges, needed);
@@ -219,12 +244,18 @@ Status<Errc> post_work(Engine& engine, Connection& connection, OpKind kind, std:
     SendWr& wr = connection.sends.push();
     wr.context = context;
     wr.sges = *list;
-    wr.remote = remote;
-    wr.imm = imm;
+    wr.remote = details.remote;
+    wr.imm = details.imm;
+    wr.key = details.key;
+    wr.binding = details.binding;
     wr.kind = kind;
-    const std::uint64_t bytes = kind == OpKind::read ? 0 : wr.sges.total;
-    const Nanos arrival = connection.link->transmit(connection.tx, engine.now, bytes);
-    wr.ready_at = in_order(connection.last_tx_arrival, arrival);
+    if (is_local(kind)) {
+        wr.ready_at = engine.now;  // held behind earlier work until that was executed
+    } else {
+        const std::uint64_t bytes = kind == OpKind::read ? 0 : wr.sges.total;
+        const Nanos arrival = connection.link->transmit(connection.tx, engine.now, bytes);
+        wr.ready_at = in_order(connection.last_tx_arrival, arrival);
+    }
     engine.schedule(EventKind::arrive, connection, wr.ready_at, sequence);
     ++engine.stats().posted[static_cast<std::size_t>(kind)];
     return {};
@@ -253,8 +284,12 @@ void on_arrive(Engine& engine, const Event& event) {
         if (sequence > source->next_delivery) source->sends.at(sequence).held = true;
         return;
     }
-    const SendWr& head = source->sends.at(sequence);
+    SendWr& head = source->sends.at(sequence);
     if (head.stage != WrStage::in_flight || head.ready_at > engine.now) return;
+    if (is_local(head.kind)) {
+        execute_local(engine, *source, head, sequence);
+        return;
+    }
     Connection* target = reachable_peer(engine, *source);
     if (target != nullptr && target->state == ConnState::accepted) {
         // Data before the ready-to-use: the passive side is established first (rdma_cm's
@@ -275,8 +310,11 @@ void on_arrive(Engine& engine, const Event& event) {
         case OpKind::write:
         case OpKind::write_imm: execute_write(engine, *source, *target, wr, sequence); break;
         case OpKind::send:
-        case OpKind::send_imm: execute_send(engine, *source, *target, wr, sequence); break;
+        case OpKind::send_imm:
+        case OpKind::send_inv: execute_send(engine, *source, *target, wr, sequence); break;
         case OpKind::read: execute_read(engine, *source, *target, wr, sequence); break;
+        case OpKind::bind_window:
+        case OpKind::local_invalidate: break;  // executed above
     }
 }
 

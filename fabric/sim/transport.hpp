@@ -15,6 +15,12 @@
 //                rnr_retry_exceeded after rnr_retry retries rnr_delay apart.
 //   ack       -> completes every request up to it (acks are cumulative, as RC's); a NAK breaks
 //                the connection. A lost ack is retransmitted like a lost message.
+// Local operations (window binds, local invalidations) take a send-queue slot too: they execute
+// in order once everything before them executed at the target, need no link, and complete right
+// after the request before them; one that fails completes with local_error and breaks the
+// connection (telling the peer). A send with invalidate invalidates its key at the target before
+// the receive completes; a key the target cannot invalidate fails the receive there with
+// remote_operation_error and breaks the target (which tells its peer) after acknowledging the send.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +35,16 @@ namespace ibnbd::fabric::sim {
 class Engine;
 struct Event;
 
+// The kind-specific parts of a send-queue request.
+struct WorkDetails {
+    RemoteKey remote;       // write, write_imm, read
+    std::uint32_t imm = 0;  // send_imm, write_imm
+    std::uint32_t key = 0;  // send_inv, local_invalidate: the key; bind_window: the new key
+    WindowBinding binding;  // bind_window
+};
+
 Status<Errc> post_work(Engine& engine, Connection& connection, OpKind kind, std::uint64_t context,
-                       std::span<const Sge> sges, RemoteKey remote, std::uint32_t imm);
+                       std::span<const Sge> sges, const WorkDetails& details);
 Status<Errc> post_receive(Engine& engine, Connection& connection, std::uint64_t context,
                           std::span<const Sge> sges);
 

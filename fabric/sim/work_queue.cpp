@@ -4,6 +4,20 @@
 
 namespace ibnbd::fabric::sim {
 
+Opcode initiator_opcode(OpKind kind) {
+    switch (kind) {
+        case OpKind::send:
+        case OpKind::send_imm:
+        case OpKind::send_inv: return Opcode::send;
+        case OpKind::write:
+        case OpKind::write_imm: return Opcode::rdma_write;
+        case OpKind::read: return Opcode::rdma_read;
+        case OpKind::bind_window: return kOpBindWindow;
+        case OpKind::local_invalidate: return kOpLocalInvalidate;
+    }
+    return Opcode::send;
+}
+
 Expected<SgeList, Errc> SgeList::make(std::span<const Sge> sges, std::uint32_t needed_access) {
     if (sges.size() > kMaxSge) return unexpected(Errc::invalid_argument);
     SgeList list;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fabric/fabric.hpp"
+#include "fabric/sim/memory.hpp"
 #include "fabric/sim/trace.hpp"
 
 namespace ibnbd::fabric::sim {
@@ -40,10 +41,13 @@ void scatter(const std::byte* source, std::uint64_t length, const SgeList& list)
 // Copies source.total bytes from one list's entries to the other's; source.total <= target.total.
 void copy_between(const SgeList& source, const SgeList& target);
 
+// The opcode the initiator's completion of `kind` carries.
+Opcode initiator_opcode(OpKind kind);
+
 // How far a send-queue work request has got.
 enum class WrStage : std::uint8_t {
     in_flight,  // not yet executed at the target
-    delivered,  // executed at the target; waiting for the acknowledgement
+    delivered,  // executed at the target (a local operation: executed); waiting for the acknowledgement
     refused,    // the target answered with a NAK; `status` says why
 };
 
@@ -54,6 +58,9 @@ struct SendWr {
     SgeList sges;
     RemoteKey remote;
     std::uint32_t imm = 0;
+    // send_inv, local_invalidate: the key to invalidate; bind_window: the window's new key.
+    std::uint32_t key = 0;
+    WindowBinding binding;  // bind_window
     OpKind kind = OpKind::send;
     WrStage stage = WrStage::in_flight;
     // The status this request completes with when the connection breaks: flushed unless it is

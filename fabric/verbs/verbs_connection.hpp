@@ -61,6 +61,9 @@ public:
     Status<Errc> post_write(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote,
                             const std::uint32_t* imm);
     Status<Errc> post_read(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote);
+    Status<Errc> post_send_invalidate(std::uint64_t context, std::span<const Sge> sges, std::uint32_t rkey);
+    Status<Errc> post_local_invalidate(std::uint64_t context, std::uint32_t rkey);
+    Expected<RemoteKey, Errc> post_bind_window(std::uint64_t context, MemoryWindow& window, const WindowBind& bind);
     void disconnect();
     bool connected() const { return state_ == State::connected; }
     const Address& peer_address() const { return peer_; }

@@ -119,6 +119,10 @@ void Connection::record(const ibv_wc& wc) {
     result.byte_len = wc.byte_len;
     result.has_imm = (wc.wc_flags & IBV_WC_WITH_IMM) != 0;
     result.imm = result.has_imm ? ntohl(wc.imm_data) : 0;
+    // imm_data and invalidated_rkey share a union; a send carries one or the other.
+    result.has_invalidated_rkey = !result.has_imm && wc.opcode == IBV_WC_RECV &&
+                                  (wc.wc_flags & device_.invalidation_wc_flags()) != 0;
+    result.invalidated_rkey = result.has_invalidated_rkey ? wc.invalidated_rkey : 0;
     result.recv_consumed = true;
 }
 

@@ -56,8 +56,9 @@ Status<Errc> Connection::post_to_send_queue(ibv_send_wr& wr) {
     std::uint64_t bytes = 0;
     for (int i = 0; i < wr.num_sge; ++i) bytes += wr.sg_list[i].length;
     verbs_log().warn("ibv_post_send (opcode {}, {} entries, {} bytes, remote {:#x} key {:#x}) to {}: {}",
-                     static_cast<int>(wr.opcode), wr.num_sge, bytes, wr.wr.rdma.remote_addr, wr.wr.rdma.rkey,
-                     peer_.to_string(), errno_text(ret));
+                     static_cast<int>(wr.opcode), wr.num_sge, bytes, wr.wr.rdma.remote_addr,
+                     wr.opcode == IBV_WR_BIND_MW ? wr.bind_mw.rkey : wr.wr.rdma.rkey, peer_.to_string(),
+                     errno_text(ret));
     return unexpected(errc_from_errno(ret));
 }
 
@@ -121,6 +122,60 @@ Status<Errc> Connection::post_read(std::uint64_t context, std::span<const Sge> s
     wr.wr.rdma.remote_addr = remote.addr;
     wr.wr.rdma.rkey = remote.rkey;
     return post_to_send_queue(wr);
+}
+
+// The key travels where a send-with-immediate's immediate would (a union in ibv_send_wr), in
+// host order: verbs sends it as the IETH's R_Key.
+Status<Errc> Connection::post_send_invalidate(std::uint64_t context, std::span<const Sge> sges, std::uint32_t rkey) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    if (!device_.windows_supported()) return unexpected(Errc::not_supported);
+    LocalSges local;
+    if (auto gathered = gather(sges, false, local); !gathered) return gathered;
+    if (send_ring_.push(context, Opcode::send, local.total) == nullptr) return unexpected(Errc::queue_full);
+    ibv_send_wr wr{};
+    wr.sg_list = local.sge.data();
+    wr.num_sge = local.count;
+    wr.opcode = IBV_WR_SEND_WITH_INV;
+    wr.invalidate_rkey = rkey;
+    return post_to_send_queue(wr);
+}
+
+Status<Errc> Connection::post_local_invalidate(std::uint64_t context, std::uint32_t rkey) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    if (!device_.windows_supported()) return unexpected(Errc::not_supported);
+    if (send_ring_.push(context, kOpLocalInvalidate, 0) == nullptr) return unexpected(Errc::queue_full);
+    ibv_send_wr wr{};
+    wr.opcode = IBV_WR_LOCAL_INV;
+    wr.invalidate_rkey = rkey;
+    return post_to_send_queue(wr);
+}
+
+// A type-2 bind (IBV_WR_BIND_MW): no scatter-gather entries, no immediate (rxe refuses both).
+// The window is not zero-based: peers address it by the region's virtual addresses.
+Expected<RemoteKey, Errc> Connection::post_bind_window(std::uint64_t context, MemoryWindow& window,
+                                                       const WindowBind& bind) {
+    if (state_ != State::connected) return unexpected(Errc::not_connected);
+    if (!device_.windows_supported()) return unexpected(Errc::not_supported);
+    auto* own_window = dynamic_cast<VerbsMemoryWindow*>(&window);
+    const auto* region = dynamic_cast<const VerbsMemoryRegion*>(bind.mr);
+    if (own_window == nullptr || &own_window->device() != &device_ || region == nullptr ||
+        &region->device() != &device_ || !window_bind_is_valid(bind)) {
+        return unexpected(Errc::invalid_argument);
+    }
+    if (send_ring_.push(context, kOpBindWindow, 0) == nullptr) return unexpected(Errc::queue_full);
+    const std::uint32_t key = own_window->next_key();
+    ibv_send_wr wr{};
+    wr.opcode = IBV_WR_BIND_MW;
+    wr.bind_mw.mw = own_window->mw();
+    wr.bind_mw.rkey = key;
+    wr.bind_mw.bind_info.mr = region->mr();
+    wr.bind_mw.bind_info.addr = reinterpret_cast<std::uintptr_t>(bind.addr);
+    wr.bind_mw.bind_info.length = bind.length;
+    wr.bind_mw.bind_info.mw_access_flags = ((bind.access & access_remote_read) ? IBV_ACCESS_REMOTE_READ : 0) |
+                                           ((bind.access & access_remote_write) ? IBV_ACCESS_REMOTE_WRITE : 0);
+    if (auto posted = post_to_send_queue(wr); !posted) return unexpected(posted.error());
+    own_window->bind_posted(key);
+    return RemoteKey{reinterpret_cast<std::uintptr_t>(bind.addr), key};
 }
 
 }  // namespace ibnbd::fabric::verbs

@@ -31,6 +31,11 @@ bool epoll_add(int epoll_fd, int fd) {
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
+// rxe's ibv_device_attr.vendor_id (RXE_VENDOR_ID in the kernel).
+constexpr std::uint32_t kRxeVendorId = 0xFFFFFF;
+// IB_WC_WITH_INVALIDATE of the kernel's enum ib_wc_flags.
+constexpr unsigned kKernelWcWithInvalidate = 1u << 2;
+
 struct DeviceList {
     ibv_context** list = nullptr;
     int count = 0;
@@ -130,6 +135,7 @@ Status<Errc> Device::open_resources() {
         verbs_log().error("ibv_create_comp_channel({}): {}", name(), errno_text(errno));
         return unexpected(Errc::no_resources);
     }
+    probe_windows();
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0 || !epoll_add(epoll_fd_, cm_channel_->fd) || !epoll_add(epoll_fd_, completion_channel_->fd)) {
         verbs_log().error("epoll over the event channels: {}", errno_text(errno));
@@ -138,10 +144,32 @@ Status<Errc> Device::open_resources() {
     return {};
 }
 
+// Type-2 windows - and with them SEND_WITH_INV and LOCAL_INV, which the same generation of
+// devices brings - are used only where one can be allocated: the capability flags alone do not
+// say whether the provider library implements alloc_mw.
+void Device::probe_windows() {
+    // rxe writes the kernel's struct ib_wc flags into the user's completion queue unchanged, and
+    // its provider copies them into ibv_wc: the kernel's IB_WC_WITH_INVALIDATE (1 << 2) arrives
+    // where libibverbs has IBV_WC_IP_CSUM_OK, which rxe never reports. Seen on Linux 6.1.
+    if (attr_.vendor_id == kRxeVendorId) invalidation_wc_flags_ |= kKernelWcWithInvalidate;
+    const auto flags = attr_.device_cap_flags;
+    ibv_mw* probe = ibv_alloc_mw(pd_, IBV_MW_TYPE_2);
+    const int error = errno;
+    if (probe != nullptr) ibv_dealloc_mw(probe);
+    windows_supported_ = probe != nullptr;
+    verbs_log().debug("{} (vendor {:#x}): type-2 memory windows {} (cap flags: window {}, type 2A {}, 2B {}, "
+                      "mem mgt ext {}; max_mw {}){}{}", name(), attr_.vendor_id, windows_supported_ ? "usable" : "not usable",
+                      (flags & IBV_DEVICE_MEM_WINDOW) != 0, (flags & IBV_DEVICE_MEM_WINDOW_TYPE_2A) != 0,
+                      (flags & IBV_DEVICE_MEM_WINDOW_TYPE_2B) != 0, (flags & IBV_DEVICE_MEM_MGT_EXTENSIONS) != 0,
+                      attr_.max_mw, windows_supported_ ? "" : ": ibv_alloc_mw ",
+                      windows_supported_ ? std::string() : errno_text(error));
+}
+
 Device::~Device() {
     assert(endpoints_ == 0 && "every Endpoint must be destroyed before its VerbsFabric");
     assert(listeners_.empty() && "every Listener must be destroyed before its VerbsFabric");
     assert(memory_regions_ == 0 && "every MemoryRegion must be destroyed before its VerbsFabric");
+    assert(memory_windows_ == 0 && "every MemoryWindow must be destroyed before its VerbsFabric");
     // Their ids are on this Device's event channel, which goes now.
     assert(detached_requests_ == 0 &&
            "every detached request this VerbsFabric received must be answered before it is destroyed");

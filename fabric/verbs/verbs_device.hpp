@@ -53,6 +53,11 @@ public:
     std::string name() const;
     // Local entries per work request: min(kMaxSge, device max_sge).
     std::uint32_t sge_limit() const { return sge_limit_; }
+    // Whether the device allocates type-2 memory windows (probed at open).
+    bool windows_supported() const { return windows_supported_; }
+    // The ibv_wc.wc_flags bits that mean "this receive invalidated a key" on this device:
+    // IBV_WC_WITH_INV, and on rxe also the kernel's IB_WC_WITH_INVALIDATE (see verbs_device.cpp).
+    unsigned invalidation_wc_flags() const { return invalidation_wc_flags_; }
 
     // Takes ownership of a new connection; it stays until reap() finds it finished.
     Connection* adopt(std::unique_ptr<Connection> connection);
@@ -66,6 +71,7 @@ public:
     // fabric's thread takes one off when it accepts it, hence atomic.
     void count_detached_request(int delta) { detached_requests_ += delta; }
     void count_memory_region(int delta) { memory_regions_ += delta; }
+    void count_memory_window(int delta) { memory_windows_ += delta; }
     void count_timewait_exit() { ++stats_.timewait_exits; }
     void count_local_flush() { ++stats_.local_flushes; }
     VerbsStats stats() const;
@@ -87,6 +93,7 @@ private:
     Status<Errc> choose_context();
     ibv_context* context_for_address(ibv_context** list, int count);
     Status<Errc> open_resources();
+    void probe_windows();
     std::size_t dispatch(rdma_cm_event* event);
     std::size_t dispatch_connect_request(rdma_cm_event* event);
 
@@ -98,6 +105,8 @@ private:
     int epoll_fd_ = -1;
     ibv_device_attr attr_{};
     std::uint32_t sge_limit_ = 1;
+    bool windows_supported_ = false;
+    unsigned invalidation_wc_flags_ = IBV_WC_WITH_INV;
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<VerbsListener*> listeners_;
     std::vector<rdma_cm_id*> doomed_ids_;
@@ -105,6 +114,7 @@ private:
     bool dispatching_ = false;
     int endpoints_ = 0;
     int memory_regions_ = 0;
+    int memory_windows_ = 0;
     std::atomic<int> detached_requests_{0};
     VerbsStats stats_;
 };

@@ -32,6 +32,17 @@ public:
     Status<Errc> post_read(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote) override {
         return connection_.post_read(context, sges, remote);
     }
+    Status<Errc> post_send_invalidate(std::uint64_t context, std::span<const Sge> sges,
+                                      std::uint32_t rkey) override {
+        return connection_.post_send_invalidate(context, sges, rkey);
+    }
+    Status<Errc> post_local_invalidate(std::uint64_t context, std::uint32_t rkey) override {
+        return connection_.post_local_invalidate(context, rkey);
+    }
+    Expected<RemoteKey, Errc> post_bind_window(std::uint64_t context, MemoryWindow& window,
+                                               const WindowBind& bind) override {
+        return connection_.post_bind_window(context, window, bind);
+    }
     void disconnect() override { connection_.disconnect(); }
     bool connected() const override { return connection_.connected(); }
     const Address& peer_address() const override { return connection_.peer_address(); }

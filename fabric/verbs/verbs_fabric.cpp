@@ -29,11 +29,6 @@ VerbsFabric::VerbsFabric(std::unique_ptr<Device> device) : device_(std::move(dev
 
 VerbsFabric::~VerbsFabric() = default;
 
-
-
-
-
-
 int VerbsFabric::wait_fd() const {
     return device_->wait_fd();
 }
@@ -92,6 +87,16 @@ Expected<std::unique_ptr<MemoryRegion>, Errc> VerbsFabric::register_memory(std::
     auto region = VerbsMemoryRegion::create(*device_, data, size, access);
     if (!region) return unexpected(region.error());
     return std::unique_ptr<MemoryRegion>(std::move(*region));
+}
+
+bool VerbsFabric::supports_invalidation() const {
+    return device_->windows_supported();
+}
+
+Expected<std::unique_ptr<MemoryWindow>, Errc> VerbsFabric::allocate_window() {
+    auto window = VerbsMemoryWindow::create(*device_);
+    if (!window) return unexpected(window.error());
+    return std::unique_ptr<MemoryWindow>(std::move(*window));
 }
 
 std::size_t VerbsFabric::poll(std::size_t budget) {

@@ -123,6 +123,43 @@
 //     imm_consumes_recv() is true: every incoming send and write-with-imm consumes a posted
 //     receive (recv_consumed == true, context = that receive's context).
 //
+// KEY INVALIDATION AND MEMORY WINDOWS
+//     supports_invalidation() is true when the device allocates a type-2 memory window
+//     (ibv_alloc_mw(IBV_MW_TYPE_2), probed once at create(); rxe does). Then:
+//       - register_memory() with access_window_bind adds IBV_ACCESS_MW_BIND;
+//       - allocate_window() is ibv_alloc_mw(IBV_MW_TYPE_2) (no_resources when it fails: max_mw);
+//         destroying the window is ibv_dealloc_mw, which invalidates a bound key at once;
+//       - post_bind_window() posts IBV_WR_BIND_MW with the key ibv_inc_rkey(previous key) and the
+//         region's virtual addresses (not zero-based); the window's mw->rkey follows the posted
+//         binds, as the rxe provider needs it to name the window. After a failed bind the
+//         provider's and the device's idea of the key differ: destroy the window;
+//       - post_local_invalidate() posts IBV_WR_LOCAL_INV, post_send_invalidate()
+//         IBV_WR_SEND_WITH_INV (its key in invalidate_rkey); a receive completion with
+//         IBV_WC_WITH_INV reports has_invalidated_rkey and wc.invalidated_rkey.
+//     Errors as fabric.hpp says: a failed bind completes with IBV_WC_MW_BIND_ERR, a failed local
+//     invalidate with IBV_WC_LOC_QP_OP_ERR (both local_error, the QP goes to the error state); a
+//     bad key in a send with invalidate fails the target's receive with IBV_WC_REM_INV_REQ_ERR
+//     (remote_operation_error) and moves the target's QP to the error state - rxe still ACKs the
+//     send, so the sender sees success, then disconnected. Access through an invalid window key is
+//     IBV_WC_REM_ACCESS_ERR at the initiator (remote_access_error); the responder's QP goes to the
+//     error state too (IB class C), so both sides break.
+//     The queue pairs are created by librdmacm with its default access flags; rxe needs nothing
+//     more to bind type-2 windows. Other devices may want IBV_ACCESS_MW_BIND in the QP's
+//     qp_access_flags: untested here (SoftRoCE only).
+//     Caveats of rxe (Linux 6.1, seen in tests/rxe):
+//       - Accesses through a window are checked against the window's region, not the window's
+//         range: a window's key reaches the whole region (with the window's access rights). The
+//         simulator enforces the range, as the IB specification asks.
+//       - rxe reports a receive that invalidated a key with the kernel's IB_WC_WITH_INVALIDATE
+//         bit, which libibverbs calls IBV_WC_IP_CSUM_OK; on rxe (vendor id 0xFFFFFF) the backend
+//         reads either bit as "invalidated" (for receives of sends without immediate only).
+//       - Remote and local invalidation do not check which QP bound the window (the simulator
+//         does; do not rely on it).
+//       - Invalidating a type-2 window that is already free, by its last key, dereferences the
+//         window's missing QP in the kernel: never invalidate a key twice.
+//       - Deregistering a region with a bound window fails (EINVAL, logged), leaving the memory
+//         registered.
+//
 // RECEIVER NOT READY AND RETRIES
 //     A send or write-with-imm that finds no posted receive is NAKed (RNR) and retried by the
 //     sender's NIC rnr_retry_count times (VerbsConfig, default 6) after the responder's RNR timer
@@ -239,6 +276,9 @@ public:
                                                      EndpointHandler& handler, QueueSizes queues) override;
     Expected<std::unique_ptr<MemoryRegion>, Errc> register_memory(std::byte* data, std::size_t size,
                                                                   std::uint32_t access) override;
+    // See KEY INVALIDATION AND MEMORY WINDOWS above.
+    bool supports_invalidation() const override;
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override;
 
     // Order within one call: expired timers, the event channels (when they may hold something),
     // then every connection's completions and outcomes.

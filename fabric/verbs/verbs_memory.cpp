@@ -10,10 +10,12 @@ namespace ibnbd::fabric::verbs {
 
 namespace {
 
-constexpr std::uint32_t kKnownAccess = access_local_write | access_remote_read | access_remote_write;
+constexpr std::uint32_t kKnownAccess =
+    access_local_write | access_remote_read | access_remote_write | access_window_bind;
 
 int ibv_access(std::uint32_t access) {
     int flags = 0;
+    if (access & access_window_bind) flags |= IBV_ACCESS_MW_BIND;
     // Verbs refuses remote write access without local write access.
     if (access & (access_local_write | access_remote_write)) flags |= IBV_ACCESS_LOCAL_WRITE;
     if (access & access_remote_write) flags |= IBV_ACCESS_REMOTE_WRITE;
@@ -41,6 +43,7 @@ Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> VerbsMemoryRegion::create(Dev
     if (data == nullptr || size == 0 || access == 0 || (access & ~kKnownAccess) != 0) {
         return unexpected(Errc::invalid_argument);
     }
+    if ((access & access_window_bind) && !device.windows_supported()) return unexpected(Errc::not_supported);
     ibv_mr* mr = ibv_reg_mr(device.pd(), data, size, ibv_access(access));
     if (mr == nullptr) {
         const int error = errno;
@@ -49,6 +52,27 @@ Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> VerbsMemoryRegion::create(Dev
         return unexpected(Errc::registration_failed);
     }
     return std::unique_ptr<VerbsMemoryRegion>(new VerbsMemoryRegion(device, data, size, access, mr));
+}
+
+VerbsMemoryWindow::VerbsMemoryWindow(Device& device, ibv_mw* mw) : device_(device), mw_(mw) {
+    device_.count_memory_window(+1);
+}
+
+VerbsMemoryWindow::~VerbsMemoryWindow() {
+    const int ret = ibv_dealloc_mw(mw_);
+    if (ret != 0) verbs_log().error("ibv_dealloc_mw: {}", errno_text(ret));
+    device_.count_memory_window(-1);
+}
+
+Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> VerbsMemoryWindow::create(Device& device) {
+    if (!device.windows_supported()) return unexpected(Errc::not_supported);
+    ibv_mw* mw = ibv_alloc_mw(device.pd(), IBV_MW_TYPE_2);
+    if (mw == nullptr) {
+        verbs_log().warn("ibv_alloc_mw(type 2) on {}: {} (max_mw {})", device.name(), errno_text(errno),
+                         device.attr().max_mw);
+        return unexpected(Errc::no_resources);
+    }
+    return std::unique_ptr<VerbsMemoryWindow>(new VerbsMemoryWindow(device, mw));
 }
 
 }  // namespace ibnbd::fabric::verbs

@@ -1,5 +1,6 @@
-// A memory region registered with the fabric's protection domain (ibv_reg_mr). See "MEMORY
-// REGISTRATION" in verbs_fabric.hpp.
+// A memory region registered with the fabric's protection domain (ibv_reg_mr), and a type-2
+// memory window allocated on it (ibv_alloc_mw). See "MEMORY REGISTRATION" and "KEY INVALIDATION
+// AND MEMORY WINDOWS" in verbs_fabric.hpp.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,7 @@ public:
         return RemoteKey{reinterpret_cast<std::uintptr_t>(data_), mr_->rkey};
     }
     std::uint32_t lkey() const { return mr_->lkey; }
+    ibv_mr* mr() const { return mr_; }
     const Device& device() const { return device_; }
 
 private:
@@ -37,6 +39,34 @@ private:
     std::size_t size_;
     std::uint32_t access_;
     ibv_mr* mr_;
+};
+
+class VerbsMemoryWindow final : public MemoryWindow {
+public:
+    // Errors: not_supported (the device has no type-2 windows), no_resources (ibv_alloc_mw failed).
+    static Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> create(Device& device);
+    // ibv_dealloc_mw: invalidates the key at once.
+    ~VerbsMemoryWindow() override;
+
+    std::uint32_t rkey() const override { return bound_once_ ? mw_->rkey : 0; }
+    ibv_mw* mw() const { return mw_; }
+    const Device& device() const { return device_; }
+    // The key the next bind gets: ibv_inc_rkey() of the newest bind's (or the initial) key.
+    std::uint32_t next_key() const { return ibv_inc_rkey(mw_->rkey); }
+    // A bind to `key` was posted. Providers name the window by mw->rkey in the next bind (rxe
+    // checks it against the kernel's key of the window), so it follows the posted binds, as
+    // ibv_bind_mw() keeps it for type-1 windows.
+    void bind_posted(std::uint32_t key) {
+        mw_->rkey = key;
+        bound_once_ = true;
+    }
+
+private:
+    VerbsMemoryWindow(Device& device, ibv_mw* mw);
+
+    Device& device_;
+    ibv_mw* mw_;
+    bool bound_once_ = false;
 };
 
 }  // namespace ibnbd::fabric::verbs

@@ -75,6 +75,44 @@ BOOST_AUTO_TEST_CASE(send_with_immediate_delivers_the_value) {
     BOOST_TEST(std::memcmp(inbox.bytes.data(), outbox.bytes.data(), 64) == 0);
 }
 
+// The kernel's rtrs-server with always_invalidate answers every request with a send-with-
+// immediate carrying 8 bytes into a posted receive: the payload lands at the start of the buffer,
+// the rest of the buffer stays as it was, and the immediate arrives with it.
+BOOST_AUTO_TEST_CASE(send_with_immediate_carries_a_small_payload_into_a_posted_buffer) {
+    auto harness = open_harness();
+    Pair pair(*harness);
+    BOOST_REQUIRE(pair.connect());
+    Region inbox(harness->client(), 2 * 64, access_local_write, 14);
+    Region outbox(harness->server(), 16, access_local_write, 15);
+    const std::vector<std::byte> before = inbox.bytes;
+    const Sge recv_sges[] = {inbox.sge(0, 64), inbox.sge(64, 64)};
+    BOOST_REQUIRE(pair.client().post_recv(61, {&recv_sges[0], 1}).has_value());
+    BOOST_REQUIRE(pair.client().post_recv(62, {&recv_sges[1], 1}).has_value());
+    const Sge payload = outbox.sge(0, 8);
+    const std::uint32_t imms[] = {0x80000001u, 0x00000002u};
+    BOOST_REQUIRE(pair.server().post_send(63, {&payload, 1}, &imms[0]).has_value());
+    const Sge other = outbox.sge(8, 8);
+    BOOST_REQUIRE(pair.server().post_send(64, {&other, 1}, &imms[1]).has_value());
+    BOOST_REQUIRE(pair.run_until([&] {
+        return pair.client_events.completions.size() == 2 && pair.server_events.completions.size() == 2;
+    }));
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Completion& received = pair.client_events.completions[i];
+        BOOST_TEST(received.status == WcStatus::success);
+        BOOST_TEST(received.opcode == Opcode::recv);
+        BOOST_TEST(received.context == 61 + i);
+        BOOST_TEST(received.byte_len == 8u);
+        BOOST_TEST(received.has_imm);
+        BOOST_TEST(received.imm == imms[i]);
+        BOOST_TEST(received.recv_consumed);
+        BOOST_TEST(!received.has_invalidated_rkey);
+        BOOST_TEST(std::memcmp(inbox.bytes.data() + 64 * i, outbox.bytes.data() + 8 * i, 8) == 0);
+        BOOST_TEST(std::memcmp(inbox.bytes.data() + 64 * i + 8, before.data() + 64 * i + 8, 56) == 0);
+        BOOST_TEST(pair.server_events.completions[i].status == WcStatus::success);
+        BOOST_TEST(pair.server_events.completions[i].opcode == Opcode::send);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(rdma_write_lands_in_target_memory) {
     auto harness = open_harness();
     Pair pair(*harness);
