@@ -109,6 +109,8 @@ private:
 
     // Posting (verbs_connection_post.cpp).
     Status<Errc> gather(std::span<const Sge> sges, bool needs_local_write, LocalSges& local) const;
+    Status<Errc> post_gathered(std::uint64_t context, std::span<const Sge> sges, bool needs_local_write,
+                               Opcode opcode, ibv_send_wr& wr);
     Status<Errc> post_to_send_queue(ibv_send_wr& wr);
 
     // Completions (verbs_connection_completions.cpp).

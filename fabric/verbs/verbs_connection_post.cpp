@@ -81,63 +81,51 @@ Status<Errc> Connection::post_recv(std::uint64_t context, std::span<const Sge> s
     return unexpected(errc_from_errno(ret));
 }
 
-Status<Errc> Connection::post_send(std::uint64_t context, std::span<const Sge> sges, const std::uint32_t* imm) {
+// The shared part of every send-queue post: checks, gathers, takes a ring slot, posts `wr`.
+Status<Errc> Connection::post_gathered(std::uint64_t context, std::span<const Sge> sges, bool needs_local_write,
+                                       Opcode opcode, ibv_send_wr& wr) {
     if (state_ != State::connected) return unexpected(Errc::not_connected);
     LocalSges local;
-    if (auto gathered = gather(sges, false, local); !gathered) return gathered;
-    if (send_ring_.push(context, Opcode::send, local.total) == nullptr) return unexpected(Errc::queue_full);
-    ibv_send_wr wr{};
+    if (auto gathered = gather(sges, needs_local_write, local); !gathered) return gathered;
+    if (send_ring_.push(context, opcode, local.total) == nullptr) return unexpected(Errc::queue_full);
     wr.sg_list = local.sge.data();
     wr.num_sge = local.count;
+    return post_to_send_queue(wr);
+}
+
+Status<Errc> Connection::post_send(std::uint64_t context, std::span<const Sge> sges, const std::uint32_t* imm) {
+    ibv_send_wr wr{};
     wr.opcode = imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND;
     if (imm) wr.imm_data = htonl(*imm);
-    return post_to_send_queue(wr);
+    return post_gathered(context, sges, false, Opcode::send, wr);
 }
 
 Status<Errc> Connection::post_write(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote,
                                     const std::uint32_t* imm) {
-    if (state_ != State::connected) return unexpected(Errc::not_connected);
-    LocalSges local;
-    if (auto gathered = gather(sges, false, local); !gathered) return gathered;
-    if (send_ring_.push(context, Opcode::rdma_write, local.total) == nullptr) return unexpected(Errc::queue_full);
     ibv_send_wr wr{};
-    wr.sg_list = local.sge.data();
-    wr.num_sge = local.count;
     wr.opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
     if (imm) wr.imm_data = htonl(*imm);
     wr.wr.rdma.remote_addr = remote.addr;
     wr.wr.rdma.rkey = remote.rkey;
-    return post_to_send_queue(wr);
+    return post_gathered(context, sges, false, Opcode::rdma_write, wr);
 }
 
 Status<Errc> Connection::post_read(std::uint64_t context, std::span<const Sge> sges, RemoteKey remote) {
-    if (state_ != State::connected) return unexpected(Errc::not_connected);
-    LocalSges local;
-    if (auto gathered = gather(sges, true, local); !gathered) return gathered;
-    if (send_ring_.push(context, Opcode::rdma_read, local.total) == nullptr) return unexpected(Errc::queue_full);
     ibv_send_wr wr{};
-    wr.sg_list = local.sge.data();
-    wr.num_sge = local.count;
     wr.opcode = IBV_WR_RDMA_READ;
     wr.wr.rdma.remote_addr = remote.addr;
     wr.wr.rdma.rkey = remote.rkey;
-    return post_to_send_queue(wr);
+    return post_gathered(context, sges, true, Opcode::rdma_read, wr);
 }
 
 // The key travels where a send-with-immediate's immediate would (a union in ibv_send_wr), in
 // host order: verbs sends it as the IETH's R_Key.
 Status<Errc> Connection::post_send_invalidate(std::uint64_t context, std::span<const Sge> sges, std::uint32_t rkey) {
-    if (state_ != State::connected) return unexpected(Errc::not_connected);
     if (!device_.windows_supported()) return unexpected(Errc::not_supported);
-    LocalSges local;
-    if (auto gathered = gather(sges, false, local); !gathered) return gathered;
-    if (send_ring_.push(context, Opcode::send, local.total) == nullptr) return unexpected(Errc::queue_full);
     ibv_send_wr wr{};
-    wr.sg_list = local.sge.data();
-    wr.num_sge = local.count;
     wr.opcode = IBV_WR_SEND_WITH_INV;
     wr.invalidate_rkey = rkey;
-    return post_to_send_queue(wr);
+    return post_gathered(context, sges, false, Opcode::send, wr);
 }
 
 Status<Errc> Connection::post_local_invalidate(std::uint64_t context, std::uint32_t rkey) {
