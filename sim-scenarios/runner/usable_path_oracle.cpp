@@ -93,7 +93,14 @@ void UsablePathOracle::add_plan_windows(const FaultPlan& plan) {
     const std::size_t paths = topology_.path_server.size();
     std::vector<WindowBuilder> path_faults(paths), crashes(plan.server_crashed.size());
     std::vector<std::vector<WindowBuilder>> storage;
-    std::map<std::pair<std::uint32_t, std::uint32_t>, Nanos> slow_latency, slow_since;
+    // Overlapping slow-storage faults on one store count as one stretch, as slow as the slowest:
+    // IO that entered storage under any of them may still be there when the last one ends.
+    struct SlowStretch {
+        std::uint32_t active = 0;
+        Nanos since = 0;
+        Nanos latency = 0;
+    };
+    std::map<std::pair<std::uint32_t, std::uint32_t>, SlowStretch> slow;
     for (const auto& stores : plan.store_failing) storage.emplace_back(stores.size());
     for (const Action& action : plan.actions) {
         if (starts_path_fault(action.kind)) path_faults[action.path].on(action.at);
@@ -104,13 +111,14 @@ void UsablePathOracle::add_plan_windows(const FaultPlan& plan) {
         if (action.kind == ActionKind::storage_error) storage[action.server][action.store].on(action.at);
         if (action.kind == ActionKind::storage_clear) storage[action.server][action.store].off(action.at);
         if (action.kind == ActionKind::storage_latency) {
-            slow_latency[{action.server, action.store}] = action.delay + action.jitter;
-            slow_since[{action.server, action.store}] = action.at;
+            SlowStretch& stretch = slow[{action.server, action.store}];
+            if (stretch.active++ == 0) stretch = {1, action.at, 0};
+            stretch.latency = std::max(stretch.latency, action.delay + action.jitter);
         }
         if (action.kind == ActionKind::storage_latency_reset) {
-            // IO that entered storage while it was slow may stay there this much longer.
-            slow_storage_[{action.server, action.store}].push_back(
-                {slow_since[{action.server, action.store}], action.at + slow_latency[{action.server, action.store}]});
+            SlowStretch& stretch = slow[{action.server, action.store}];
+            if (stretch.active == 0 || --stretch.active != 0) continue;
+            slow_storage_[{action.server, action.store}].push_back({stretch.since, action.at + stretch.latency});
         }
     }
     const auto to_windows = [&](WindowBuilder& builder) { return builder.finish(plan.end); };

@@ -202,3 +202,20 @@ BOOST_AUTO_TEST_CASE(a_remap_may_wait_for_io_left_in_slow_storage) {
     other.device(ibnbd::block::DeviceState::mapped_disconnected, 50 * ms);
     BOOST_TEST(!other.flagged(150 * ms, 150 * ms));
 }
+
+BOOST_AUTO_TEST_CASE(overlapping_slow_storage_faults_keep_the_slowest_latency) {
+    // Swarm seed 3504: storage 81ms (+81ms jitter) slow from 0 to 2ms, and 2ms slow from 1ms to
+    // 2ms. IO that entered storage at 0 may stay there until 164ms, whatever the later, faster
+    // fault set meanwhile.
+    Action slow = action(0, ActionKind::storage_latency);
+    slow.delay = slow.jitter = 81 * ms;
+    Action faster = action(1 * ms, ActionKind::storage_latency);
+    faster.delay = faster.jitter = 2 * ms;
+    Action reset_faster = action(2 * ms, ActionKind::storage_latency_reset);
+    Action reset_slow = action(2 * ms, ActionKind::storage_latency_reset);
+    Fixture f(0, {slow, faster, reset_faster, reset_slow});
+    f.device(ibnbd::block::DeviceState::mapped_disconnected, 10 * ms);
+    BOOST_TEST(!f.flagged(108 * ms, 108 * ms));
+    BOOST_TEST(!f.flagged(193 * ms, 193 * ms));  // 164ms + the remap margin
+    BOOST_TEST(f.flagged(195 * ms, 195 * ms));
+}
