@@ -285,6 +285,7 @@ void NbdConnection::submit(std::size_t slot, std::uint16_t flags, std::uint64_t 
     if (request.type != cmd_read && info_.read_only) return fail(-EPERM);
     if (request.length > kMaxRequest && request.type == cmd_read) return fail(-EOVERFLOW);
     if (const int error = check_range(offset, request.length); error != 0) return fail(error);
+    if (request.length == 0) return fail(0);  // nothing to move: the target never sees an empty request
     const std::uint32_t limit = request.type == cmd_trim          ? info_.max_trim
                                 : request.type == cmd_write_zeroes ? info_.max_zeroes
                                                                    : info_.max_io;

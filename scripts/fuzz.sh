@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Long fuzzing runs (CI runs each target briefly: `ctest --preset fuzz`, label fuzz).
+#   scripts/fuzz.sh [--runs N | --seconds S] [--jobs J] [TARGET...]   default: every target, 10M runs
+#   scripts/fuzz.sh --seeds                                          rewrite fuzz/seeds from the encoders
+# Builds the fuzz preset (clang, ASan+UBSan, libFuzzer) first. New inputs go to
+# build-fuzz/fuzz-corpus/TARGET; a finding stops the run and is saved as build-fuzz/findings/TARGET/crash-*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=10000000 seconds=0 jobs=1 seeds=0 targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --seconds) seconds="$2"; runs=0; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    --seeds) seeds=1; shift ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+if [ "$seeds" = 1 ]; then
+  build-fuzz/bin/fuzz_make_seeds fuzz/seeds
+  echo "fuzz.sh: seeds written to fuzz/seeds"
+  exit 0
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+  for binary in build-fuzz/bin/fuzz_*; do
+    name=$(basename "$binary"); name=${name#fuzz_}
+    [ "$name" = make_seeds ] || targets+=("$name")
+  done
+fi
+
+limit=(-runs="$runs")
+[ "$runs" = 0 ] && limit=(-max_total_time="$seconds")
+for target in "${targets[@]}"; do
+  corpus=build-fuzz/fuzz-corpus/$target findings=build-fuzz/findings/$target
+  mkdir -p "$corpus" "$findings"
+  echo "fuzz.sh: $target (${limit[*]}, $jobs jobs)"
+  ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/fuzz_"$target" "${limit[@]}" -max_len=65536 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$findings/" -jobs="$jobs" -workers="$jobs" \
+    "$corpus" fuzz/seeds/"$target"
+done
