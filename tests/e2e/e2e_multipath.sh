@@ -20,11 +20,11 @@ done
 ip -n "$NS_S" link set lo up; ip -n "$NS_C" link set lo up
 mkdir -p "$WORK/vols" && truncate -s 320M "$WORK/vols/vol0"
 ip netns exec "$NS_S" "$BIN/ibnbd-server" --listen "198.18.1.1:$PORT" --listen "198.18.2.1:$PORT" \
-    --dev-search-path "$WORK/vols" --queue-depth 64 --hb-interval-ms 200 --hb-missed 3 > "$WORK/server.log" 2>&1 &
+    --dev-search-path "$WORK/vols" --queue-depth 64 --hb-interval-ms "$HB_MS" --hb-missed 3 > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_for 10 grep -q serving "$WORK/server.log" || fail "ibnbd-server did not start"
 ip netns exec "$NS_C" "$BIN/ibnbd-client" --control-socket "$IBNBD_CONTROL" --nbd-dir "$WORK/nbd" \
-    --hb-interval-ms 200 --hb-missed 3 --reconnect-delay-ms 200 --policy round-robin > "$WORK/client.log" 2>&1 &
+    --hb-interval-ms "$HB_MS" --hb-missed 3 --reconnect-delay-ms 200 --policy round-robin > "$WORK/client.log" 2>&1 &
 CLIENT_PID=$!
 wait_for 10 test -S "$IBNBD_CONTROL" || fail "ibnbd-client did not start"
 "$BIN/ibnbd" map --session mp --path "198.18.1.2@198.18.1.1:$PORT" --path "198.18.2.2@198.18.2.1:$PORT" \

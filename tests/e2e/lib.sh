@@ -18,16 +18,20 @@ trap cleanup EXIT
 
 
 
+# Heartbeat interval of both daemons: short so that failures are seen fast; the sanitizer presets
+# raise it (their daemons run many times slower).
+HB_MS=${IBNBD_E2E_HB_MS:-200}
+
 start_server() {  # extra arguments go to ibnbd-server; returns once it listens
     local started; started=$(grep -c serving "$WORK/server.log" 2>/dev/null)
     "$BIN/ibnbd-server" --listen "127.0.0.1:$PORT" --dev-search-path "$WORK/vols" --queue-depth 64 \
-        --hb-interval-ms 200 --hb-missed 3 "$@" >> "$WORK/server.log" 2>&1 &
+        --hb-interval-ms "$HB_MS" --hb-missed 3 "$@" >> "$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     server_ready "$WORK/server.log" "$SERVER_PID" "${started:-0}" || fail "ibnbd-server did not start"
 }
 
 start_client() {  # extra arguments go to ibnbd-client
-    "$BIN/ibnbd-client" --control-socket "$IBNBD_CONTROL" --nbd-dir "$WORK/nbd" --hb-interval-ms 200 \
+    "$BIN/ibnbd-client" --control-socket "$IBNBD_CONTROL" --nbd-dir "$WORK/nbd" --hb-interval-ms "$HB_MS" \
         --hb-missed 3 --reconnect-delay-ms 200 "$@" >> "$WORK/client.log" 2>&1 &
     CLIENT_PID=$!
     for _ in $(seq 50); do [ -S "$IBNBD_CONTROL" ] && return 0; sleep 0.1; done
