@@ -1,6 +1,8 @@
-// The daemons' control sockets under hostile input: requests of the wrong shape are answered with
-// an error that names the field and never take the daemon down; unknown commands and limits are
-// named.
+// The daemons' control sockets under hostile input (issue 16, D1 D4 D7): requests of the wrong
+// shape are answered with an error that names the field and never take the daemon down; unknown
+// commands and limits are named; overlong lines close the connection after saying why; a client
+// that pipelines requests without reading the answers gets its connection paused, not the
+// daemon's memory filled.
 #include <boost/test/unit_test.hpp>
 
 #include <sys/socket.h>
@@ -259,4 +261,97 @@ BOOST_AUTO_TEST_CASE(limits_are_named_in_the_messages) {
     BOOST_TEST(contains(long_socket, "'nbd_socket'"), long_socket.dump());
     BOOST_TEST(contains(long_socket, "107"), long_socket.dump());
     BOOST_TEST(daemon.shard.handled == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_over_64_KiB_is_refused_and_closes_the_connection) {
+    ClientDaemon daemon;
+    Peer peer(daemon.control->path(), daemon.reactor);
+    const std::string huge = R"({"cmd":"list","pad":")" + std::string(70 * 1024, 'x') + "\"}\n";
+    peer.send_all(huge);
+    const auto answer = peer.line();
+    BOOST_REQUIRE(answer.has_value());
+    const Json refused = Json::parse(*answer);
+    BOOST_TEST(refused.value("ok", true) == false);
+    BOOST_TEST(contains(refused, "64 KiB"), refused.dump());
+    BOOST_TEST(peer.closed_by_daemon());
+    BOOST_TEST(daemon.shard.handled == 0);
+    // Other connections are served as before.
+    Peer other(daemon.control->path(), daemon.reactor);
+    BOOST_TEST(other.call(R"({"cmd":"list"})").value("ok", false));
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_does_not_read_its_answers_is_paused_not_buffered) {
+    // Every answer is ~1 KiB: 20,000 pipelined requests would be ~20 MiB of answers.
+    runtime::Reactor reactor;
+    const std::string padding(1000, 'a');
+    auto control = daemon::ControlServer::listen(temp_socket("pipeline.sock"), [&](const Json& request, auto respond) {
+        respond({{"ok", true}, {"n", request.value("n", 0)}, {"padding", padding}});
+    });
+    BOOST_REQUIRE(control.has_value());
+    reactor.add(**control);
+    Peer peer((*control)->path(), reactor);
+    constexpr int kRequests = 20000;
+    std::string requests;
+    for (int n = 0; n < kRequests; ++n) {
+        requests += R"({"cmd":"stats","n":)" + std::to_string(n) + R"(,"pad":")" + std::string(150, 'p') + "\"}\n";
+    }
+    // Write without reading until the daemon stops taking more.
+    std::size_t accepted = 0;
+    int idle_rounds = 0;
+    while (accepted < requests.size() && idle_rounds < 2000) {
+        const std::size_t sent = peer.send_some(std::string_view(requests).substr(accepted));
+        accepted += sent;
+        idle_rounds = sent == 0 ? idle_rounds + 1 : 0;
+        BOOST_REQUIRE(peer.pump());
+    }
+    BOOST_TEST_MESSAGE("the daemon took " << accepted << " of " << requests.size() << " bytes before pausing");
+    BOOST_TEST(accepted < requests.size() / 4);  // socket buffers plus a bounded amount, not everything
+    const std::size_t bound = daemon::ControlServer::kMaxLine + daemon::ControlServer::kMaxBuffered + 32 * 1024;
+    BOOST_TEST((*control)->buffered_bytes() <= bound);
+    // Reading the answers lets the rest through, every answer once and in order.
+    int next = 0;
+    std::size_t at = accepted;
+    while (next < kRequests) {
+        at += peer.send_some(std::string_view(requests).substr(at));
+        const auto line = peer.line();
+        BOOST_REQUIRE(line.has_value());
+        const Json answer = Json::parse(*line);
+        BOOST_REQUIRE_EQUAL(answer.value("n", -1), next);
+        ++next;
+    }
+    reactor.remove(**control);
+}
+
+BOOST_AUTO_TEST_CASE(requests_waiting_for_their_answer_are_bounded_per_connection) {
+    // A handler that answers later (as map and list do): the daemon stops reading from a
+    // connection with too many unanswered requests, and resumes as answers go out.
+    runtime::Reactor reactor;
+    std::vector<daemon::Responder> waiting;
+    auto control = daemon::ControlServer::listen(temp_socket("waiting.sock"), [&](const Json&, auto respond) {
+        waiting.push_back(std::move(respond));
+    });
+    BOOST_REQUIRE(control.has_value());
+    reactor.add(**control);
+    Peer peer((*control)->path(), reactor);
+    std::string requests;
+    for (int n = 0; n < 1000; ++n) requests += R"({"cmd":"stats"})" "\n";
+    peer.send_all(requests);
+    for (int round = 0; round < 200; ++round) BOOST_REQUIRE(peer.pump());
+    BOOST_TEST(waiting.size() <= daemon::ControlServer::kMaxPending);
+    BOOST_TEST(!waiting.empty());
+    int answered = 0;
+    while (answered < 1000) {
+        auto batch = std::move(waiting);
+        waiting.clear();
+        for (auto& respond : batch) respond({{"ok", true}});
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            BOOST_REQUIRE(peer.line().has_value());
+            ++answered;
+        }
+        BOOST_REQUIRE(!batch.empty() || answered == 1000);
+        // The control socket is polled every 64 rounds of a busy reactor (poll_every()).
+        for (int round = 0; round < 200; ++round) BOOST_REQUIRE(peer.pump());
+    }
+    BOOST_TEST(waiting.empty());
+    reactor.remove(**control);
 }
