@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/log.hpp"
+#include "ibnbd/nbd/unix_listener.hpp"
 
 namespace ibnbd::daemon {
 
@@ -233,7 +234,8 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
     Device& device = *found->second;
     Responder respond = std::move(device.pending_map);
     const bool refused = status != 0;
-    if (status == 0) status = export_device(session, device);
+    std::string why;
+    if (status == 0) status = export_device(session, device, why);
     if (status != 0) {
         log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device.name, errno_text(status));
         if (device.device && device.device->state() == block::DeviceState::mapped) {
@@ -247,8 +249,7 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
             respond(error_response(status, "the server refused '" + name + "': " + errno_text(status) +
                                                " (check the name under the server's --dev-search-path and the access mode)"));
         } else if (respond) {
-            respond(error_response(status, "cannot export '" + name + "' over NBD: " + errno_text(status) +
-                                               " (is the --nbd-socket directory writable, the --nbd-tcp port free?)"));
+            respond(error_response(status, "cannot export '" + name + "' over NBD: " + why));
         }
         if (session.devices.empty() && !session.client->ready()) {
             // Never destroy a client inside its own callback.
@@ -263,7 +264,7 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
     if (respond) respond(show(session, device));
 }
 
-int ClientService::export_device(Session& session, Device& device) {
+int ClientService::export_device(Session& session, Device& device, std::string& why) {
     if (device.nbd_socket.empty()) {
         ::mkdir(config_.nbd_dir.c_str(), 0755);
         std::string name = device.name;
@@ -271,12 +272,18 @@ int ClientService::export_device(Session& session, Device& device) {
         device.nbd_socket = config_.nbd_dir + "/" + session.name + "@" + name + ".sock";
     }
     auto server = nbd::NbdServer::listen_unix(device.nbd_socket);
-    if (!server) return server.error();
+    if (!server) {
+        why = nbd::unix_listen_error_text(device.nbd_socket, server.error()) + " (--nbd-socket)";
+        return server.error();
+    }
     std::unique_ptr<nbd::NbdServer> tcp_server;
     if (!device.nbd_tcp.empty()) {
         const auto address = fabric::Address::parse(device.nbd_tcp, 10809);  // checked in map()
         auto listening = nbd::NbdServer::listen_tcp(address->host, address->port);
-        if (!listening) return listening.error();
+        if (!listening) {
+            why = "cannot listen on " + device.nbd_tcp + ": " + errno_text(listening.error()) + " (is the --nbd-tcp port free?)";
+            return listening.error();
+        }
         tcp_server = std::move(listening.value());
     }
     device.target = std::make_unique<nbd::BlockDeviceTarget>(*device.device);

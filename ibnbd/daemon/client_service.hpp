@@ -77,7 +77,8 @@ private:
     Session* find_session(const Json& request, Responder& respond);
     Device* find_device(Session& session, const Json& request, Responder& respond);
     void on_mapped(Session& session, block::BlockDevice& device, int status);
-    int export_device(Session& session, Device& device);
+    // 0, or the errno with `why` saying what to do.
+    int export_device(Session& session, Device& device, std::string& why);
     void export_on_peers(Session& session, Device& device);
     bool hand_off(Device& device, int fd);
     void stop_export(Device& device);

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <utility>
 
+#include "ibnbd/nbd/unix_listener.hpp"
+
 namespace ibnbd::daemon {
 
 namespace {
@@ -93,17 +95,9 @@ struct ControlServer::Connection {
 };
 
 Expected<std::unique_ptr<ControlServer>, int> ControlServer::listen(const std::string& path, RequestHandler handler) {
-    sockaddr_un address;
-    if (!make_address(path, address)) return unexpected(-ENAMETOOLONG);
-    ::unlink(path.c_str());
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return unexpected(-errno);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 16) != 0) {
-        const int error = errno;
-        ::close(fd);
-        return unexpected(-error);
-    }
-    return std::unique_ptr<ControlServer>(new ControlServer(fd, path, std::move(handler)));
+    auto fd = nbd::listen_unix_socket(path, 16);  // a second daemon must not take over a live socket
+    if (!fd) return unexpected(fd.error());
+    return std::unique_ptr<ControlServer>(new ControlServer(*fd, path, std::move(handler)));
 }
 
 ControlServer::ControlServer(int fd, std::string path, RequestHandler handler)

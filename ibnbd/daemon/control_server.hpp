@@ -42,7 +42,8 @@ public:
     static constexpr std::size_t kMaxPending = 64;
     static constexpr std::size_t kMaxBuffered = 256 * 1024;
 
-    // Errors: -errno of socket/bind/listen.
+    // Replaces only a stale socket at `path`. Errors: those of nbd::listen_unix_socket()
+    // (-EEXIST: not a socket there, -EADDRINUSE: another daemon serves it, -ENAMETOOLONG).
     static Expected<std::unique_ptr<ControlServer>, int> listen(const std::string& path, RequestHandler handler);
     ~ControlServer() override;
 

@@ -355,3 +355,16 @@ BOOST_AUTO_TEST_CASE(requests_waiting_for_their_answer_are_bounded_per_connectio
     BOOST_TEST(waiting.empty());
     reactor.remove(**control);
 }
+
+BOOST_AUTO_TEST_CASE(a_control_socket_another_daemon_serves_is_not_taken_over) {
+    ClientDaemon first;
+    auto second = daemon::ControlServer::listen(first.control->path(), [](const Json&, daemon::Responder respond) {
+        respond({{"ok", true}, {"second", true}});
+    });
+    BOOST_REQUIRE(!second.has_value());
+    BOOST_TEST(second.error() == -EADDRINUSE);
+    Peer peer(first.control->path(), first.reactor);
+    const Json answer = peer.call(R"({"cmd":"list"})");
+    BOOST_TEST(answer.value("ok", false));
+    BOOST_TEST(!answer.contains("second"));
+}
