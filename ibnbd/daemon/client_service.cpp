@@ -31,25 +31,14 @@ bool parse_mode(const std::string& text, wire::AccessMode& mode) {
 
 std::string errno_text(int error) { return std::strerror(-error); }
 
+std::string bad_path(const std::string& text, const std::string& why) {
+    return "bad path '" + excerpt(text) + "': " + why + "; use [SRC@]DST[:PORT] with IP addresses";
+}
+
 // NBD has no authentication: a TCP export is only offered on loopback addresses.
 bool is_loopback_ipv4(const std::string& host) { return host.rfind("127.", 0) == 0; }
 
 }  // namespace
-
-Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port) {
-    ibtrs::PathSpec spec;
-    std::string destination = text;
-    if (const auto at = text.find('@'); at != std::string::npos) {
-        auto source = fabric::Address::parse(text.substr(0, at), 0);
-        if (!source) return unexpected(-EINVAL);
-        spec.source = *source;
-        destination = text.substr(at + 1);
-    }
-    auto parsed = fabric::Address::parse(destination, default_port);
-    if (!parsed) return unexpected(-EINVAL);
-    spec.destination = *parsed;
-    return spec;
-}
 
 struct ClientService::Device {
     std::string name;
@@ -186,14 +175,14 @@ void ClientService::map(const Json& request, Responder respond) {
                                                    "(NBD has no authentication)"));
         }
     }
+    std::vector<ibtrs::PathSpec> paths;  // checked even when the session exists (and they are not used)
+    for (const auto& text : request.value("paths", std::vector<std::string>{})) {
+        auto path = parse_path(text, config_.transport.port);
+        if (!path) return respond(error_response(-EINVAL, bad_path(text, path.error())));
+        paths.push_back(*path);
+    }
     auto found = sessions_.find(session_name);
     if (found == sessions_.end()) {
-        std::vector<ibtrs::PathSpec> paths;
-        for (const auto& text : request.value("paths", std::vector<std::string>{})) {
-            auto path = parse_path(text, config_.transport.port);
-            if (!path) return respond(error_response(-EINVAL, "bad path '" + text + "'; use [SRC@]DST[:PORT]"));
-            paths.push_back(*path);
-        }
         if (paths.empty()) return respond(error_response(-EINVAL, "a new session needs at least one --path"));
         auto session = std::make_unique<Session>(*this, session_name);
         block::BlockClientConfig config{config_.transport, config_.queue_while_reconnecting};
@@ -452,8 +441,9 @@ void ClientService::path_op(const std::string& cmd, Session& session, const Json
         }
         return respond({{"ok", true}});
     }
-    auto spec = parse_path(request.value("path", ""), config_.transport.port);
-    if (!spec) return respond(error_response(-EINVAL, "bad path; use [SRC@]DST[:PORT]"));
+    const std::string text = request.value("path", "");
+    auto spec = parse_path(text, config_.transport.port);
+    if (!spec) return respond(error_response(-EINVAL, bad_path(text, spec.error())));
     if (cmd == "path_add") {
         auto added = transport.add_path(*spec);
         if (!added) return respond(error_response(added.error(), "cannot add the path: " + errno_text(added.error())));

@@ -30,6 +30,7 @@
 #include "ibnbd/client/block_client.hpp"
 #include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/path_text.hpp"
 #include "ibnbd/daemon/shard_export.hpp"
 #include "ibnbd/nbd/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
@@ -49,9 +50,6 @@ struct ReactorPeer {
     fabric::Fabric* fabric = nullptr;  // that reactor's; used only from its thread
     ibtrs::TaskLink* link = nullptr;   // runs tasks there
 };
-
-// Parses "[SRC@]DST[:PORT]". Errors: -EINVAL.
-Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port);
 
 class ClientService : public CommandHandler {
 public:

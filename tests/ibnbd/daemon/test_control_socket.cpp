@@ -20,6 +20,7 @@
 #include "core/ibtrs/server.hpp"
 #include "fabric/sim/world.hpp"
 #include "ibnbd/daemon/client_router.hpp"
+#include "ibnbd/daemon/client_service.hpp"
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/daemon/server_control.hpp"
 #include "ibnbd/runtime/reactor.hpp"
@@ -367,4 +368,30 @@ BOOST_AUTO_TEST_CASE(a_control_socket_another_daemon_serves_is_not_taken_over) {
     const Json answer = peer.call(R"({"cmd":"list"})");
     BOOST_TEST(answer.value("ok", false));
     BOOST_TEST(!answer.contains("second"));
+}
+
+BOOST_AUTO_TEST_CASE(paths_are_ip_addresses_checked_before_they_are_accepted) {
+    // A path the daemon cannot connect to must be refused when given, not retried forever.
+    for (const char* bad : {"nonsense", "garbage@@", "", "@", "127.0.0.1:99999", "127.0.0.1:", "1.2.3", "127.1",
+                            "10.0.0.1@", "@10.0.0.1", "[::1", "::1]:5", "256.0.0.1", "127.0.0.1 "}) {
+        BOOST_TEST(!daemon::parse_path(bad, 1234).has_value(), "'" << bad << "' was accepted");
+    }
+    for (const char* good : {"127.0.0.1", "127.0.0.1:99", "10.0.0.2@10.0.0.1", "10.0.0.2@10.0.0.1:7", "::1", "[::1]:5",
+                             "[fe80::1%lo]:5", "fd00::2@[fd00::1]:1234"}) {
+        BOOST_TEST(daemon::parse_path(good, 1234).has_value(), "'" << good << "' was refused");
+    }
+    const auto refused = daemon::parse_path("10.0.0.1@nonsense:5", 1234);
+    BOOST_REQUIRE(!refused.has_value());
+    BOOST_TEST(refused.error() == "'nonsense' is not an IP address");
+}
+
+BOOST_AUTO_TEST_CASE(the_cli_resolves_host_names_in_paths_to_addresses) {
+    BOOST_TEST(daemon::resolve_path_names("10.0.0.2@[::1]:7").value() == "10.0.0.2@[::1]:7");  // already addresses
+    const auto local = daemon::resolve_path_names("localhost:99");
+    BOOST_REQUIRE(local.has_value());
+    BOOST_TEST(daemon::parse_path(*local, 1234).has_value(), *local);
+    BOOST_TEST(daemon::parse_path(*local, 1234)->destination.port == 99);
+    const auto unknown = daemon::resolve_path_names("10.0.0.2@nonsense.invalid");
+    BOOST_REQUIRE(!unknown.has_value());
+    BOOST_TEST(unknown.error() == "cannot resolve 'nonsense.invalid'");
 }
