@@ -139,13 +139,7 @@ void ClientService::handle(const Json& request, Responder respond) {
         if (device == nullptr) return;
         if (cmd == "show") return respond(show(*session, *device));
         if (cmd == "resize") return resize(*session, *device, request.value("size", std::uint64_t{0}), respond);
-        auto remapped = session->client->remap(*device->device);
-        if (!remapped) {
-            return respond(error_response(remapped.error(), remapped.error() == -EALREADY
-                                                                ? "the device is mapped; nothing to remap"
-                                                                : "the session is down; it remaps by itself when a path returns"));
-        }
-        return respond({{"ok", true}});
+        return remap(*session, *device, respond);
     }
     if (cmd == "stats") return respond(stats(*session));
     if (cmd == "policy_set") {
@@ -347,11 +341,30 @@ void ClientService::unmap(const Json& request, Responder respond) {
     respond({{"ok", true}});
 }
 
+void ClientService::remap(Session& session, Device& device, const Responder& respond) {
+    const bool closed = device.device->state() == block::DeviceState::closed_by_server;
+    auto remapped = session.client->remap(*device.device);
+    if (remapped) {
+        log().info("ibnbd-client: {}/{} remap asked for", session.name, device.name);
+        return respond({{"ok", true}});
+    }
+    std::string why;
+    switch (remapped.error()) {
+        case -EALREADY: why = "the device is mapped; nothing to remap"; break;
+        case -EBUSY: why = "the device is still being mapped; wait for it ('ibnbd list')"; break;
+        default:
+            why = closed ? "the session is down; remap again once a path is back ('ibnbd stats')"
+                         : "the session is down; it remaps by itself when a path returns";
+    }
+    respond(error_response(remapped.error(), why));
+}
+
 void ClientService::resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond) {
     auto resized = device.device->resize(size);
     if (!resized) {
         return respond(error_response(resized.error(), resized.error() == -ENODEV
-                                                           ? "the device is not mapped (its session is down?)"
+                                                           ? "the device is not mapped (its session is down, or the "
+                                                             "server closed it: see 'ibnbd list')"
                                                            : "the size must be a non-zero multiple of the logical block size (" +
                                                                  std::to_string(device.device->info().logical_block_size) + " bytes)"));
     }

@@ -12,7 +12,8 @@
 //        nbd_tcp?: "127.x.y.z[:PORT]" (also export over TCP, loopback only: NBD has no authentication;
 //        port 10809 by default, 0 picks a free one)}
 //   unmap {session, device, force}      list {}      show {session, device}
-//   remap {session, device}             session_reconnect {session}
+//   remap {session, device}  (also a device the server closed: state closed-by-server)
+//   session_reconnect {session}
 //   resize {session, device, size}      (bytes; local capacity only, as the kernel's sysfs resize)
 //   path_add / path_delete / path_readd / path_disconnect {session, path}  (disconnect: closed, no
 //        automatic reconnect until readd)
@@ -69,6 +70,7 @@ private:
     void unmap(const Json& request, Responder respond);
     Json list() const;
     Json show(const Session& session, const Device& device) const;
+    void remap(Session& session, Device& device, const Responder& respond);
     void resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond);
     Json stats(const Session& session) const;
     void path_op(const std::string& cmd, Session& session, const Json& request, Responder respond);
