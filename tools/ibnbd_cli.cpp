@@ -4,12 +4,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/path_text.hpp"
 
 namespace {
 
@@ -76,6 +78,18 @@ void print_human(const std::string& command, const Json& response) {
     } else {
         fmt::print("ok\n");
     }
+}
+
+// The daemon takes IP addresses only (path_text.hpp): host names in a --path are resolved here.
+bool resolve_names(std::string& path) {
+    if (path.empty()) return true;
+    auto resolved = ibnbd::daemon::resolve_path_names(path);
+    if (!resolved) {
+        fmt::print(stderr, "ibnbd: bad --path '{}': {}; use [SRC@]DST[:PORT]\n", path, resolved.error());
+        return false;
+    }
+    path = *resolved;
+    return true;
 }
 
 }  // namespace
@@ -147,6 +161,7 @@ int main(int argc, char** argv) {
     if (command == "session") command = "session_reconnect";
     if (command == "policy") command = "policy_set";
     request = {{"cmd", command}, {"session", session}, {"device", device}};
+    if (!resolve_names(path) || !std::all_of(paths.begin(), paths.end(), resolve_names)) return 2;
     if (command == "map") {
         request["paths"] = paths;
         request["access_mode"] = access;

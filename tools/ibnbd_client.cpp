@@ -14,6 +14,7 @@
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
+#include "ibnbd/nbd/unix_listener.hpp"
 #include "ibnbd/runtime/reactor_link.hpp"
 #include "ibnbd/runtime/reactor_threads.hpp"
 
@@ -111,8 +112,8 @@ int run(const Options& options) {
         router.handle(request, std::move(respond));
     });
     if (!control) {
-        fmt::print(stderr, "ibnbd-client: cannot create control socket {} (errno {})\n", options.control_socket,
-                   -control.error());
+        fmt::print(stderr, "ibnbd-client: cannot create the control socket: {}\n",
+                   nbd::unix_listen_error_text(options.control_socket, control.error()));
         return 1;
     }
     home.add(signals);

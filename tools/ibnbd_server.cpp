@@ -17,6 +17,7 @@
 #include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
 #include "ibnbd/daemon/server_control.hpp"
+#include "ibnbd/nbd/unix_listener.hpp"
 #include "ibnbd/runtime/reactor_link.hpp"
 #include "ibnbd/runtime/reactor_threads.hpp"
 #include "ibnbd/server/block_server.hpp"
@@ -183,8 +184,8 @@ int run(const Options& options) {
             commands.handle(request, std::move(respond));
         });
         if (!created) {
-            fmt::print(stderr, "ibnbd-server: cannot create control socket {} (errno {})\n", options.control_socket,
-                       -created.error());
+            fmt::print(stderr, "ibnbd-server: cannot create the control socket: {}\n",
+                       nbd::unix_listen_error_text(options.control_socket, created.error()));
             return 1;
         }
         control = std::move(created.value());

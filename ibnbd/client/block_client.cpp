@@ -13,7 +13,7 @@ using ibtrs::Dir;
 using ibtrs::Permit;
 
 namespace {
-enum TimerKind : std::uint64_t { deferred_controls_timer, reopen_timer };
+enum TimerKind : std::uint64_t { deferred_controls_timer, lost_timer };
 }
 
 struct BlockClient::ControlOp final : ibtrs::PermitWaiter, ibtrs::IoHandler {
@@ -56,16 +56,16 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
     const fabric::Nanos queueing = client->config_.queue_while_reconnecting;
     client->paths_.push_back({std::make_unique<BlockIoPath>(fabric, client->transport_->shard(0), queueing), nullptr});
     BlockClient* self = client.get();
-    client->paths_[0].path->on_unknown_device([self](std::uint32_t id) { self->queue_reopen(id); });
+    client->paths_[0].path->on_device_lost([self](std::uint32_t id, DeviceLoss loss) { self->queue_lost(id, loss); });
     for (std::size_t shard = 1; shard < client->transport_->shard_count(); ++shard) {
         const ibtrs::RemoteShard& remote = shards.remote[shard - 1];
         client->paths_.push_back(
             {std::make_unique<BlockIoPath>(*remote.fabric, client->transport_->shard(shard), queueing), remote.link});
         // Runs on the shard's thread: the request travels home, where the client may be gone.
-        client->paths_.back().path->on_unknown_device(
-            [home = shards.home, alive = std::weak_ptr<BlockClient*>(client->alive_)](std::uint32_t id) {
-                home->post([alive, id] {
-                    if (auto client = alive.lock()) (*client)->queue_reopen(id);
+        client->paths_.back().path->on_device_lost(
+            [home = shards.home, alive = std::weak_ptr<BlockClient*>(client->alive_)](std::uint32_t id, DeviceLoss loss) {
+                home->post([alive, id, loss] {
+                    if (auto client = alive.lock()) (*client)->queue_lost(id, loss);
                 });
             });
     }
@@ -247,7 +247,7 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
     info.secure_discard = rsp->secure_discard != 0;
     info.writeback_cache = (rsp->cache_policy & wire::kRnbdCacheWriteback) != 0;
     info.fua = info.writeback_cache && (rsp->cache_policy & wire::kRnbdCacheFua) != 0;
-    const bool remap = device->state() == DeviceState::mapped_disconnected;
+    const bool remap = device->state() != DeviceState::init;  // mapped_disconnected or closed_by_server
     device->set_state(DeviceState::mapped);
     if (!remap) {
         handler_.on_mapped(*device, 0);
@@ -292,6 +292,7 @@ Status<int> BlockClient::remap(BlockDevice& device) {
         case DeviceState::unmapped: return unexpected(-ENODEV);
         case DeviceState::init: return unexpected(-EBUSY);
         case DeviceState::mapped_disconnected:
+        case DeviceState::closed_by_server:
             if (!ready_) return unexpected(-ENOTCONN);
             send_open(device);
             return {};
@@ -312,22 +313,33 @@ Status<int> BlockClient::unmap(BlockDevice& device, bool force) {
     return {};
 }
 
-// The server answered IO with -ENOTCONN: it does not know the device id (a server session made
-// anew, or the device closed there). Re-open it, as after a remap, while that can succeed.
-void BlockClient::queue_reopen(std::uint32_t device_id) {
-    reopen_ids_.push_back(device_id);
-    fabric_.start_timer(0, *this, reopen_timer);  // never inside the IO completion that asked
+// The server answered IO with -ENOTCONN (it does not know the device id: a server session made
+// anew) or -ENODEV (it closed the device: an operator's force_close there).
+void BlockClient::queue_lost(std::uint32_t device_id, DeviceLoss loss) {
+    lost_ids_.emplace_back(device_id, loss);
+    fabric_.start_timer(0, *this, lost_timer);  // never inside the IO completion that reported it
 }
 
-void BlockClient::reopen_unknown_devices() {
-    const std::vector<std::uint32_t> ids = std::exchange(reopen_ids_, {});
+// -ENOTCONN: re-open the device, as after a remap, while that can succeed. -ENODEV: the server's
+// operator closed it on purpose, so it is not re-opened behind their back: it says so, and its
+// IO fails until someone remaps it.
+void BlockClient::handle_lost_devices() {
+    const auto lost = std::exchange(lost_ids_, {});
     for (auto& device : devices_) {
-        if (device->state() != DeviceState::mapped ||
-            std::find(ids.begin(), ids.end(), device->info().device_id) == ids.end()) {
+        const auto found = std::find_if(lost.begin(), lost.end(), [&](const auto& entry) {
+            return entry.first == device->info().device_id;
+        });
+        if (device->state() != DeviceState::mapped || found == lost.end()) continue;
+        const char* session = transport_->config().session_name.c_str();
+        if (found->second == DeviceLoss::closed_by_server) {
+            log().warn("ibnbd client {}: the server closed device {} (id {}); its IO fails until it is remapped",
+                       session, device->name(), device->info().device_id);
+            device->set_state(DeviceState::closed_by_server);  // the copies fail their waiting IO
+            io_path(0).fail_parked(device.get(), -ENODEV);
             continue;
         }
-        log().warn("ibnbd client {}: the server does not know device {} (id {}); re-opening it",
-                   transport_->config().session_name, device->name(), device->info().device_id);
+        log().warn("ibnbd client {}: the server does not know device {} (id {}); re-opening it", session,
+                   device->name(), device->info().device_id);
         ++device->reopens_;
         device->set_state(DeviceState::mapped_disconnected);
         if (ready_) send_open(*device);
@@ -335,7 +347,7 @@ void BlockClient::reopen_unknown_devices() {
 }
 
 void BlockClient::on_timer(std::uint64_t cookie) {
-    if (cookie == reopen_timer) return reopen_unknown_devices();
+    if (cookie == lost_timer) return handle_lost_devices();
     if (cookie != deferred_controls_timer) return;
     std::vector<ControlOp*> failed;
     for (auto& op : controls_) {

@@ -9,9 +9,12 @@
 //          session is up, and the device is gone (its pointer invalid) once on_unmapped ran.
 // REMAP    after the transport reconnects (every path had been lost), SESS_INFO and OPEN are sent
 //          again for every mapped device; the device id and the capacity may change
-//          (on_device_changed). remap() asks for it by hand: -EALREADY when mapped, -ENODEV when
-//          unmapped. A device whose IO the server answers with -ENOTCONN (it does not know the
-//          id) is re-opened the same way (mapped_disconnected, OPEN, mapped); its IO waits.
+//          (on_device_changed). remap() asks for it by hand (also for a device closed_by_server):
+//          -EALREADY when mapped, -ENODEV when unmapped, -EBUSY in init, -ENOTCONN while the
+//          session is down. A device whose IO the server answers with -ENOTCONN (it does not know
+//          the id) is re-opened the same way (mapped_disconnected, OPEN, mapped); its IO waits.
+//          One whose IO it answers with -ENODEV (force-closed there) turns closed_by_server and
+//          is not re-opened until remap(): its IO fails with -ENODEV.
 // QUEUEING IO submitted while a device is mapped_disconnected, and IO whose transport failed,
 //          waits up to queue_while_reconnecting for the remap, else fails with -EIO. (The IBTRS
 //          session underneath never queues: a request must be re-encoded with the device id the
@@ -110,8 +113,9 @@ private:
     void on_sess_info_done(ControlOp& op, int status);
     void on_open_done(ControlOp& op, int status);
     void fail_pending_maps(int status);
-    void queue_reopen(std::uint32_t device_id);
-    void reopen_unknown_devices();
+    using DeviceLoss = BlockIoPath::DeviceLoss;
+    void queue_lost(std::uint32_t device_id, DeviceLoss loss);
+    void handle_lost_devices();
     void remove_device(BlockDevice& device);
     // Runs `action(path, copy)` for each of the device's copies, on their shards' threads.
     template <class Action>
@@ -129,7 +133,7 @@ private:
     std::uint8_t version_ = wire::kRnbdVersionMajor;
     bool opened_ = false;
     bool ready_ = false;  // SESS_INFO done on the current establishment
-    std::vector<std::uint32_t> reopen_ids_;  // device ids the server did not know
+    std::vector<std::pair<std::uint32_t, DeviceLoss>> lost_ids_;  // device ids the server did not serve
     // Tasks from other threads check that the client still exists (they run on its thread).
     std::shared_ptr<BlockClient*> alive_ = std::make_shared<BlockClient*>(this);
 };

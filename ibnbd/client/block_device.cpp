@@ -17,7 +17,7 @@ void BlockDevice::set_state(DeviceState state) {
     const DeviceState from = state_;
     if (from == state) return;
     state_ = state;
-    reopen_asked_ = false;
+    loss_reported_ = false;
     share();
     client_.handler_.on_device_state(*this, from, state);
 }

@@ -1,11 +1,13 @@
 // A mapped IBNBD device on the client (protocol.md §3.6, §3.11), as the session's own thread
 // sees it: the IO face of device_io.hpp on shard 0, plus the device's life cycle.
 //
-// STATES   init → mapped ⇄ mapped_disconnected → unmapped
+// STATES   init → mapped ⇄ mapped_disconnected → unmapped; mapped → closed_by_server → (remap) mapped
 //   init                 OPEN not answered yet
 //   mapped               IO flows
 //   mapped_disconnected  the session lost every path; after it reconnects the device is re-opened
 //                        by itself (its id and capacity may change) and becomes mapped again
+//   closed_by_server     the server closed the device (its operator's force_close: IO answered
+//                        -ENODEV); IO fails with -ENODEV until remap() opens it again
 //   unmapped             final
 //
 // SHARDS   with an IBTRS session of several IO shards, the device has a copy (ShardDevice) per

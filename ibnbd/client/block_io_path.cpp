@@ -39,8 +39,9 @@ void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInf
     const DeviceState from = device.state_;
     device.state_ = state;
     if (state == from) return;
-    device.reopen_asked_ = false;
+    device.loss_reported_ = false;
     if (state == DeviceState::mapped) resume_parked(device);
+    if (state == DeviceState::closed_by_server) fail_parked(&device, -ENODEV);
     if (state == DeviceState::unmapped) fail_all(device);
 }
 
@@ -142,7 +143,8 @@ void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
     if (status == 0 && io.op == wire::RnbdOp::read && io.length != 0) {
         std::memcpy(io.read_into.data(), shard_.read_buffer_bytes(io.permit).data(), io.length);
     }
-    if (status == -ENOTCONN) ask_reopen(*io.device);
+    if (status == -ENOTCONN) report_loss(*io.device, DeviceLoss::unknown_id);
+    if (status == -ENODEV) report_loss(*io.device, DeviceLoss::closed_by_server);  // and fails with it
     // A transport failure, or a device id the server does not know, is not the server's answer
     // to the IO: with queueing, try again on a path that comes back or after the re-open.
     const bool retry = status == -ECONNABORTED || status == -ENOTCONN;
@@ -160,10 +162,10 @@ void BlockIoPath::release_permit(BlockIo& io) {
     io.has_permit = false;
 }
 
-void BlockIoPath::ask_reopen(DeviceIo& device) {
-    if (device.reopen_asked_ || device.state() != DeviceState::mapped || !unknown_device_) return;
-    device.reopen_asked_ = true;
-    unknown_device_(device.info().device_id);
+void BlockIoPath::report_loss(DeviceIo& device, DeviceLoss loss) {
+    if (device.loss_reported_ || device.state() != DeviceState::mapped || !device_lost_) return;
+    device.loss_reported_ = true;
+    device_lost_(device.info().device_id, loss);
 }
 
 void BlockIoPath::finish_io(BlockIo& io, int status) {
@@ -200,6 +202,10 @@ void BlockIoPath::fail_all(DeviceIo& device) {
 // ---- waiting for a remap -----------------------------------------------------------------------
 
 void BlockIoPath::park(BlockIo& io) {
+    if (io.device->state() == DeviceState::closed_by_server) {  // nothing to wait for but a remap
+        release_permit(io);
+        return finish_io(io, -ENODEV);
+    }
     if (queue_while_reconnecting_ == 0) {
         release_permit(io);
         return finish_io(io, -EIO);

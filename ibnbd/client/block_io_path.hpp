@@ -51,15 +51,20 @@ public:
 
     // Sizes the pool from the shard's permits; once (later calls do nothing).
     void allocate();
-    // Called (on this shard's thread) with a device id the server did not know, once until the
-    // device's next state change; the session's side re-opens the device.
-    void on_unknown_device(std::function<void(std::uint32_t device_id)> hook) { unknown_device_ = std::move(hook); }
+    // Why the server did not serve a device's IO: it does not know the id (-ENOTCONN: the session's
+    // side re-opens the device) or it closed the device (-ENODEV: closed_by_server).
+    enum class DeviceLoss : std::uint8_t { unknown_id, closed_by_server };
+    // Called (on this shard's thread) once per device until its next state change.
+    void on_device_lost(std::function<void(std::uint32_t device_id, DeviceLoss loss)> hook) {
+        device_lost_ = std::move(hook);
+    }
     fabric::Fabric& fabric() { return fabric_; }
     ibtrs::IoShard& shard() { return shard_; }
     fabric::Nanos queue_while_reconnecting() const { return queue_while_reconnecting_; }
 
     // A remote device's new state and info from the session's thread. mapped: its waiting IO
-    // goes out (with the new device id); unmapped: all its IO completes with -EIO now.
+    // goes out (with the new device id); closed_by_server: its waiting IO fails with -ENODEV;
+    // unmapped: all its IO completes with -EIO now.
     void update(ShardDevice& device, DeviceState state, const DeviceInfo& info);
 
     // Submits (DeviceIo::submit has checked the request). Errors: -EAGAIN (pool empty).
@@ -77,7 +82,7 @@ private:
     friend struct BlockIo;
 
     void on_path_usable() override;
-    void ask_reopen(DeviceIo& device);
+    void report_loss(DeviceIo& device, DeviceLoss loss);
     bool keep_permit_for_retry(BlockIo& io);
     void release_permit(BlockIo& io);
     template <class Predicate>
@@ -99,7 +104,7 @@ private:
     BlockIo* free_ = nullptr;
     std::vector<BlockIo*> parked_;  // capacity pool size
     fabric::TimerId park_timer_ = 0;
-    std::function<void(std::uint32_t)> unknown_device_;
+    std::function<void(std::uint32_t, DeviceLoss)> device_lost_;
 };
 
 }  // namespace ibnbd::block

@@ -11,6 +11,7 @@ std::string_view to_string(DeviceState state) {
         case DeviceState::init: return "init";
         case DeviceState::mapped: return "mapped";
         case DeviceState::mapped_disconnected: return "mapped-disconnected";
+        case DeviceState::closed_by_server: return "closed-by-server";
         case DeviceState::unmapped: return "unmapped";
     }
     return "unknown";
@@ -20,7 +21,7 @@ DeviceIo::DeviceIo(BlockIoPath& path, std::string name, wire::AccessMode mode)
     : path_(path), name_(std::move(name)), mode_(mode) {}
 
 int DeviceIo::check(wire::RnbdOp op, std::uint64_t offset, std::uint32_t length) const {
-    if (state_ == DeviceState::init || state_ == DeviceState::unmapped) return -ENODEV;
+    if (state_ != DeviceState::mapped && state_ != DeviceState::mapped_disconnected) return -ENODEV;
     const bool writes = op != wire::RnbdOp::read;
     if (writes && mode_ == wire::AccessMode::ro) return -EROFS;
     if (op == wire::RnbdOp::flush) return 0;

@@ -8,14 +8,15 @@
 //   no registration. offset and length must be multiples of the logical block size and lie inside
 //   the device; read/write length ≤ info().max_io_bytes, discard / write_zeroes lengths ≤ their
 //   limits (0 = unsupported).
-//   Errors returned at once: -EINVAL (alignment, range, size, unsupported op), -ENODEV (init or
-//   unmapped), -EROFS (write-type op on a read-only mapping), -EIO (disconnected and the session
+//   Errors returned at once: -EINVAL (alignment, range, size, unsupported op), -ENODEV (init,
+//   unmapped or closed by the server), -EROFS (write-type op on a read-only mapping), -EIO (disconnected and the session
 //   does not queue), -EAGAIN (more requests than the shard's request pool holds).
 //   Errors in the completion: the server's errno; -EIO when the device was force-unmapped or the
 //   session failed without queueing; -ETIMEDOUT when it waited longer than
-//   queue_while_reconnecting for the session to come back. The server's -ENOTCONN (it does not
-//   know the device id: it lost the session, or the device was closed there) is not passed on:
-//   the device is re-opened and the IO waits for that like for a remap (or fails with -EIO
+//   queue_while_reconnecting for the session to come back; -ENODEV when the server closed the
+//   device (force_close there): the device turns closed_by_server and stays so until a remap.
+//   The server's -ENOTCONN (it does not know the device id: it lost the session) is not passed
+//   on: the device is re-opened and the IO waits for that like for a remap (or fails with -EIO
 //   without queueing).
 //
 // THREADING  everything on the shard's thread, except inflight() and users(), which any thread
@@ -33,7 +34,7 @@ namespace ibnbd::block {
 
 class BlockIoPath;
 
-enum class DeviceState : std::uint8_t { init, mapped, mapped_disconnected, unmapped };
+enum class DeviceState : std::uint8_t { init, mapped, mapped_disconnected, closed_by_server, unmapped };
 std::string_view to_string(DeviceState state);
 
 struct DeviceInfo {
@@ -98,7 +99,7 @@ protected:
     const wire::AccessMode mode_;
     DeviceState state_ = DeviceState::init;
     DeviceInfo info_;
-    bool reopen_asked_ = false;  // the server did not know info_.device_id; a re-open is asked for
+    bool loss_reported_ = false;  // the server did not know or had closed info_.device_id; reported
     ibtrs::SharedCounter<std::uint32_t> inflight_;
     ibtrs::SharedCounter<std::uint32_t> users_;
 };

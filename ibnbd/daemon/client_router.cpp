@@ -4,9 +4,37 @@
 #include <cassert>
 #include <memory>
 
+#include <sys/un.h>
+
 #include "core/log.hpp"
+#include "core/wire/rnbd.hpp"
+#include "core/wire/rtrs.hpp"
 
 namespace ibnbd::daemon {
+
+std::span<const CommandSpec> client_commands() {
+    const FieldSpec session{"session", FieldType::string, true, wire::kMaxPathnameLen, "a session name"};
+    const FieldSpec device{"device", FieldType::string, true, wire::kMaxDevNameLen, "the RNBD device name"};
+    static const std::vector<CommandSpec> commands = {
+        {"list", {}},
+        {"map",
+         {session, device, {"paths", FieldType::string_list, false, wire::kMaxPaths, "paths per session"},
+          {"access_mode", FieldType::string}, {"nbd_tcp", FieldType::string},
+          {"nbd_socket", FieldType::string, false, sizeof(sockaddr_un::sun_path) - 1, "a unix socket path"}}},
+        {"unmap", {session, device, {"force", FieldType::boolean}}},
+        {"show", {session, device}},
+        {"remap", {session, device}},
+        {"resize", {session, device, {"size", FieldType::count, true, UINT64_MAX}}},
+        {"path_add", {session, {"path", FieldType::string, true}}},
+        {"path_delete", {session, {"path", FieldType::string, true}}},
+        {"path_readd", {session, {"path", FieldType::string, true}}},
+        {"path_disconnect", {session, {"path", FieldType::string, true}}},
+        {"session_reconnect", {session}},
+        {"policy_set", {session, {"policy", FieldType::string, true}}},
+        {"stats", {session}},
+    };
+    return commands;
+}
 
 ClientRouter::ClientRouter(runtime::Reactor& home, std::vector<ClientShard> shards)
     : home_(home), shards_(std::move(shards)), sessions_per_shard_(shards_.size(), 0) {
@@ -30,6 +58,7 @@ std::size_t ClientRouter::place(const std::string& session) {
 }
 
 void ClientRouter::handle(const Json& request, Responder respond) {
+    if (auto refused = check_request(request, client_commands())) return respond(std::move(*refused));
     const std::string cmd = request.value("cmd", "");
     if (cmd == "list") return list_all(std::move(respond));
     const std::string session = request.value("session", "");

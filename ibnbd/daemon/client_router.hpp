@@ -6,7 +6,11 @@
 // reactor). Requests cross threads only through Reactor::post; answers come back the same way,
 // so the control connection is touched by the home thread alone.
 //
-// ERRORS  -ENOENT: a command names a session no shard has (except map, which creates it);
+// Every request is checked against client_commands() first (request_check.hpp), so shards get
+// only requests whose fields have the declared types.
+//
+// ERRORS  -EINVAL: a request of the wrong shape or an unknown command (the message names the field);
+//         -ENOENT: a command names a session no shard has (except map, which creates it);
 //         -EAGAIN: a shard's task queue is full ("busy; retry").
 #pragma once
 
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/request_check.hpp"
 #include "ibnbd/runtime/reactor.hpp"
 
 namespace ibnbd::daemon {
@@ -27,6 +32,9 @@ public:
     virtual ~CommandHandler() = default;
     virtual void handle(const Json& request, Responder respond) = 0;
 };
+
+// The ibnbd-client daemon's commands and their fields (documented in client_service.hpp).
+std::span<const CommandSpec> client_commands();
 
 struct ClientShard {
     runtime::Reactor& reactor;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/log.hpp"
+#include "ibnbd/nbd/unix_listener.hpp"
 
 namespace ibnbd::daemon {
 
@@ -30,25 +31,14 @@ bool parse_mode(const std::string& text, wire::AccessMode& mode) {
 
 std::string errno_text(int error) { return std::strerror(-error); }
 
+std::string bad_path(const std::string& text, const std::string& why) {
+    return "bad path '" + excerpt(text) + "': " + why + "; use [SRC@]DST[:PORT] with IP addresses";
+}
+
 // NBD has no authentication: a TCP export is only offered on loopback addresses.
 bool is_loopback_ipv4(const std::string& host) { return host.rfind("127.", 0) == 0; }
 
 }  // namespace
-
-Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port) {
-    ibtrs::PathSpec spec;
-    std::string destination = text;
-    if (const auto at = text.find('@'); at != std::string::npos) {
-        auto source = fabric::Address::parse(text.substr(0, at), 0);
-        if (!source) return unexpected(-EINVAL);
-        spec.source = *source;
-        destination = text.substr(at + 1);
-    }
-    auto parsed = fabric::Address::parse(destination, default_port);
-    if (!parsed) return unexpected(-EINVAL);
-    spec.destination = *parsed;
-    return spec;
-}
 
 struct ClientService::Device {
     std::string name;
@@ -149,13 +139,7 @@ void ClientService::handle(const Json& request, Responder respond) {
         if (device == nullptr) return;
         if (cmd == "show") return respond(show(*session, *device));
         if (cmd == "resize") return resize(*session, *device, request.value("size", std::uint64_t{0}), respond);
-        auto remapped = session->client->remap(*device->device);
-        if (!remapped) {
-            return respond(error_response(remapped.error(), remapped.error() == -EALREADY
-                                                                ? "the device is mapped; nothing to remap"
-                                                                : "the session is down; it remaps by itself when a path returns"));
-        }
-        return respond({{"ok", true}});
+        return remap(*session, *device, respond);
     }
     if (cmd == "stats") return respond(stats(*session));
     if (cmd == "policy_set") {
@@ -185,14 +169,14 @@ void ClientService::map(const Json& request, Responder respond) {
                                                    "(NBD has no authentication)"));
         }
     }
+    std::vector<ibtrs::PathSpec> paths;  // checked even when the session exists (and they are not used)
+    for (const auto& text : request.value("paths", std::vector<std::string>{})) {
+        auto path = parse_path(text, config_.transport.port);
+        if (!path) return respond(error_response(-EINVAL, bad_path(text, path.error())));
+        paths.push_back(*path);
+    }
     auto found = sessions_.find(session_name);
     if (found == sessions_.end()) {
-        std::vector<ibtrs::PathSpec> paths;
-        for (const auto& text : request.value("paths", std::vector<std::string>{})) {
-            auto path = parse_path(text, config_.transport.port);
-            if (!path) return respond(error_response(-EINVAL, "bad path '" + text + "'; use [SRC@]DST[:PORT]"));
-            paths.push_back(*path);
-        }
         if (paths.empty()) return respond(error_response(-EINVAL, "a new session needs at least one --path"));
         auto session = std::make_unique<Session>(*this, session_name);
         block::BlockClientConfig config{config_.transport, config_.queue_while_reconnecting};
@@ -233,7 +217,8 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
     Device& device = *found->second;
     Responder respond = std::move(device.pending_map);
     const bool refused = status != 0;
-    if (status == 0) status = export_device(session, device);
+    std::string why;
+    if (status == 0) status = export_device(session, device, why);
     if (status != 0) {
         log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device.name, errno_text(status));
         if (device.device && device.device->state() == block::DeviceState::mapped) {
@@ -247,8 +232,7 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
             respond(error_response(status, "the server refused '" + name + "': " + errno_text(status) +
                                                " (check the name under the server's --dev-search-path and the access mode)"));
         } else if (respond) {
-            respond(error_response(status, "cannot export '" + name + "' over NBD: " + errno_text(status) +
-                                               " (is the --nbd-socket directory writable, the --nbd-tcp port free?)"));
+            respond(error_response(status, "cannot export '" + name + "' over NBD: " + why));
         }
         if (session.devices.empty() && !session.client->ready()) {
             // Never destroy a client inside its own callback.
@@ -263,7 +247,7 @@ void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int 
     if (respond) respond(show(session, device));
 }
 
-int ClientService::export_device(Session& session, Device& device) {
+int ClientService::export_device(Session& session, Device& device, std::string& why) {
     if (device.nbd_socket.empty()) {
         ::mkdir(config_.nbd_dir.c_str(), 0755);
         std::string name = device.name;
@@ -271,12 +255,18 @@ int ClientService::export_device(Session& session, Device& device) {
         device.nbd_socket = config_.nbd_dir + "/" + session.name + "@" + name + ".sock";
     }
     auto server = nbd::NbdServer::listen_unix(device.nbd_socket);
-    if (!server) return server.error();
+    if (!server) {
+        why = nbd::unix_listen_error_text(device.nbd_socket, server.error()) + " (--nbd-socket)";
+        return server.error();
+    }
     std::unique_ptr<nbd::NbdServer> tcp_server;
     if (!device.nbd_tcp.empty()) {
         const auto address = fabric::Address::parse(device.nbd_tcp, 10809);  // checked in map()
         auto listening = nbd::NbdServer::listen_tcp(address->host, address->port);
-        if (!listening) return listening.error();
+        if (!listening) {
+            why = "cannot listen on " + device.nbd_tcp + ": " + errno_text(listening.error()) + " (is the --nbd-tcp port free?)";
+            return listening.error();
+        }
         tcp_server = std::move(listening.value());
     }
     device.target = std::make_unique<nbd::BlockDeviceTarget>(*device.device);
@@ -351,11 +341,30 @@ void ClientService::unmap(const Json& request, Responder respond) {
     respond({{"ok", true}});
 }
 
+void ClientService::remap(Session& session, Device& device, const Responder& respond) {
+    const bool closed = device.device->state() == block::DeviceState::closed_by_server;
+    auto remapped = session.client->remap(*device.device);
+    if (remapped) {
+        log().info("ibnbd-client: {}/{} remap asked for", session.name, device.name);
+        return respond({{"ok", true}});
+    }
+    std::string why;
+    switch (remapped.error()) {
+        case -EALREADY: why = "the device is mapped; nothing to remap"; break;
+        case -EBUSY: why = "the device is still being mapped; wait for it ('ibnbd list')"; break;
+        default:
+            why = closed ? "the session is down; remap again once a path is back ('ibnbd stats')"
+                         : "the session is down; it remaps by itself when a path returns";
+    }
+    respond(error_response(remapped.error(), why));
+}
+
 void ClientService::resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond) {
     auto resized = device.device->resize(size);
     if (!resized) {
         return respond(error_response(resized.error(), resized.error() == -ENODEV
-                                                           ? "the device is not mapped (its session is down?)"
+                                                           ? "the device is not mapped (its session is down, or the "
+                                                             "server closed it: see 'ibnbd list')"
                                                            : "the size must be a non-zero multiple of the logical block size (" +
                                                                  std::to_string(device.device->info().logical_block_size) + " bytes)"));
     }
@@ -445,8 +454,9 @@ void ClientService::path_op(const std::string& cmd, Session& session, const Json
         }
         return respond({{"ok", true}});
     }
-    auto spec = parse_path(request.value("path", ""), config_.transport.port);
-    if (!spec) return respond(error_response(-EINVAL, "bad path; use [SRC@]DST[:PORT]"));
+    const std::string text = request.value("path", "");
+    auto spec = parse_path(text, config_.transport.port);
+    if (!spec) return respond(error_response(-EINVAL, bad_path(text, spec.error())));
     if (cmd == "path_add") {
         auto added = transport.add_path(*spec);
         if (!added) return respond(error_response(added.error(), "cannot add the path: " + errno_text(added.error())));

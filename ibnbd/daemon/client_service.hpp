@@ -12,7 +12,8 @@
 //        nbd_tcp?: "127.x.y.z[:PORT]" (also export over TCP, loopback only: NBD has no authentication;
 //        port 10809 by default, 0 picks a free one)}
 //   unmap {session, device, force}      list {}      show {session, device}
-//   remap {session, device}             session_reconnect {session}
+//   remap {session, device}  (also a device the server closed: state closed-by-server)
+//   session_reconnect {session}
 //   resize {session, device, size}      (bytes; local capacity only, as the kernel's sysfs resize)
 //   path_add / path_delete / path_readd / path_disconnect {session, path}  (disconnect: closed, no
 //        automatic reconnect until readd)
@@ -30,6 +31,7 @@
 #include "ibnbd/client/block_client.hpp"
 #include "ibnbd/daemon/client_router.hpp"
 #include "ibnbd/daemon/control_server.hpp"
+#include "ibnbd/daemon/path_text.hpp"
 #include "ibnbd/daemon/shard_export.hpp"
 #include "ibnbd/nbd/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
@@ -50,9 +52,6 @@ struct ReactorPeer {
     ibtrs::TaskLink* link = nullptr;   // runs tasks there
 };
 
-// Parses "[SRC@]DST[:PORT]". Errors: -EINVAL.
-Expected<ibtrs::PathSpec, int> parse_path(const std::string& text, std::uint16_t default_port);
-
 class ClientService : public CommandHandler {
 public:
     // `peers`: every reactor of the daemon (this one at `self`); empty or one: no IO spreading.
@@ -71,13 +70,15 @@ private:
     void unmap(const Json& request, Responder respond);
     Json list() const;
     Json show(const Session& session, const Device& device) const;
+    void remap(Session& session, Device& device, const Responder& respond);
     void resize(const Session& session, Device& device, std::uint64_t size, const Responder& respond);
     Json stats(const Session& session) const;
     void path_op(const std::string& cmd, Session& session, const Json& request, Responder respond);
     Session* find_session(const Json& request, Responder& respond);
     Device* find_device(Session& session, const Json& request, Responder& respond);
     void on_mapped(Session& session, block::BlockDevice& device, int status);
-    int export_device(Session& session, Device& device);
+    // 0, or the errno with `why` saying what to do.
+    int export_device(Session& session, Device& device, std::string& why);
     void export_on_peers(Session& session, Device& device);
     bool hand_off(Device& device, int fd);
     void stop_export(Device& device);

@@ -3,8 +3,22 @@
 #include <cassert>
 #include <memory>
 
+#include "core/wire/rtrs.hpp"
+#include "ibnbd/daemon/request_check.hpp"
+
 namespace ibnbd::daemon {
 namespace {
+
+const std::vector<CommandSpec>& server_commands() {
+    static const std::vector<CommandSpec> commands = {
+        {"list", {}},
+        {"stats", {}},
+        {"force_close",
+         {{"session", FieldType::string, true, wire::kMaxPathnameLen, "a session name"},
+          {"device_id", FieldType::count, true, UINT32_MAX}}},
+    };
+    return commands;
+}
 
 Json list_of(block::BlockServer& blocks, std::size_t reactor) {
     Json devices = Json::array();
@@ -54,6 +68,7 @@ ServerControl::ServerControl(runtime::Reactor& home, std::vector<ServerShard> sh
 }
 
 void ServerControl::handle(const Json& request, Responder respond) {
+    if (auto refused = check_request(request, server_commands())) return respond(std::move(*refused));
     const std::string cmd = request.value("cmd", "");
     if (cmd == "list") {
         return gather([](ServerShard& shard, std::size_t index) { return list_of(shard.blocks, index); },
@@ -84,7 +99,7 @@ void ServerControl::handle(const Json& request, Responder respond) {
                       },
                       std::move(respond));
     }
-    respond(error_response(-EINVAL, "unknown command '" + cmd + "' (list, force_close, stats)"));
+    respond(error_response(-ENOSYS, "command '" + cmd + "' is declared but not served"));  // a bug, not input
 }
 
 void ServerControl::gather(PerShard ask, Merge merge, Responder respond) {

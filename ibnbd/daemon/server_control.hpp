@@ -4,7 +4,8 @@
 // and the answers are merged on the home thread:
 //   list         every shard's devices, each with its "reactor"
 //   stats        the shards' counters summed, and "sessions_per_reactor"
-//   force_close  done by the shard that has the session (-ENOENT when none has)
+//   force_close  {session, device_id} done by the shard that has the session (-ENOENT when none has)
+// Requests are checked first (request_check.hpp): -EINVAL names the field or the unknown command.
 #pragma once
 
 #include <cstddef>

@@ -6,7 +6,6 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <cstring>
 
 #include "core/log.hpp"
+#include "ibnbd/nbd/unix_listener.hpp"
 
 namespace ibnbd::nbd {
 
@@ -31,16 +31,9 @@ int listen_socket(int fd, const sockaddr* address, socklen_t length) {
 }  // namespace
 
 Expected<std::unique_ptr<NbdServer>, int> NbdServer::listen_unix(const std::string& path) {
-    sockaddr_un address{};
-    if (path.size() >= sizeof(address.sun_path)) return unexpected(-ENAMETOOLONG);
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    ::unlink(path.c_str());  // a stale socket of an earlier run
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return unexpected(-errno);
-    const int listening = listen_socket(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
-    if (listening < 0) return unexpected(listening);
-    std::unique_ptr<NbdServer> server(new NbdServer(listening, path, 0));
+    auto listening = listen_unix_socket(path, 64);
+    if (!listening) return unexpected(listening.error());
+    std::unique_ptr<NbdServer> server(new NbdServer(*listening, path, 0));
     server->unlink_on_close_ = true;
     return server;
 }

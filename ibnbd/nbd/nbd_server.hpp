@@ -5,8 +5,10 @@
 // MULTI-CONN  advertised: every connection of an export reaches the same device, and FLUSH reaches
 //             the server's backing store, so a flush on one connection covers writes completed on
 //             any other (what NBD_FLAG_CAN_MULTI_CONN promises).
-// ERRORS      listen_*(): -errno of socket/bind/listen; remove_export(): -ENOENT, -EBUSY (connections
-//             use it and force is false).
+// SOCKET PATH listen_unix() replaces only a stale socket at its path; a file, a directory or a
+//             socket another process serves is refused (unix_listener.hpp).
+// ERRORS      listen_unix(): those of listen_unix_socket(); listen_tcp(): -errno of socket/bind/listen;
+//             remove_export(): -ENOENT, -EBUSY (connections use it and force is false).
 #pragma once
 
 #include <functional>

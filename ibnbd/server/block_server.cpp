@@ -307,6 +307,10 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
         ++stats_.bad_requests;
         return -EINVAL;
     }
+    // A force-closed id answers -ENODEV, any other id the session has not open -ENOTCONN: the
+    // client re-opens a device after -ENOTCONN (this server lost it) but not after -ENODEV (an
+    // operator closed it here), so the two must not be confused (protocol.md, Decisions).
+    if (session.retired_ids.contains(message->device_id)) return -ENODEV;
     const auto found = session.devices.find(message->device_id);
     if (found == session.devices.end() || found->second->detaching) return -ENOTCONN;
     SessionDevice& device = *found->second;
@@ -381,6 +385,7 @@ void BlockServer::finish_io(IoContext& context, int status) {
     SessionDevice& device = *context.device;
     --device.inflight;
     if (status != 0) ++stats_.io_errors;
+    if (status == -ENODEV) status = -EIO;  // -ENODEV on the wire means "force-closed" only
     session.transport->respond(context.id, status);
     if (device.detaching && device.inflight == 0) finish_detach(session, device);
 }

@@ -8,11 +8,12 @@
 //                           and answers with OPEN_RSP filled from the real store; opening a name the
 //                           session already has open returns the same id (remap)
 //   CLOSE      (RTRS write) releases the device once its in-flight IO is done; unknown ids: 0
-//   IO         (RTRS read for READ, write for the rest) goes to storage; -ENOTCONN for an unknown or
-//                           force-closed id, -EINVAL for a bad op, a data length other than bi_size,
-//                           or a direction that does not fit the op, -EROFS for a write-type op on a
-//                           read-only mapping, and the storage's errno (never -EAGAIN: IO that
-//                           finds the storage queue full waits for room)
+//   IO         (RTRS read for READ, write for the rest) goes to storage; -ENOTCONN for an id the
+//                           session has not open, -ENODEV for a force-closed id, -EINVAL for a bad
+//                           op, a data length other than bi_size, or a direction that does not fit
+//                           the op, -EROFS for a write-type op on a read-only mapping, and the
+//                           storage's errno (never -EAGAIN: IO that finds the storage queue full
+//                           waits for room; -ENODEV from storage goes out as -EIO)
 // Every device of a session is released when the session's last path goes. A device whose old
 // session still has IO in flight is not opened again (OPEN waits) until that IO has completed,
 // so that a write of the old session cannot land after the new session's writes.
@@ -76,7 +77,7 @@ public:
     int on_request(ibtrs::ServerSession& session, ibtrs::RequestId id, ibtrs::Dir dir,
                    std::span<std::byte> data, std::span<const std::byte> usr) override;
 
-    // Server-side close of one session's device: later IO with that id fails with -ENOTCONN and
+    // Server-side close of one session's device: later IO with that id fails with -ENODEV and
     // the id is not reused. Errors: -ENOENT (no such session or device).
     Status<int> force_close(std::string_view session, std::uint32_t device_id);
 

@@ -185,7 +185,8 @@ ParseResult parse_scenario_text(const std::string& text, const std::string& file
     scenario.name = std::filesystem::path(file).stem().string();
     try {
         const YAML::Node root = YAML::Load(text);
-        parse_root(root, errors, scenario);
+        check_duplicate_keys(root, "", errors);
+        if (errors.empty()) parse_root(root, errors, scenario);
     } catch (const YAML::Exception& e) {
         errors.add(e.mark.line >= 0 ? e.mark.line + 1 : 0, "(syntax)", e.msg);
     }

@@ -85,7 +85,10 @@ std::optional<std::uint64_t> parse_bandwidth(std::string_view text) {
     else if (u == "KB/s" || u == "kB/s") scale = 1e3;
     else if (u == "B/s") scale = 1;
     else return std::nullopt;
-    return scaled(number->value, scale);
+    // Only "0" and "inf" mean no limit: a value that rounds to 0 bytes/s is a mistake, not that.
+    const auto bytes = scaled(number->value, scale);
+    if (bytes == 0u) return std::nullopt;
+    return bytes;
 }
 
 std::optional<double> parse_percent(std::string_view text) {

@@ -25,7 +25,8 @@ std::optional<Nanos> parse_duration(std::string_view text);
 // The result must be a whole number of bytes.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 // Bytes per second: "0" or "inf" (infinite), "<number>" with Gbit/Mbit/Kbit/bit (bits per second,
-// also Gbps/Mbps) or GB/s, MB/s, KB/s, B/s (decimal bytes per second).
+// also Gbps/Mbps) or GB/s, MB/s, KB/s, B/s (decimal bytes per second). Anything else that rounds to
+// 0 bytes per second ("1bit", "0Gbit") is an error, not infinite.
 std::optional<std::uint64_t> parse_bandwidth(std::string_view text);
 // "<number>" or "<number>%", within 0..100.
 std::optional<double> parse_percent(std::string_view text);

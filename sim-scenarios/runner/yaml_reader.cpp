@@ -1,6 +1,7 @@
 #include "sim-scenarios/runner/yaml_reader.hpp"
 
 #include <charconv>
+#include <map>
 #include <fmt/core.h>
 
 namespace ibnbd::scenario {
@@ -147,11 +148,12 @@ bool MapReader::size(std::string_view key, std::uint64_t& out) {
 }
 
 bool MapReader::bandwidth(std::string_view key, std::uint64_t& out) {
-    return custom(key, "a bandwidth (e.g. 10Gbit, 1.25GB/s, inf)", [&](const std::string& text) {
+    const auto parse = [&](const std::string& text) {
         const auto value = parse_bandwidth(text);
         if (value) out = *value;
         return value.has_value();
-    });
+    };
+    return custom(key, "a bandwidth of at least 1 B/s (e.g. 10Gbit, 1.25GB/s), or inf for no limit", parse);
 }
 
 bool MapReader::percent(std::string_view key, double& out) {
@@ -253,6 +255,34 @@ void for_each_item(const YAML::Node& node, const std::string& path, ParseErrors&
         return;
     }
     for (std::size_t i = 0; i < node.size(); ++i) each(node[i], fmt::format("{}[{}]", path, i));
+}
+
+namespace {
+
+std::string child_path(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
+}
+
+}  // namespace
+
+// yaml-cpp keeps both entries of a duplicated key and lookups find the first, so the second would
+// be dropped without a word; every mapping of the document is checked here instead.
+void check_duplicate_keys(const YAML::Node& node, const std::string& path, ParseErrors& errors) {
+    if (node.IsSequence()) {
+        for (std::size_t i = 0; i < node.size(); ++i) check_duplicate_keys(node[i], fmt::format("{}[{}]", path, i), errors);
+        return;
+    }
+    if (!node.IsMap()) return;
+    std::map<std::string, int, std::less<>> first_line;
+    for (const auto& item : node) {
+        if (!item.first.IsScalar()) continue;
+        const std::string& key = item.first.Scalar();
+        const auto [seen, inserted] = first_line.emplace(key, line_of(item.first));
+        if (!inserted) {
+            errors.add(item.first, child_path(path, key), fmt::format("duplicated key (first at line {})", seen->second));
+        }
+        check_duplicate_keys(item.second, child_path(path, key), errors);
+    }
 }
 
 }  // namespace ibnbd::scenario

@@ -90,4 +90,8 @@ private:
 void for_each_item(const YAML::Node& node, const std::string& path, ParseErrors& errors,
                    const std::function<void(const YAML::Node&, const std::string&)>& each);
 
+// Reports every key that appears twice in one mapping, anywhere under `node` ("FILE:LINE: KEY:
+// duplicated key (first at line N)"). `path` names `node` ("" for the document).
+void check_duplicate_keys(const YAML::Node& node, const std::string& path, ParseErrors& errors);
+
 }  // namespace ibnbd::scenario

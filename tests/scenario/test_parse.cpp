@@ -107,6 +107,32 @@ BOOST_AUTO_TEST_CASE(bad_values_are_errors_with_file_line_and_key) {
                         "faults[0].color: unknown key"));
 }
 
+BOOST_AUTO_TEST_CASE(a_bandwidth_that_rounds_to_zero_is_an_error_not_unlimited) {
+    // 0 and inf mean no limit; anything else must be at least 1 byte/s, or a typo would turn a
+    // slow link into an infinitely fast one.
+    BOOST_TEST(!parse_bandwidth("1bit").has_value());
+    BOOST_TEST(!parse_bandwidth("0.1B/s").has_value());
+    BOOST_TEST(!parse_bandwidth("0Gbit").has_value());
+    BOOST_TEST(*parse_bandwidth("8bit") == 1u);
+    BOOST_TEST(*parse_bandwidth("0") == 0u);
+    std::string text = kMinimal;
+    text.replace(text.find("paths: 2"), 8, "paths: 2\n          link: {bandwidth: 1bit}");
+    const std::string error = only_error(text);
+    BOOST_TEST(contains(error, "t.yaml:12: topology.clients[0].sessions[0].link.bandwidth: '1bit' is not"), error);
+    BOOST_TEST(contains(error, "at least 1 B/s"), error);
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicated_key_is_an_error_naming_the_key_and_both_lines) {
+    const std::string error = only_error(std::string(kMinimal) + "settings:\n  queue_depth: 32\n  queue_depth: 64\n");
+    BOOST_TEST(contains(error, "t.yaml:17: settings.queue_depth: duplicated key (first at line 16)"), error);
+    // Anywhere in the file, also in mappings of values such as block-size weights.
+    std::string weights = kMinimal;
+    weights.replace(weights.find("ios: 100}"), 9, "ios: 100, block_sizes: {4KiB: 1, 4KiB: 3}}");
+    BOOST_TEST(contains(only_error(weights), "workload[0].block_sizes.4KiB: duplicated key"), only_error(weights));
+    BOOST_TEST(contains(only_error(std::string(kMinimal) + "workload:\n  - {device: vol0, ios: 1}\n"),
+                        "t.yaml:15: workload: duplicated key (first at line 13)"));
+}
+
 BOOST_AUTO_TEST_CASE(syntax_errors_name_the_line) {
     const std::string error = only_error("topology:\n  servers: [\n");
     BOOST_TEST(contains(error, "t.yaml:"), error);

@@ -124,9 +124,10 @@ BOOST_AUTO_TEST_CASE(io_while_disconnected_fails_without_queueing) {
     BOOST_TEST(device->write(0, data, false, sink, 0).error() == -EIO);
 }
 
-BOOST_AUTO_TEST_CASE(io_on_a_force_closed_device_reopens_it_and_never_reuses_the_id) {
-    // The server answers IO for an id it does not know with -ENOTCONN: the client re-opens the
-    // device (a new id) instead of failing its IO for good; without queueing that IO fails.
+BOOST_AUTO_TEST_CASE(io_on_a_force_closed_device_fails_until_remap_and_never_reuses_the_id) {
+    // The server answers IO for a force-closed id with -ENODEV: the device says it was closed by
+    // the server, its IO fails with -ENODEV (not re-opened behind the operator's back), and a
+    // remap opens it again with a new id.
     BlockCluster cluster;
     cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
     cluster.catalog.add_store("/srv/vol1", 1 << 20, {});
@@ -140,26 +141,74 @@ BOOST_AUTO_TEST_CASE(io_on_a_force_closed_device_reopens_it_and_never_reuses_the
     const std::uint32_t closed_id = first->info().device_id;
     BOOST_REQUIRE(first->write(0, data, false, sink, 7).has_value());
     BOOST_REQUIRE(cluster.run_until([&] { return !sink.results.empty(); }, kSecond));
-    BOOST_TEST(sink.status_of(7) == -EIO);
-    BOOST_REQUIRE(cluster.run_until([&] { return first->reopens() == 1u && first->state() == DeviceState::mapped; },
-                                    kSecond));
+    BOOST_TEST(sink.status_of(7) == -ENODEV);
+    BOOST_REQUIRE(cluster.run_until([&] { return first->state() == DeviceState::closed_by_server; }, kSecond));
+    cluster.run_for(100 * kMillisecond);
+    BOOST_TEST(first->state() == DeviceState::closed_by_server);  // stays so: nothing re-opens it
+    BOOST_TEST(first->reopens() == 0u);
+    BOOST_TEST(first->write(0, data, false, sink, 8).error() == -ENODEV);
+    BOOST_REQUIRE(client->remap(*first).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return first->state() == DeviceState::mapped; }, kSecond));
+    BOOST_TEST(first->remaps() == 1u);
     BOOST_TEST(first->info().device_id != closed_id);
-    BOOST_REQUIRE(first->write(0, data, false, sink, 8).has_value());
+    BOOST_REQUIRE(first->write(0, data, false, sink, 9).has_value());
     BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 2u; }, kSecond));
-    BOOST_TEST(sink.status_of(8) == 0);
+    BOOST_TEST(sink.status_of(9) == 0);
     BlockDevice* second = cluster.map(*client, 0, "vol1", AccessMode::rw);
     BOOST_REQUIRE(second != nullptr);
     BOOST_TEST(second->info().device_id != closed_id);
     BOOST_TEST(second->info().device_id != first->info().device_id);
 }
 
-BOOST_AUTO_TEST_CASE(io_for_a_device_the_server_forgot_waits_for_the_reopen) {
+BOOST_AUTO_TEST_CASE(a_force_closed_device_is_not_reopened_even_when_io_waits_for_reconnects) {
+    // With queue_while_reconnecting, IO the server did not serve for want of the device id waits
+    // for a re-open; a force close must not be mistaken for that.
     BlockCluster cluster;
     cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
     auto client = cluster.client(0, "alpha", 1, kSecond);
     BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
     BOOST_REQUIRE(device != nullptr);
     BOOST_REQUIRE(cluster.block_server->force_close("alpha", device->info().device_id).has_value());
+    std::vector<std::byte> data(4096, std::byte{0x5a});
+    Collect sink;
+    const fabric::Nanos start = cluster.world.now();
+    BOOST_REQUIRE(device->write(0, data, false, sink, 1).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return !sink.results.empty(); }, 2 * kSecond));
+    BOOST_TEST(sink.status_of(1) == -ENODEV);
+    BOOST_TEST(cluster.world.now() - start < 100 * kMillisecond);  // at once, not after the queueing time
+    BOOST_TEST(cluster.run_until([&] { return device->state() == DeviceState::closed_by_server; }, kSecond));
+    BOOST_TEST(device->reopens() == 0u);
+    BOOST_TEST(cluster.block_server->open_devices() == 0u);
+    // Unmap needs no CLOSE (the server has closed it) and leaves nothing behind.
+    BOOST_REQUIRE(client->unmap(*device, false).has_value());
+    cluster.run_for(100 * kMillisecond);
+    BOOST_TEST(client->transport().permits_in_use() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(io_for_a_device_the_server_forgot_waits_for_the_reopen) {
+    // A server that does not know the id (its session made anew, or the device closed by a CLOSE
+    // the client did not send: here one sent behind the client's back) answers -ENOTCONN: the
+    // client re-opens the device and the IO waits for that.
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha", 1, kSecond);
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    const auto close_behind_the_clients_back = [&] {
+        ibtrs::ClientSession& transport = client->transport();
+        std::array<std::byte, wire::kRnbdCloseSize> usr{};
+        (void)wire::encode_rnbd_close({device->info().device_id}, usr);
+        struct Shot : ibtrs::IoHandler {
+            void on_io_complete(std::uint64_t, int s) override { status = s; }
+            int status = 1;
+        } shot;
+        const ibtrs::Permit permit = *transport.get_permit();
+        BOOST_REQUIRE(transport.request(ibtrs::Dir::write, permit, usr, {}, shot, 0).has_value());
+        BOOST_REQUIRE(cluster.run_until([&] { return shot.status != 1; }, kSecond));
+        transport.put_permit(permit);
+        BOOST_REQUIRE(shot.status == 0);
+    };
+    close_behind_the_clients_back();
     std::vector<std::byte> data(4096, std::byte{0x5a});
     std::vector<std::byte> back(4096);
     Collect sink;
@@ -172,7 +221,7 @@ BOOST_AUTO_TEST_CASE(io_for_a_device_the_server_forgot_waits_for_the_reopen) {
     BOOST_TEST(sink.status_of(2) == 0);
     BOOST_TEST((back == data));
     // And again: every time the server forgets the device.
-    BOOST_REQUIRE(cluster.block_server->force_close("alpha", device->info().device_id).has_value());
+    close_behind_the_clients_back();
     BOOST_REQUIRE(device->write(0, data, false, sink, 3).has_value());
     BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 3u; }, kSecond));
     BOOST_TEST(sink.status_of(3) == 0);

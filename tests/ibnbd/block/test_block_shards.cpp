@@ -156,3 +156,34 @@ BOOST_AUTO_TEST_CASE(unmap_counts_the_copys_users_and_force_fails_its_io) {
     BOOST_TEST(client.transport().permits_in_use() == 0u);
     BOOST_TEST(cluster.block_server->open_devices() == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(a_force_close_seen_by_the_copy_closes_the_device_until_remap) {
+    // The server's -ENODEV reaches the copy on the second shard: the device (and so the copy)
+    // turns closed_by_server, IO waiting on the copy fails with -ENODEV instead of waiting, and a
+    // remap brings both back under a new id.
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    ShardedClient sharded(cluster, kSecond);
+    BlockClient& client = *sharded.client;
+    auto mapped = client.map("vol0", AccessMode::rw);
+    BOOST_REQUIRE(mapped.has_value());
+    BlockDevice& device = **mapped;
+    std::shared_ptr<ShardDevice> copy = device.shard_copy(1);
+    BOOST_REQUIRE(cluster.run_until([&] { return copy->state() == DeviceState::mapped; }, 5 * kSecond));
+    const std::uint32_t closed_id = device.info().device_id;
+    BOOST_REQUIRE(cluster.block_server->force_close("alpha", closed_id).has_value());
+    std::vector<std::byte> data(4096, std::byte{7});
+    Collect sink;
+    BOOST_REQUIRE(copy->write(0, data, false, sink, 1).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return copy->state() == DeviceState::closed_by_server; }, kSecond));
+    BOOST_TEST(sink.status_of(1) == -ENODEV);
+    BOOST_TEST(device.state() == DeviceState::closed_by_server);
+    BOOST_TEST(device.reopens() == 0u);
+    BOOST_TEST(copy->write(0, data, false, sink, 2).error() == -ENODEV);
+    BOOST_REQUIRE(client.remap(device).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return copy->state() == DeviceState::mapped; }, kSecond));
+    BOOST_TEST(copy->info().device_id != closed_id);
+    BOOST_REQUIRE(copy->write(0, data, false, sink, 3).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return sink.status_of(3) != 1; }, kSecond));
+    BOOST_TEST(sink.status_of(3) == 0);
+}

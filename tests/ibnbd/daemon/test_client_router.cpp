@@ -67,13 +67,15 @@ struct Fixture {
 
 BOOST_AUTO_TEST_CASE(new_sessions_spread_over_the_reactors_and_stay_on_theirs) {
     Fixture f(3);
-    for (const char* name : {"a", "b", "c", "d"}) BOOST_CHECK(f.call({{"cmd", "map"}, {"session", name}})["ok"]);
+    for (const char* name : {"a", "b", "c", "d"}) {
+        BOOST_CHECK(f.call({{"cmd", "map"}, {"session", name}, {"device", "vol0"}})["ok"]);
+    }
     BOOST_CHECK_EQUAL(*f.router->shard_of("a"), 0u);
     BOOST_CHECK_EQUAL(*f.router->shard_of("b"), 1u);
     BOOST_CHECK_EQUAL(*f.router->shard_of("c"), 2u);
     BOOST_CHECK_EQUAL(*f.router->shard_of("d"), 0u);  // the least loaded again
     // A second device of session b goes where b lives.
-    BOOST_CHECK(f.call({{"cmd", "map"}, {"session", "b"}})["ok"]);
+    BOOST_CHECK(f.call({{"cmd", "map"}, {"session", "b"}, {"device", "vol0"}})["ok"]);
     BOOST_CHECK_EQUAL(*f.router->shard_of("b"), 1u);
     BOOST_CHECK_EQUAL(f.call({{"cmd", "stats"}, {"session", "c"}})["session"], "c");
     f.threads.stop();
@@ -83,7 +85,7 @@ BOOST_AUTO_TEST_CASE(new_sessions_spread_over_the_reactors_and_stay_on_theirs) {
 
 BOOST_AUTO_TEST_CASE(each_shard_runs_on_its_own_reactor_thread) {
     Fixture f(3);
-    for (const char* name : {"a", "b", "c"}) (void)f.call({{"cmd", "map"}, {"session", name}});
+    for (const char* name : {"a", "b", "c"}) (void)f.call({{"cmd", "map"}, {"session", name}, {"device", "vol0"}});
     f.threads.stop();
     std::set<std::thread::id> all;
     for (auto& shard : f.shards) {
@@ -96,7 +98,7 @@ BOOST_AUTO_TEST_CASE(each_shard_runs_on_its_own_reactor_thread) {
 
 BOOST_AUTO_TEST_CASE(list_merges_every_shard_and_names_the_reactor) {
     Fixture f(2);
-    for (const char* name : {"a", "b", "c"}) (void)f.call({{"cmd", "map"}, {"session", name}});
+    for (const char* name : {"a", "b", "c"}) (void)f.call({{"cmd", "map"}, {"session", name}, {"device", "vol0"}});
     const Json listed = f.call({{"cmd", "list"}});
     BOOST_REQUIRE(listed["ok"]);
     BOOST_REQUIRE_EQUAL(listed["devices"].size(), 3u);
@@ -119,8 +121,8 @@ BOOST_AUTO_TEST_CASE(a_command_for_an_unknown_session_is_refused) {
 BOOST_AUTO_TEST_CASE(a_stopped_reactor_refuses_with_a_clear_error) {
     Fixture f(2);
     f.threads.reactor(1).stop();  // its queue now refuses tasks (-ESHUTDOWN)
-    const Json answer = f.call({{"cmd", "map"}, {"session", "a"}});
-    const Json second = f.call({{"cmd", "map"}, {"session", "b"}});  // placed on reactor 1
+    const Json answer = f.call({{"cmd", "map"}, {"session", "a"}, {"device", "vol0"}});
+    const Json second = f.call({{"cmd", "map"}, {"session", "b"}, {"device", "vol0"}});  // placed on reactor 1
     BOOST_CHECK(answer["ok"]);
     BOOST_CHECK(!second["ok"]);
     BOOST_CHECK_EQUAL(second["errno"], ESHUTDOWN);
