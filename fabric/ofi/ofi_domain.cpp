@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
 
 #include <rdma/fi_cm.h>
@@ -163,6 +164,7 @@ void Domain::unwatch(fid* queue) {
 
 bool Domain::prepare_sleep() {
     if (wait_fd_ < 0) return true;
+    errno = 0;  // fi_trywait runs the tcp connection manager too: see poll_cm()
     return fi_trywait(fabric_, waited_.data(), static_cast<int>(waited_.size())) == FI_SUCCESS;
 }
 
