@@ -1,6 +1,8 @@
 // Connections libfabric's tcp provider accepted that never become a connect request (issue 16,
-// D2): a peer that connects and closes, or sends part of a CM request and closes, leaves no
-// socket behind whatever errno the caller left set (ofi_cm.cpp, Domain::poll_cm).
+// D2; fabric/ofi/ofi_fabric.hpp, PENDING CONNECTIONS): a peer that connects and closes, or sends
+// part of a CM request and closes, leaves no socket behind whatever errno the caller left set; a
+// silent one is closed after OfiConfig::pending_timeout; beyond pending_limit the oldest are
+// closed; Listener::dropped_connections() counts the closed ones; real clients still connect.
 #define BOOST_TEST_MODULE fabric_ofi
 #include <boost/test/unit_test.hpp>
 
@@ -41,8 +43,10 @@ struct Requests : fabric::ListenerHandler, fabric::EndpointHandler {
 };
 
 struct Server {
-    Server() {
+    explicit Server(std::size_t limit, fabric::Nanos timeout) {
         fabric::ofi::OfiConfig config;
+        config.pending_limit = limit;
+        config.pending_timeout = timeout;
         auto created = fabric::ofi::OfiFabric::create(config);
         if (!created) return;
         fabric = std::move(*created);
@@ -79,6 +83,13 @@ int raw_connect(const fabric::Address& address) {
     return fd;
 }
 
+// True once the server closed its end: the peer reads end-of-file (or a reset).
+bool closed_by_server(int fd) {
+    char byte;
+    const ssize_t got = ::recv(fd, &byte, 1, MSG_DONTWAIT);
+    return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 std::size_t open_fds() {
     return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
                                                   std::filesystem::directory_iterator{}));
@@ -93,7 +104,7 @@ std::size_t open_fds() {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(peers_that_close_before_their_cm_request_leave_no_socket_behind) {
-    Server server;
+    Server server(0, 0);  // no sweeping: the provider alone must close these
     REQUIRE_FABRIC(server);
     server.poll_for(50ms);
     const std::size_t baseline = open_fds();
@@ -105,4 +116,51 @@ BOOST_AUTO_TEST_CASE(peers_that_close_before_their_cm_request_leave_no_socket_be
     const bool back = server.poll_until([&] { return open_fds() <= baseline; }, 5s);
     BOOST_TEST(back, "the server still holds " << open_fds() - baseline << " of 40 closed connections");
     BOOST_TEST(server.requests.count == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_connection_is_closed_after_the_pending_timeout) {
+    Server server(0, 300'000'000);
+    REQUIRE_FABRIC(server);
+    const int silent = raw_connect(server.listener->address());
+    const auto start = Clock::now();
+    BOOST_TEST(server.poll_until([&] { return closed_by_server(silent); }, 5s));
+    BOOST_TEST((Clock::now() - start >= 300ms));
+    BOOST_TEST(server.listener->dropped_connections() == 1u);
+    ::close(silent);
+
+    // A real client sends its CM request at once and is not affected.
+    fabric::ofi::OfiConfig config;
+    auto client = fabric::ofi::OfiFabric::create(config);
+    BOOST_REQUIRE(client.has_value());
+    Requests client_side;
+    auto endpoint = (*client)->connect(server.listener->address(), {}, {}, client_side, fabric::QueueSizes{});
+    BOOST_REQUIRE(endpoint.has_value());
+    BOOST_TEST(server.poll_until([&] {
+        (*client)->poll(16);
+        return client_side.established == 1 && server.requests.established == 1;
+    }, 5s));
+    server.poll_for(700ms);  // two sweeps later it is still connected
+    BOOST_TEST((*endpoint)->connected());
+    BOOST_TEST(server.listener->dropped_connections() == 1u);
+    endpoint->reset();
+    server.requests.endpoints.clear();
+}
+
+BOOST_AUTO_TEST_CASE(beyond_the_pending_limit_the_oldest_are_closed) {
+    Server server(4, 0);  // no timeout: only the limit acts
+    REQUIRE_FABRIC(server);
+    std::vector<int> older, newer;
+    for (int i = 0; i < 4; ++i) older.push_back(raw_connect(server.listener->address()));
+    server.poll_for(400ms);  // seen by a few sweeps: within the limit, nothing closed
+    for (const int fd : older) BOOST_TEST(!closed_by_server(fd));
+    for (int i = 0; i < 4; ++i) newer.push_back(raw_connect(server.listener->address()));
+    const auto all_closed = [&](const std::vector<int>& fds) {
+        return std::all_of(fds.begin(), fds.end(), closed_by_server);
+    };
+    BOOST_TEST(server.poll_until([&] { return all_closed(older); }, 5s));
+    server.poll_for(400ms);
+    for (const int fd : newer) BOOST_TEST(!closed_by_server(fd));
+    BOOST_TEST(server.listener->dropped_connections() == 4u);
+    for (const int fd : older) ::close(fd);
+    for (const int fd : newer) ::close(fd);
 }
