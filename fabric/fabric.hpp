@@ -427,6 +427,10 @@ class Listener {
 public:
     virtual ~Listener() = default;
     virtual const Address& address() const = 0;  // with the real port when 0 was asked for
+    // Connections the backend closed before they became a connect request, because they waited
+    // too long or too many waited (libfabric tcp: accepted sockets that sent no complete CM
+    // request; see the backend's page). 0 for backends without such a stage of their own.
+    virtual std::uint64_t dropped_connections() const { return 0; }
 };
 
 // ---- timers ----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ struct Options {
     std::int32_t max_reconnect_attempts = -1;
     std::uint32_t queue_while_reconnecting_ms = 0;
     std::size_t reactors = runtime::ReactorThreads::default_count();
+    std::uint32_t spin_polls = runtime::ReactorConfig{}.spin_polls;
     int verbosity = 0;
 };
 
@@ -78,7 +79,9 @@ int run(const Options& options) {
     config.transport.reconnect_jitter = config.transport.reconnect_delay / 4;
     config.transport.max_reconnect_attempts = options.max_reconnect_attempts;
     config.queue_while_reconnecting = std::uint64_t{options.queue_while_reconnecting_ms} * ibtrs::kMillisecond;
-    runtime::ReactorThreads threads(options.reactors);
+    runtime::ReactorConfig reactor_config;
+    reactor_config.spin_polls = options.spin_polls;
+    runtime::ReactorThreads threads(options.reactors, reactor_config);
     std::vector<std::unique_ptr<Shard>> shards;
     std::vector<daemon::ClientShard> routes;
     std::vector<daemon::ReactorPeer> peers;
@@ -153,6 +156,10 @@ int main(int argc, char** argv) {
                    "reactor threads: each session's IO and NBD connections are spread over them, its control "
                    "runs on the least busy one (default: one per core)")
         ->check(CLI::Range(std::size_t{1}, runtime::ReactorThreads::kMaxReactors));
+    app.add_option("--spin-polls", options.spin_polls,
+                   "empty reactor rounds polled after the last work before sleeping (a bounded busy-poll that "
+                   "keeps wake-ups off closely spaced requests; 0: sleep at once)")
+        ->check(CLI::Range(0u, 1000000u));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug");
     CLI11_PARSE(app, argc, argv);
     ibnbd::log().set_level(options.verbosity >= 2 ? spdlog::level::debug

@@ -38,6 +38,9 @@ struct Options {
     std::uint32_t hb_missed = 5;
     std::string control_socket;
     std::size_t reactors = runtime::ReactorThreads::default_count();
+    std::uint32_t spin_polls = runtime::ReactorConfig{}.spin_polls;
+    std::uint32_t max_pending_handshakes = ibtrs::ServerConfig{}.max_pending_handshakes;
+    std::uint32_t handshake_timeout_ms = 10000;
     int verbosity = 0;
 };
 
@@ -70,7 +73,10 @@ std::string listen_host(const Options& options) {
 Expected<std::unique_ptr<Shard>, int> open_shard(const Options& options, block::DeviceLedger& ledger,
                                                  runtime::Reactor& reactor) {
     auto shard = std::make_unique<Shard>();
-    auto fabric = daemon::open_fabric(options.fabric, options.provider, listen_host(options));
+    // Connections not yet connect requests get the same bounds as those in the RTRS handshake.
+    const daemon::PendingBounds pending{options.max_pending_handshakes,
+                                        std::uint64_t{options.handshake_timeout_ms} * ibtrs::kMillisecond};
+    auto fabric = daemon::open_fabric(options.fabric, options.provider, listen_host(options), pending);
     if (!fabric) {
         fmt::print(stderr, "ibnbd-server: {}\n", fabric.error());
         return unexpected(1);
@@ -91,6 +97,8 @@ Expected<std::unique_ptr<Shard>, int> open_shard(const Options& options, block::
     config.queue_depth = options.queue_depth;
     config.chunk_size = options.chunk_size;
     config.heartbeat = {std::uint64_t{options.hb_interval_ms} * ibtrs::kMillisecond, options.hb_missed};
+    config.max_pending_handshakes = options.max_pending_handshakes;
+    config.handshake_timeout = std::uint64_t{options.handshake_timeout_ms} * ibtrs::kMillisecond;
     auto server = ibtrs::Server::create(*shard->fabric.fabric, config, *shard->blocks);
     if (!server) {
         fmt::print(stderr, "ibnbd-server: queue depth {} with chunk size {} is invalid (chunk: power of two "
@@ -149,7 +157,9 @@ int shut_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThrea
 }
 
 int run(const Options& options) {
-    runtime::ReactorThreads threads(options.reactors);
+    runtime::ReactorConfig reactor_config;
+    reactor_config.spin_polls = options.spin_polls;
+    runtime::ReactorThreads threads(options.reactors, reactor_config);
     block::DeviceLedger ledger;
     ibtrs::SessionDirectory directory(threads.size());
     std::vector<std::unique_ptr<Shard>> shards;
@@ -223,6 +233,17 @@ int main(int argc, char** argv) {
                    "reactor threads: each session with all its connections and IO runs on one of them, sessions "
                    "are spread over all (default: one per core)")
         ->check(CLI::Range(std::size_t{1}, runtime::ReactorThreads::kMaxReactors));
+    app.add_option("--max-pending-handshakes", options.max_pending_handshakes,
+                   "connections that have not completed their handshake, per reactor, beyond which new ones are "
+                   "closed or refused (-EBUSY); 0: no limit")
+        ->check(CLI::Range(0u, 1000000u));
+    app.add_option("--handshake-timeout-ms", options.handshake_timeout_ms,
+                   "a connection that has not completed its handshake by then is closed; 0: no timeout")
+        ->check(CLI::Range(0u, 3600000u));
+    app.add_option("--spin-polls", options.spin_polls,
+                   "empty reactor rounds polled after the last work before sleeping (a bounded busy-poll that "
+                   "keeps wake-ups off closely spaced requests; 0: sleep at once)")
+        ->check(CLI::Range(0u, 1000000u));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug (every state transition)");
     CLI11_PARSE(app, argc, argv);
     ibnbd::log().set_level(options.verbosity >= 2 ? spdlog::level::debug

@@ -125,7 +125,54 @@ void Server::admit_here(Detached request, const wire::ConnReq& req, std::size_t 
     });
 }
 
+std::size_t Server::pending_handshakes() const {
+    std::size_t pending = 0;
+    for (const auto& [uuid, session] : sessions_) {
+        for (const auto& [sess_uuid, path] : session->paths_) pending += path->pending_connections();
+    }
+    return pending;
+}
+
+std::uint64_t Server::dropped_connections() const {
+    std::uint64_t dropped = 0;
+    for (const auto& listener : listeners_) dropped += listener->dropped_connections();
+    return dropped;
+}
+
+ServerPath* Server::oldest_connecting_path(const wire::ConnReq& req) {
+    ServerPath* oldest = nullptr;
+    for (auto& [paths_uuid, session] : sessions_) {
+        for (auto& [sess_uuid, path] : session->paths_) {
+            if (path->pending_connections() == 0) continue;
+            if (paths_uuid == req.paths_uuid && sess_uuid == req.sess_uuid) continue;  // the one it joins
+            if (oldest == nullptr || path->created() < oldest->created()) oldest = path.get();
+        }
+    }
+    return oldest;
+}
+
+// At the limit, the paths that have waited longest for their handshake are closed: clients that
+// connect and go silent cannot keep a new client out for longer than its own handshake takes.
+bool Server::make_handshake_room(const wire::ConnReq& req) {
+    if (config_.max_pending_handshakes == 0) return true;
+    std::size_t pending = pending_handshakes();
+    while (pending >= config_.max_pending_handshakes) {
+        ServerPath* oldest = oldest_connecting_path(req);
+        if (oldest == nullptr) return false;  // all of them are this request's own path
+        pending -= oldest->pending_connections();
+        ++stats_.handshakes_dropped;
+        oldest->close("too many pending handshakes");
+    }
+    return true;
+}
+
 int Server::admit(fabric::DetachedConnectRequest& request, const wire::ConnReq& req) {
+    // Before a session or path is made for it. Only a connection of a path that already waits
+    // can find no room (nothing else to close), so no new session was placed for it.
+    if (!make_handshake_room(req)) {
+        ++stats_.handshakes_refused;
+        return -EBUSY;
+    }
     auto found = sessions_.find(req.paths_uuid);
     if (found == sessions_.end()) {
         if (!req.first_conn) return -ENXIO;  // not the first connection request for this session

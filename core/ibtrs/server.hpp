@@ -18,6 +18,10 @@
 //   still read or write them. The client retries after its reconnect delay.
 //   After INFO_REQ (§1.5): a name with '/' or '.' (-EINVAL) or a name used by another session
 //   (-EPERM) closes the path.
+//   Handshake limits (ServerConfig): with max_pending_handshakes connections already waiting for
+//   their path's INFO exchange, the paths that have waited longest are closed to make room (so a
+//   flood of silent clients cannot keep a real one out); when only the request's own path waits,
+//   the request is refused with -EBUSY. A path not connected within handshake_timeout is closed.
 //
 // REACTORS
 //     A server on several reactors has one Server per reactor, joined by join(): they share a
@@ -50,6 +54,9 @@ struct ServerStats {
     std::uint64_t stale_paths_closed = 0;  // a client reconnected before we saw its path die
     std::uint64_t refused_while_draining = 0;  // reconnects refused until the old path drained
     std::uint64_t handed_over = 0;  // connect requests handed to the reactor owning their session
+    std::uint64_t handshakes_dropped = 0;    // paths closed: the oldest at max_pending_handshakes
+    std::uint64_t handshakes_refused = 0;    // refused with -EBUSY: nothing else to drop
+    std::uint64_t handshakes_timed_out = 0;  // paths closed: not connected within handshake_timeout
 };
 
 class Server;
@@ -80,6 +87,10 @@ public:
     const ServerConfig& config() const { return config_; }
     ServerHandler& handler() { return handler_; }
     const ServerStats& stats() const { return stats_; }
+    // Connections that have not completed the handshake now (see max_pending_handshakes).
+    std::size_t pending_handshakes() const;
+    // Connections the listeners' backend closed before they became connect requests.
+    std::uint64_t dropped_connections() const;
     std::size_t session_count() const { return sessions_.size(); }
     ServerSession* find_session(std::string_view name);
     std::vector<ServerSession*> sessions();
@@ -99,6 +110,8 @@ private:
     void admit_here(Detached request, const wire::ConnReq& req, std::size_t origin);
     void hand_over(Detached request, const wire::ConnReq& req, std::size_t origin, std::size_t owner);
     int admit(fabric::DetachedConnectRequest& request, const wire::ConnReq& req);
+    bool make_handshake_room(const wire::ConnReq& req);
+    ServerPath* oldest_connecting_path(const wire::ConnReq& req);
     void reject(fabric::DetachedConnectRequest& request, int error);
     // Records a session's name for the whole group; false when another session has it.
     bool take_name(const ServerSession& session, std::string_view name);

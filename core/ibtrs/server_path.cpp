@@ -42,13 +42,23 @@ ServerPath::ServerPath(Server& server, ServerSession& session, const wire::ConnR
       peer_(peer),
       local_(local),
       name_(peer.host + "@" + local.host),
+      created_(server.fabric().now()),
       conns_(first_request.cid_num),
       heartbeat_(server.config().heartbeat),
       timers_(server.fabric(), *this) {}
 
 ServerPath::~ServerPath() = default;
 
+std::size_t ServerPath::pending_connections() const {
+    if (state_ != ServerPathState::connecting) return 0;
+    const auto accepted = [](const auto& conn) { return conn != nullptr; };
+    return static_cast<std::size_t>(std::count_if(conns_.begin(), conns_.end(), accepted));
+}
+
 Status<int> ServerPath::init() {
+    if (const fabric::Nanos timeout = server_.config().handshake_timeout; timeout != 0) {
+        timers_.start(handshake_timer, timeout);
+    }
     auto chunks = RegisteredBuffer::register_external(fabric_, session_.all_chunks(),
                                                       fabric::access_local_write | fabric::access_remote_write);
     auto info = RegisteredBuffer::create(fabric_, wire::kInfoReqSize + wire::info_rsp_size(1),
@@ -110,6 +120,10 @@ void ServerPath::on_timer(std::uint64_t cookie) {
     timers_.fired(cookie);
     if (cookie == heartbeat_timer) return heartbeat_tick();
     if (cookie == drain_timer) finish_close();
+    if (cookie == handshake_timer && state_ == ServerPathState::connecting) {
+        ++server_.stats_.handshakes_timed_out;
+        close("handshake timed out");
+    }
 }
 
 // ---- events ------------------------------------------------------------------------------------
@@ -205,6 +219,7 @@ void ServerPath::on_info_request(std::uint32_t byte_len) {
     }
     session_.name_ = req->pathname;
     set_state(ServerPathState::connected, "INFO exchanged");
+    timers_.cancel(handshake_timer);
     for (auto& conn : conns_) {
         if (conn->established && !post_receive_credits(*conn)) return close("posting receives failed");
     }
@@ -378,6 +393,7 @@ void ServerPath::close(std::string_view reason) {
     if (state_ == ServerPathState::closing || state_ == ServerPathState::closed) return;
     set_state(ServerPathState::closing, reason);
     timers_.cancel(heartbeat_timer);
+    timers_.cancel(handshake_timer);
     drain_pending_ = 0;
     for (auto& conn : conns_) {
         if (conn && conn->endpoint && conn->established && !conn->drained) {

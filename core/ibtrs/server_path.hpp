@@ -45,6 +45,9 @@ public:
     void close(std::string_view reason);
 
     ServerPathState state() const { return state_; }
+    // Accepted connections waiting for the INFO exchange: all of them while connecting, else 0.
+    std::size_t pending_connections() const;
+    fabric::Nanos created() const { return created_; }
     bool closed() const { return state_ == ServerPathState::closed; }
     const std::string& name() const { return name_; }
     const fabric::Address& peer() const { return peer_; }
@@ -56,7 +59,7 @@ public:
 
 private:
     struct Connection;
-    enum TimerKind : std::uint64_t { heartbeat_timer, drain_timer, timer_kinds };
+    enum TimerKind : std::uint64_t { heartbeat_timer, drain_timer, handshake_timer, timer_kinds };
 
     void on_timer(std::uint64_t cookie) override;
     void on_cm_event(Connection& conn, const fabric::CmEvent& event);
@@ -91,6 +94,7 @@ private:
     const fabric::Address peer_;
     const fabric::Address local_;
     const std::string name_;
+    const fabric::Nanos created_;
     ServerPathState state_ = ServerPathState::connecting;
     std::vector<std::unique_ptr<Connection>> conns_;
     RegisteredBuffer chunks_mr_;    // the session's chunks, remote-write access, for this path

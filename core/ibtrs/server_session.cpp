@@ -1,8 +1,8 @@
 #include "core/ibtrs/server_session.hpp"
 
+#include <sys/mman.h>
+
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/ibtrs/server.hpp"
 #include "core/ibtrs/server_path.hpp"
@@ -10,17 +10,19 @@
 
 namespace ibnbd::ibtrs {
 
-void ServerSession::FreeAligned::operator()(std::byte* p) const { std::free(p); }
+void ServerSession::Unmap::operator()(std::byte* p) const { ::munmap(p, bytes); }
 
 ServerSession::ServerSession(Server& server, const Uuid& paths_uuid, std::uint32_t queue_depth,
                              std::uint32_t chunk_size)
     : server_(server), paths_uuid_(paths_uuid), queue_depth_(queue_depth), chunk_size_(chunk_size),
       slots_(queue_depth) {
+    // Page-aligned zero pages, given out by the kernel as IO first touches them: zeroing the pool
+    // here cost every connect request that creates a session its whole size (64 MiB at the
+    // defaults), which made a flood of handshakes that never complete a CPU flood (issue 16, D2).
     const std::size_t bytes = std::size_t{queue_depth} * chunk_size;
-    auto* memory = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
-    assert(memory != nullptr);
-    std::memset(memory, 0, bytes);
-    chunks_.reset(memory);
+    void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert(memory != MAP_FAILED);
+    chunks_ = std::unique_ptr<std::byte, Unmap>(static_cast<std::byte*>(memory), Unmap{bytes});
 }
 
 ServerSession::~ServerSession() = default;

@@ -125,10 +125,11 @@ private:
     std::string name_;
     const std::uint32_t queue_depth_;
     const std::uint32_t chunk_size_;
-    struct FreeAligned {
+    struct Unmap {
+        std::size_t bytes;
         void operator()(std::byte* p) const;
     };
-    std::unique_ptr<std::byte, FreeAligned> chunks_;
+    std::unique_ptr<std::byte, Unmap> chunks_;
     std::vector<Slot> slots_;
     std::uint32_t busy_chunks_ = 0;
     std::map<Uuid, std::unique_ptr<ServerPath>> paths_;  // by sess_uuid

@@ -85,6 +85,13 @@ struct ServerConfig {
     // say so in the accept (NEW_RKEY_F), as the kernel's server does with always_invalidate=Y.
     // The key does not change yet: this is the wire format of key rotation, without rotation.
     bool key_responses = false;
+    // Connections that have not completed the RTRS handshake (accepted for a path whose INFO
+    // exchange has not happened): at most max_pending_handshakes at once on this Server (one
+    // reactor's), beyond which connect requests are refused with -EBUSY; a path still not
+    // connected handshake_timeout after it was created is closed. Both bound what clients that
+    // connect and go silent can hold (issue 16, D2). 0 turns a bound off.
+    std::uint32_t max_pending_handshakes = 128;
+    fabric::Nanos handshake_timeout = 10 * kSecond;
 };
 
 // Per-path statistics (the kernel's stats/rdma, stats/reconnects and cur_latency).

@@ -2,6 +2,7 @@
 // only compared with live objects, never dereferenced, so events of destroyed objects are
 // dropped safely.
 #include <array>
+#include <cerrno>
 
 #include <rdma/fi_cm.h>
 #include <rdma/fi_eq.h>
@@ -39,6 +40,15 @@ std::size_t Domain::poll_cm(std::size_t budget) {
     alignas(fi_eq_cm_entry) std::array<std::byte, sizeof(fi_eq_cm_entry) + kCmDataRoom> buffer{};
     while (delivered < budget) {
         std::uint32_t event = 0;
+        // fi_eq_read runs the tcp provider's connection manager, which reads a connection's CM
+        // request (or answer) and, when recv() returns fewer bytes than a header, takes the
+        // error from errno without checking that recv() set it: at end-of-file (a peer that
+        // connected and closed, or sent a few bytes and closed) errno is whatever the last failed
+        // call of this thread left, often EAGAIN from a non-blocking read, and the provider then
+        // keeps the socket as "try again". It stays in CLOSE-WAIT for good, always readable, so
+        // the event queue's wait fd never lets the reactor sleep (libfabric 1.17, rx_cm_data()).
+        // With errno cleared, end-of-file reads as an error and the provider closes the socket.
+        errno = 0;
         const ssize_t read = fi_eq_read(eq_, &event, buffer.data(), buffer.size(), 0);
         if (read == -FI_EAGAIN) break;
         if (read == -FI_EAVAIL) {

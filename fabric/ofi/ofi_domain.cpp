@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
 
 #include <rdma/fi_cm.h>
@@ -14,6 +15,7 @@
 
 #include "fabric/ofi/ofi_endpoint.hpp"
 #include "fabric/ofi/ofi_errors.hpp"
+#include "fabric/ofi/ofi_listener.hpp"
 #include "fabric/ofi/ofi_log.hpp"
 
 namespace ibnbd::fabric::ofi {
@@ -105,6 +107,7 @@ Status<Errc> Domain::open_resources(const OfiConfig& config) {
         return unexpected(errc_from_fi_return(ret));
     }
     learn_traits();
+    start_sweeper(config);
     if (!traits_.mr_prov_key) {
         ret = fi_mr_reg(domain_, &null_byte_, 1, FI_REMOTE_WRITE, 0, kNullKey, 0, &null_mr_, nullptr);
         if (ret != 0) {
@@ -130,6 +133,31 @@ int Domain::open_event_queue() {
     stop_waiting();
     eq_attr.wait_obj = FI_WAIT_NONE;
     return fi_eq_open(fabric_, &eq_attr, &eq_, nullptr);
+}
+
+// The EQ's wait set holds the sockets the provider accepted until their CM request is complete.
+void Domain::start_sweeper(const OfiConfig& config) {
+    int eq_wait = -1;
+    // Only an FI_WAIT_FD queue answers FI_GETWAIT with an int (a POLLFD one expects a struct).
+    if (wait_fd_ < 0 || fi_control(&eq_->fid, FI_GETWAIT, &eq_wait) != 0) eq_wait = -1;
+    sweeper_.emplace(eq_wait, PendingLimits{config.pending_limit, config.pending_timeout});
+}
+
+std::size_t Domain::sweep_pending(Nanos now) {
+    if (!sweeps()) return 0;
+    std::vector<std::uint16_t> ports;
+    for (const OfiListener* listener : listeners_) ports.push_back(listener->address().port);
+    std::vector<std::uint16_t> dropped;
+    if (sweeper_->sweep(now, ports, &dropped) != 0) {
+        ofi_log().debug("closed {} of {} connections waiting for their CM request", dropped.size(),
+                        sweeper_->waiting());
+    }
+    for (const std::uint16_t port : dropped) {
+        for (OfiListener* listener : listeners_) {
+            if (listener->address().port == port) listener->count_dropped();
+        }
+    }
+    return sweeper_->waiting();
 }
 
 // No wait fd from here on: wait_fd() is -1 and the reactor polls this domain when idle.
@@ -163,6 +191,7 @@ void Domain::unwatch(fid* queue) {
 
 bool Domain::prepare_sleep() {
     if (wait_fd_ < 0) return true;
+    errno = 0;  // fi_trywait runs the tcp connection manager too: see poll_cm()
     return fi_trywait(fabric_, waited_.data(), static_cast<int>(waited_.size())) == FI_SUCCESS;
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 
 #include "fabric/fabric.hpp"
 #include "fabric/ofi/ofi_fabric.hpp"
+#include "fabric/ofi/ofi_pending.hpp"
 
 namespace ibnbd::fabric::ofi {
 
@@ -83,6 +85,12 @@ public:
 
     // Delivers connection events (ofi_cm.cpp). Returns the number of callbacks made.
     std::size_t poll_cm(std::size_t budget);
+    // Bounds the connections the provider accepted on a listener that have not become a connect
+    // request yet (ofi_pending.hpp); counts the ones closed in their listener's stats. Returns how
+    // many were waiting. Without listeners (or limits) it does nothing.
+    std::size_t sweep_pending(Nanos now);
+    bool sweeps() const { return sweeper_.has_value() && sweeper_->enabled() && !listeners_.empty(); }
+    const PendingSweeper* sweeper() const { return sweeper_ ? &*sweeper_ : nullptr; }
     // Delivers completions and endpoint events, round robin. Returns the number of callbacks.
     std::size_t poll_endpoints(std::size_t budget);
 
@@ -90,6 +98,7 @@ private:
     Domain() = default;
     Status<Errc> open_resources(const OfiConfig& config);
     int open_event_queue();
+    void start_sweeper(const OfiConfig& config);
     void stop_waiting();
     void learn_traits();
     void compact_endpoints();
@@ -115,6 +124,7 @@ private:
     bool polling_ = false;
     int wait_fd_ = -1;             // epoll over the EQ's and the CQs' wait fds
     std::vector<fid*> waited_;     // the EQ and every CQ, for fi_trywait
+    std::optional<PendingSweeper> sweeper_;  // over the EQ's wait set
 };
 
 }  // namespace ibnbd::fabric::ofi

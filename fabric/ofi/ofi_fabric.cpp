@@ -1,5 +1,6 @@
 #include "fabric/ofi/ofi_fabric.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "fabric/ofi/ofi_address.hpp"
@@ -21,22 +22,37 @@ Expected<std::unique_ptr<OfiFabric>, Errc> OfiFabric::create(const OfiConfig& co
 OfiFabric::OfiFabric(std::unique_ptr<Domain> domain, std::string name)
     : domain_(std::move(domain)), name_(std::move(name)) {}
 
-OfiFabric::~OfiFabric() = default;
+OfiFabric::~OfiFabric() {
+    if (sweep_timer_ != 0) cancel_timer(sweep_timer_);
+}
 
 bool OfiFabric::imm_consumes_recv() const {
     return domain_->traits().imm_consumes_recv;
 }
 
-
-
-
-
-
 Expected<std::unique_ptr<Listener>, Errc> OfiFabric::listen(const Address& address,
                                                             ListenerHandler& handler) {
     auto listener = OfiListener::create(*domain_, address, handler);
     if (!listener) return unexpected(listener.error());
+    if (sweep_timer_ == 0 && domain_->sweeps()) arm_sweep(0);
     return std::unique_ptr<Listener>(std::move(*listener));
+}
+
+void OfiFabric::arm_sweep(Nanos delay) {
+    sweep_timer_ = start_timer(delay, *this, 0);
+}
+
+void OfiFabric::on_timer(std::uint64_t) {
+    sweep_timer_ = 0;
+    if (!domain_->sweeps()) return;  // the last listener is gone; listen() starts again
+    const std::size_t waiting = domain_->sweep_pending(now());
+    constexpr Nanos kShortest = 100'000'000;
+    constexpr Nanos kLongest = 1'000'000'000;
+    const PendingSweeper& sweeper = *domain_->sweeper();
+    Nanos period = sweeper.timeout() != 0 ? std::clamp(sweeper.timeout() / 4, kShortest, kLongest) : kLongest;
+    // Filling up: look again soon, so that a flood stays near the limit.
+    if (sweeper.limit() != 0 && 2 * waiting >= sweeper.limit()) period = kShortest;
+    arm_sweep(period);
 }
 
 Expected<std::unique_ptr<Endpoint>, Errc> OfiFabric::connect(const Address& destination,

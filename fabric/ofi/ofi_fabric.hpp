@@ -132,6 +132,22 @@
 //     fail with not_supported and post nothing. Over ofi, IBTRS cannot serve the kernel client's
 //     NEED_INVAL reads nor rotate keys per IO; the upper layers must refuse those modes.
 //
+// PENDING CONNECTIONS
+//     tcp accepts every TCP connection to a listener at once and reports it (FI_CONNREQ) only
+//     when its CM request is complete; until then the provider keeps the socket with no limit and
+//     no timeout, so anyone who can reach the port could hold descriptors of this process for
+//     good. While a listener exists this backend sweeps those connections (ofi_pending.hpp) from
+//     a timer, every pending_timeout / 4 (between 100 ms and 1 s; 100 ms while half the limit is
+//     reached): beyond OfiConfig::pending_limit the oldest are shut down, and so is each one
+//     waiting longer than pending_timeout. The provider then reads end-of-file and closes them;
+//     the client of such a connection sees it closed. Listener::dropped_connections() counts
+//     them. A client of this backend sends its request at once, well within any sane timeout.
+//     Connections that did send their request are the listener handler's: it answers them, and
+//     the protocol above bounds what follows (ibtrs::ServerConfig::max_pending_handshakes).
+//     The provider's end-of-file handling needs errno cleared before each event-queue read
+//     (ofi_cm.cpp says why): without that, a peer that connected and closed left a socket in
+//     CLOSE-WAIT for good, and a readable one, which kept the reactor from sleeping.
+//
 // WAITING WHEN IDLE
 //     The event queue and every endpoint's CQ are opened with FI_WAIT_FD where the provider
 //     supports it (tcp does): wait_fd() is an epoll descriptor over their wait objects, readable
@@ -161,9 +177,14 @@ struct OfiConfig {
     std::string domain_node;
     // Sends and RDMA writes complete only once the peer placed the data (FI_DELIVERY_COMPLETE).
     bool delivery_complete = true;
+    // Connections a listener's provider accepted that have not sent a complete CM request (tcp):
+    // at most pending_limit wait at once, each at most pending_timeout; the oldest beyond the
+    // limit and the expired ones are closed (see PENDING CONNECTIONS). 0 turns a bound off.
+    std::size_t pending_limit = 256;
+    Nanos pending_timeout = 10'000'000'000;
 };
 
-class OfiFabric final : public HostFabric {
+class OfiFabric final : public HostFabric, private TimerHandler {
 public:
     // Opens fabric, domain and event queue. Errors: backend_error (no such provider, or the
     // provider lacks FI_EP_MSG with FI_MSG | FI_RMA, 4-byte CQ data or write-after-write
@@ -204,9 +225,13 @@ public:
 
 private:
     OfiFabric(std::unique_ptr<Domain> domain, std::string name);
+    // The pending-connection sweep, on a timer while there is a listener.
+    void arm_sweep(Nanos delay);
+    void on_timer(std::uint64_t cookie) override;
 
     std::unique_ptr<Domain> domain_;
     std::string name_;
+    TimerId sweep_timer_ = 0;
 };
 
 }  // namespace ibnbd::fabric::ofi

@@ -22,12 +22,15 @@ public:
     ~OfiListener() override;
 
     const Address& address() const override { return address_; }
+    std::uint64_t dropped_connections() const override { return dropped_; }
 
     // ---- for the Domain ----
     const fid* provider_fid() const { return pep_ ? &pep_->fid : nullptr; }
     // Presents one FI_CONNREQ to the handler; takes ownership of `request`. An unanswered
     // request is rejected when the handler returns.
     void on_connect_request(fi_info* request, std::span<const std::byte> private_data);
+    // The domain's sweep closed a connection accepted on this listener (ofi_pending.hpp).
+    void count_dropped() { ++dropped_; }
 
 private:
     OfiListener(Domain& domain, ListenerHandler& handler);
@@ -40,6 +43,7 @@ private:
     // answered) finds that out instead of rejecting through a closed pep.
     std::shared_ptr<fid_pep> pep_;
     Address address_;
+    std::uint64_t dropped_ = 0;
 };
 
 // Valid only during ListenerHandler::on_connect_request().

@@ -7,7 +7,7 @@
 namespace ibnbd::daemon {
 
 Expected<OpenedFabric, std::string> open_fabric(const std::string& kind, const std::string& provider,
-                                                const std::string& address) {
+                                                const std::string& address, const PendingBounds& pending) {
     // The fabric is heap-allocated and owned by the result; the adapter keeps a reference to it.
     if (kind == "verbs") {
         fabric::verbs::VerbsConfig config;
@@ -28,6 +28,8 @@ Expected<OpenedFabric, std::string> open_fabric(const std::string& kind, const s
     // it does not need the tcp provider's extra acknowledgement per operation (a third of the
     // round trip on loopback, bench/README.md).
     config.delivery_complete = false;
+    config.pending_limit = pending.limit;
+    config.pending_timeout = pending.timeout;
     auto opened = fabric::ofi::OfiFabric::create(config);
     if (!opened) {
         return unexpected("cannot open libfabric provider '" + provider + "' (" +

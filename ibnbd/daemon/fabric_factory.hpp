@@ -11,6 +11,14 @@
 
 namespace ibnbd::daemon {
 
+// Connections a listener accepted that have not sent their connect request yet (libfabric tcp
+// keeps them without limits of its own: fabric/ofi/ofi_fabric.hpp, PENDING CONNECTIONS).
+// 0 turns a bound off. Ignored by verbs, where the kernel's rdma_cm has them.
+struct PendingBounds {
+    std::size_t limit = 256;
+    fabric::Nanos timeout = 10'000'000'000;
+};
+
 struct OpenedFabric {
     std::unique_ptr<fabric::Fabric> fabric;
     std::unique_ptr<runtime::Pollable> pollable;
@@ -18,6 +26,6 @@ struct OpenedFabric {
 
 // Errors: a sentence saying what failed and what to check.
 Expected<OpenedFabric, std::string> open_fabric(const std::string& kind, const std::string& provider,
-                                                const std::string& address);
+                                                const std::string& address, const PendingBounds& pending = {});
 
 }  // namespace ibnbd::daemon

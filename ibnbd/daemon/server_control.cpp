@@ -43,7 +43,12 @@ Json stats_of(const ServerShard& shard) {
             {"connect_requests", t.connect_requests},
             {"handed_over", t.handed_over},
             {"rejected", t.rejected},
-            {"violations", t.violations}};
+            {"violations", t.violations},
+            {"pending_handshakes", shard.server.pending_handshakes()},
+            {"handshakes_dropped", t.handshakes_dropped},
+            {"handshakes_refused", t.handshakes_refused},
+            {"handshakes_timed_out", t.handshakes_timed_out},
+            {"connections_dropped", shard.server.dropped_connections()}};
 }
 
 Json merge_stats(std::vector<Json> answers) {

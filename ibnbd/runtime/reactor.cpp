@@ -129,12 +129,7 @@ void Reactor::sleep() {
         if (!pollable->prepare_sleep()) return;  // something is pending: poll again
     }
     if (epoll_dirty_) rebuild_epoll();
-    std::int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.max_sleep).count();
-    for (Pollable* pollable : pollables_) {
-        const std::int64_t deadline = pollable->next_deadline_ns();
-        if (deadline >= 0) timeout_ns = std::min(timeout_ns, deadline);
-    }
-    const int timeout_ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    const int timeout_ms = sleep_timeout_ms();
     std::array<epoll_event, 16> ready{};
     ++stats_.sleeps;
     const int count = epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), timeout_ms);
@@ -143,8 +138,23 @@ void Reactor::sleep() {
         std::uint64_t drained = 0;
         (void)!::read(wake_fd_, &drained, sizeof drained);
     }
-    idle_rounds_ = 0;
+    // The next round polls everything; if it finds nothing, sleep again at once.
+    idle_rounds_ = config_.spin_polls;
     woke_ = true;
+}
+
+int Reactor::sleep_timeout_ms() const {
+    using std::chrono::duration_cast;
+    using std::chrono::nanoseconds;
+    const std::int64_t fdless_ns = duration_cast<nanoseconds>(config_.fdless_poll).count();
+    std::int64_t timeout_ns = duration_cast<nanoseconds>(config_.max_sleep).count();
+    for (const Pollable* pollable : pollables_) {
+        if (pollable->wait_fd() < 0) timeout_ns = std::min(timeout_ns, fdless_ns);
+        const std::int64_t deadline = pollable->next_deadline_ns();
+        if (deadline >= 0) timeout_ns = std::min(timeout_ns, deadline);
+    }
+    // Rounded up: waking before a deadline would only find it not yet due and sleep again.
+    return static_cast<int>((timeout_ns + 999'999) / 1'000'000);
 }
 
 void Reactor::run() {

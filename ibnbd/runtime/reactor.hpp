@@ -3,10 +3,14 @@
 //
 // LOOP
 //   Poll every Pollable and run queued tasks. While there is work, keep polling. After
-//   spin_polls empty rounds in a row, sleep in epoll_wait on the pollables' wait fds and the
-//   reactor's own eventfd, for at most max_sleep or until the nearest deadline a pollable asked
-//   for, unless a pollable's prepare_sleep() says work is pending; a pollable without a wait fd
-//   is thus polled at least every max_sleep while idle. Busy periods never sleep.
+//   spin_polls empty rounds in a row (a bounded busy-poll: work that follows work closely is
+//   seen without a wake-up), sleep in epoll_wait on the pollables' wait fds and the reactor's
+//   own eventfd, until the nearest deadline a pollable asked for (at most max_sleep), unless a
+//   pollable's prepare_sleep() says work is pending. A pollable without a wait fd caps the sleep
+//   at fdless_poll, so it is still polled that often. Busy periods never sleep.
+//   A wake-up that brings no work (a timeout, a signal for something already handled) goes back
+//   to sleep after one round instead of spinning again: an idle reactor makes a few system calls
+//   per wake-up, and wakes only for its sources and deadlines (issue 16, D9).
 // THREADING
 //   Everything added to a reactor belongs to its thread. post() and stop() may be called from any
 //   thread; post() hands a task over through a bounded queue (never blocks: -EAGAIN when full) and
@@ -44,8 +48,9 @@ public:
 };
 
 struct ReactorConfig {
-    std::uint32_t spin_polls = 200;                        // empty rounds before sleeping
-    std::chrono::microseconds max_sleep{1000};             // longest sleep while idle
+    std::uint32_t spin_polls = 200;                        // empty rounds after work before sleeping
+    std::chrono::microseconds max_sleep{1'000'000};        // longest sleep while idle (a safety net)
+    std::chrono::microseconds fdless_poll{1000};           // longest sleep with a pollable without wait fd
     std::size_t task_queue = 1024;                         // bounded cross-thread queue
     std::size_t poll_budget = 64;                          // events per pollable per round
 };
@@ -93,6 +98,7 @@ public:
 private:
     std::size_t run_tasks();
     void sleep();
+    int sleep_timeout_ms() const;
     void rebuild_epoll();
 
     ReactorConfig config_;

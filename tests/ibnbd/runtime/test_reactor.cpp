@@ -202,3 +202,37 @@ BOOST_AUTO_TEST_CASE(control_plane_pollables_are_polled_every_nth_busy_round_and
     reactor.run_once(true);  // the round after a sleep polls everything
     BOOST_TEST(control.polls == before + 1);
 }
+
+BOOST_AUTO_TEST_CASE(an_idle_reactor_sleeps_until_its_sources_have_work_instead_of_spinning) {
+    ReactorConfig config;  // the daemons' defaults
+    Reactor reactor(config);
+    EventSource source;
+    reactor.add(source);
+    std::thread runner([&] { reactor.run(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    source.signal();  // work: polled, then spin_polls empty rounds, then asleep again
+    while (source.handled.load() == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    reactor.stop();
+    runner.join();
+    // Two bounded spins (after start-up and after the work), a few rounds to wake and stop. An
+    // idle reactor that woke every max_sleep and spun each time made tens of thousands here.
+    BOOST_TEST(reactor.stats().rounds <= 2 * config.spin_polls + 10);
+    BOOST_TEST(reactor.stats().sleeps <= 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_pollable_without_a_wait_fd_is_still_polled_while_idle) {
+    ReactorConfig config;
+    config.spin_polls = 0;
+    config.fdless_poll = std::chrono::microseconds(1000);
+    Reactor reactor(config);
+    Counted blind(1);  // no wait fd: only polling finds its work
+    reactor.add(blind);
+    std::thread runner([&] { reactor.run(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    reactor.stop();
+    runner.join();
+    // About one poll per millisecond; far more than max_sleep (1 s) alone would give.
+    BOOST_TEST(blind.polls >= 20u);
+    BOOST_TEST(blind.polls <= 1000u);
+}
