@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ ninja-build pkg-config git
+  clang libclang-rt-14-dev llvm
   libfabric-dev libfabric-bin
   libibverbs-dev librdmacm-dev ibverbs-providers rdma-core ibverbs-utils rdmacm-utils
   qemu-system-x86

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, configures and builds the default preset, runs every
-# ctest suite. Extra arguments go to ctest (e.g. `scripts/test.sh -L unit`).
+# ctest suite, then the fuzz, asan and tsan presets. Extra arguments go to the default preset's
+# ctest and skip the other presets (e.g. `scripts/test.sh -L unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +9,17 @@ bash scripts/install-deps.sh
 cmake --preset default
 cmake --build --preset default -j "$(nproc)"
 ctest --preset default -j "$(nproc)" "$@"
+
+# With no arguments, the whole run: the same code under the sanitizers, and every fuzz target
+# for a short fixed time. Each preset's test filter is in CMakePresets.json.
+if [ $# -eq 0 ]; then
+  cmake --preset fuzz
+  cmake --build --preset fuzz -j "$(nproc)"
+  ctest --preset fuzz -j "$(nproc)"
+  cmake --preset asan
+  cmake --build --preset asan -j "$(nproc)"
+  ctest --preset asan -j "$(nproc)"
+  cmake --preset tsan
+  cmake --build --preset tsan -j "$(nproc)"
+  ctest --preset tsan
+fi

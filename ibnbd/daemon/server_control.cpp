@@ -7,9 +7,8 @@
 #include "ibnbd/daemon/request_check.hpp"
 
 namespace ibnbd::daemon {
-namespace {
 
-const std::vector<CommandSpec>& server_commands() {
+std::span<const CommandSpec> server_commands() {
     static const std::vector<CommandSpec> commands = {
         {"list", {}},
         {"stats", {}},
@@ -19,6 +18,8 @@ const std::vector<CommandSpec>& server_commands() {
     };
     return commands;
 }
+
+namespace {
 
 Json list_of(block::BlockServer& blocks, std::size_t reactor) {
     Json devices = Json::array();

@@ -17,7 +17,12 @@
 #include "ibnbd/runtime/reactor.hpp"
 #include "ibnbd/server/block_server.hpp"
 
+#include "ibnbd/daemon/request_check.hpp"
+
 namespace ibnbd::daemon {
+
+// The ibnbd-server daemon's commands and their fields.
+std::span<const CommandSpec> server_commands();
 
 struct ServerShard {
     runtime::Reactor& reactor;

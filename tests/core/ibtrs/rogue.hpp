@@ -112,7 +112,7 @@ public:
 
     // Writes `bytes` at `offset` of chunk `chunk` and then sends `imm` (both on the IO connection).
     void send(std::uint32_t chunk, std::uint32_t offset, std::span<const std::byte> bytes, std::uint32_t imm) {
-        std::memcpy(buffer_.data(), bytes.data(), bytes.size());
+        if (!bytes.empty()) std::memcpy(buffer_.data(), bytes.data(), bytes.size());
         const fabric::Sge sge = buffer_.sge(0, static_cast<std::uint32_t>(bytes.size()));
         const auto& target = chunks[chunk % chunks.size()];
         if (!bytes.empty()) {
