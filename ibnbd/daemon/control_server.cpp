@@ -150,9 +150,10 @@ std::size_t ControlServer::serve(const std::shared_ptr<Connection>& owner) {
     Connection& connection = *owner;
     std::size_t work = 0;
     connection.flush();  // room for answers may resume reading
+    std::size_t start = 0;  // `in` before it is handled (erased once, not line by line)
     while (connection.reading() && !connection.paused()) {
-        const std::size_t newline = connection.in.find('\n');
-        const std::size_t length = newline == std::string::npos ? connection.in.size() : newline;
+        const std::size_t newline = connection.in.find('\n', start);
+        const std::size_t length = (newline == std::string::npos ? connection.in.size() : newline) - start;
         if (length > kMaxLine) {
             // Answered first, so that the client learns why its connection ends.
             ++connection.pending;
@@ -160,17 +161,20 @@ std::size_t ControlServer::serve(const std::shared_ptr<Connection>& owner) {
                                                          " KiB; closing the connection"));
             connection.closing = true;
             connection.in.clear();
+            start = 0;
             break;
         }
         if (newline == std::string::npos) {
+            connection.in.erase(0, std::exchange(start, 0));
             if (!connection.receive()) break;
             continue;
         }
-        const std::string line = connection.in.substr(0, newline);
-        connection.in.erase(0, newline + 1);
+        const std::string line = connection.in.substr(start, newline - start);
+        start = newline + 1;
         ++work;
         dispatch(owner, line);
     }
+    connection.in.erase(0, start);
     connection.flush();
     connection.watch();
     return work;
