@@ -50,6 +50,11 @@ struct ServerStats {
     std::uint64_t stale_paths_closed = 0;  // a client reconnected before we saw its path die
     std::uint64_t refused_while_draining = 0;  // reconnects refused until the old path drained
     std::uint64_t handed_over = 0;  // connect requests handed to the reactor owning their session
+    // READ responses that invalidated the client's key first (NEED_INVAL: every kernel client).
+    std::uint64_t reads_invalidated = 0;
+    // NEED_INVAL reads answered without invalidation, because the fabric cannot send with
+    // invalidate (ofi): the client must invalidate its key itself (protocol.md §1.7.4).
+    std::uint64_t invalidations_unsupported = 0;
 };
 
 class Server;

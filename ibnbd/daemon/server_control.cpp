@@ -29,7 +29,9 @@ Json stats_of(const ServerShard& shard) {
             {"connect_requests", t.connect_requests},
             {"handed_over", t.handed_over},
             {"rejected", t.rejected},
-            {"violations", t.violations}};
+            {"violations", t.violations},
+            {"reads_invalidated", t.reads_invalidated},
+            {"invalidations_unsupported", t.invalidations_unsupported}};
 }
 
 Json merge_stats(std::vector<Json> answers) {
