@@ -25,6 +25,10 @@ if [ -n "$guest_kernel" ]; then
 else
   packages+=(linux-headers-amd64 linux-source)
 fi
+# The interop tests' second kernel: the newest 6.12 of bookworm's updates, and its sources.
+kernel612=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+(\+deb[0-9]+)?-amd64$' 2>/dev/null |
+            awk '{print $1}' | sort -V | tail -n 1)
+if [ -n "$kernel612" ]; then packages+=("linux-headers-${kernel612#linux-image-}" linux-source-6.12); fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -65,6 +65,8 @@ if ! have_all; then
         "linux-source-$SERIES/drivers/infiniband/ulp/rtrs/*" "linux-source-$SERIES/drivers/block/rnbd/*"
     mkdir "$B/m"
     cp "$B"/drivers/infiniband/ulp/rtrs/*.[ch] "$B"/drivers/block/rnbd/*.[ch] "$HERE/Kbuild" "$B/m/"
+    cp "$B/drivers/infiniband/ulp/rtrs/Makefile" "$B/m/rtrs.mk"
+    cp "$B/drivers/block/rnbd/Makefile" "$B/m/rnbd.mk"
     if ! make -C "$HEADERS" M="$B/m" -j "$(nproc)" modules > "$B/build.log" 2>&1; then
         tail -30 "$B/build.log" >&2
         log "the module build failed (full log above, last 30 lines)"
