@@ -7,8 +7,11 @@
 #
 # Exit: the guest command's code; 77 (skipped, with the reason) where qemu cannot run the guest,
 # or the kernel's sources/headers cannot be installed here; 1 when the module build fails.
-# Env: INTEROP_KPKG  the guest kernel package (default: the rxe guest's, linux-image-amd64's)
-#      RXE_VM_*      as scripts/rxe/run-rxe-vm.sh (RXE_VM_TIMEOUT: the guest's deadline)
+# Env: INTEROP_KPKG           the guest kernel package (default: the rxe guest's, linux-image-amd64's)
+#      INTEROP_KERNEL_SERIES  instead: the newest Debian 12 kernel of that series (6.12: from
+#                             bookworm's updates, linux-image-6.12.N+deb12-amd64)
+#      INTEROP_QUICK=1        the guest scripts' short list (tests/interop/guest/lib.sh)
+#      RXE_VM_*               as scripts/rxe/run-rxe-vm.sh (RXE_VM_TIMEOUT: the guest's deadline)
 set -uo pipefail
 BIN=$(cd "$1" && pwd)
 CMD=$2
@@ -23,8 +26,16 @@ for tool in mke2fs e2fsck nbd-client blkdiscard dd cmp; do
         skip "$tool is not installed (scripts/install-deps.sh)"
 done
 
+if [ -n "${INTEROP_KERNEL_SERIES:-}" ] && [ -z "${INTEROP_KPKG:-}" ]; then
+    series=${INTEROP_KERNEL_SERIES//./\\.}
+    INTEROP_KPKG=$(apt-cache search --names-only "^linux-image-$series\.[0-9]+(\+deb[0-9]+)?-amd64\$" 2>/dev/null |
+                   awk '{print $1}' | sort -V | tail -n 1)
+    [ -n "$INTEROP_KPKG" ] || skip "no Debian kernel package of the $INTEROP_KERNEL_SERIES series (linux-image-$INTEROP_KERNEL_SERIES.*-amd64) in the package lists"
+    echo "interop: kernel $INTEROP_KPKG"
+fi
 t0=$(date +%s)
 if [ -n "${INTEROP_KPKG:-}" ]; then export RXE_VM_KPKG=$INTEROP_KPKG; fi
+export RXE_VM_PASSENV="${RXE_VM_PASSENV:-} INTEROP_QUICK"
 KMOD=$(bash "$ROOT/scripts/kernel-peer/build-modules.sh" ${RXE_VM_KPKG:-})
 rc=$?
 [ $rc = 0 ] || exit $rc

@@ -13,6 +13,8 @@ W=/dev/shm/interop
 PAT=$W/pattern        # 16 MiB of random bytes: the data of every verified write
 MIB=1048576
 FAILED=0
+# INTEROP_QUICK=1 (a second kernel's run): IO of three sizes, no path removal, no idle, no control.
+QUICK=${INTEROP_QUICK:-0}
 mkdir -p "$W"
 
 note() { echo "INTEROP: $*"; }
@@ -77,8 +79,13 @@ make_pattern() { [ -s "$PAT" ] || head -c $((16 * MIB)) /dev/urandom > "$PAT"; }
 # rtrs-client and rtrs-server (unsigned: they taint the kernel, which is fine here).
 load_rtrs() {
     modprobe rdma_cm && modprobe ib_core || { fail "modprobe rdma_cm ib_core"; return 1; }
-    insmod $T/kmod/rtrs-core.ko && insmod $T/kmod/rtrs-client.ko && insmod $T/kmod/rtrs-server.ko "$@" ||
-        { fail "insmod rtrs modules"; return 1; }
+    load_kmod rtrs-core && load_kmod rtrs-client && load_kmod rtrs-server "$@" || { fail "insmod rtrs modules"; return 1; }
+}
+# load_kmod NAME [ARGS...]: insmod /tests/kmod/NAME.ko unless it is loaded (a guest may run
+# several of the scripts one after the other).
+load_kmod() {
+    local name=$1; shift
+    [ -d "/sys/module/${name//-/_}" ] || insmod "$T/kmod/$name.ko" "$@"
 }
 # load_rnbd_server ALWAYS_INVALIDATE: (re)loads rtrs-server with that setting and rnbd-server
 # serving /dev on the kernel's default port 1234.
@@ -153,8 +160,9 @@ region_io() {
 # verified_sizes DEV BACK MAX_IO TAG: region_io with blocks of 512 B, 4 KiB, 64 KiB, the maximum
 # IO size and 1 MiB (split by the block layer), each size in its own region from 8 MiB on.
 verified_sizes() {
-    local dev=$1 back=$2 max=$3 tag=$4 bs bytes r=0
-    for bs in 512 4096 65536 "$max" $MIB; do
+    local dev=$1 back=$2 max=$3 tag=$4 bs bytes r=0 sizes=(512 4096 65536 "$3" $MIB)
+    [ "$QUICK" = 1 ] && sizes=(4096 "$3" $MIB)
+    for bs in "${sizes[@]}"; do
         bytes=$((bs >= 65536 ? bs * 2 : bs * 64))
         check "$tag: verified write+read of ${bytes} B in ${bs}-byte IOs" region_io "$dev" "$back" $(((8 + r) * MIB)) \
             "$bytes" "$bs"
@@ -162,19 +170,27 @@ verified_sizes() {
     done
 }
 
-# flush_discard DEV BACK TAG: a write with fsync (a FLUSH request), a discard of 1 MiB at 2 MiB
-# that then reads zero, on the device and in BACK.
+# zero_at DEV BACK MIB_OFFSET: the MiB at that offset reads zero, on the device and in BACK.
+zero_at() {
+    within 60 $BIN/dd if="$1" of="$W/zero" bs=$MIB count=1 skip="$3" iflag=direct status=none &&
+        $BIN/cmp -n $MIB "$W/zero" /dev/zero || return 1
+    [ -z "$2" ] && return 0
+    $BIN/dd if="$2" of="$W/zero" bs=$MIB count=1 skip="$3" status=none && $BIN/cmp -n $MIB "$W/zero" /dev/zero
+}
+
+# flush_discard DEV BACK TAG: a write with fsync (a FLUSH request); 2 MiB written at 2 MiB, then
+# the first MiB discarded and the second zeroed out (WRITE_ZEROES where the device offers it,
+# else written zeros): both read zero, on the device and in BACK.
 flush_discard() {
-    local dev=$1 back=$2 tag=$3
+    local dev=$1 back=$2 tag=$3 queue=/sys/block/${1#/dev/}/queue
     check "$tag: 4 KiB write + fsync (flush)" within 60 $BIN/dd if="$PAT" of="$dev" bs=4096 count=1 seek=100 \
         oflag=direct conv=fsync status=none
+    region_io "$dev" "$back" $((2 * MIB)) $((2 * MIB)) $MIB || fail "$tag: 2 MiB written at 2 MiB"
+    note "$dev: discard_max_bytes $(cat $queue/discard_max_bytes), write_zeroes_max_bytes $(cat $queue/write_zeroes_max_bytes)"
     check "$tag: blkdiscard 1 MiB at 2 MiB" within 60 $BIN/blkdiscard -o $((2 * MIB)) -l $MIB "$dev"
-    within 60 $BIN/dd if="$dev" of="$W/disc" bs=$MIB count=1 skip=2 iflag=direct status=none
-    check "$tag: the discarded range reads zero" $BIN/cmp -n $MIB "$W/disc" /dev/zero
-    if [ -n "$back" ]; then
-        $BIN/dd if="$back" of="$W/disc" bs=$MIB count=1 skip=2 status=none
-        check "$tag: the discarded range is zero in the backing store" $BIN/cmp -n $MIB "$W/disc" /dev/zero
-    fi
+    check "$tag: the discarded range reads zero (device and backing store)" zero_at "$dev" "$back" 2
+    check "$tag: blkdiscard -z (zero-out) 1 MiB at 3 MiB" within 60 $BIN/blkdiscard -z -o $((3 * MIB)) -l $MIB "$dev"
+    check "$tag: the zeroed range reads zero (device and backing store)" zero_at "$dev" "$back" 3
 }
 
 # filesystem DEV TAG: mkfs.ext4, mount, two 2 MiB files written and synced, umount, fsck -f,
