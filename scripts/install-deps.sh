@@ -16,6 +16,21 @@ packages=(
   python3
 )
 
+# The kernel peer (scripts/kernel-peer, tests/interop): the rxe guest's kernel's headers and the
+# sources of its series, to build the kernel's own rtrs/rnbd modules. Without package lists yet,
+# the metapackages name the same ones.
+guest_kernel=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
+if [ -n "$guest_kernel" ]; then
+  guest_kver=${guest_kernel#linux-image-}
+  packages+=("linux-headers-$guest_kver" "linux-source-$(echo "$guest_kver" | cut -d. -f1,2)")
+else
+  packages+=(linux-headers-amd64 linux-source)
+fi
+# The interop tests' second kernel: the newest 6.12 of bookworm's updates, and its sources.
+kernel612=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+(\+deb[0-9]+)?-amd64$' 2>/dev/null |
+            awk '{print $1}' | sort -V | tail -n 1)
+if [ -n "$kernel612" ]; then packages+=("linux-headers-${kernel612#linux-image-}" linux-source-6.12); fi
+
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -162,6 +162,10 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0u, 1000000u));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug");
     CLI11_PARSE(app, argc, argv);
+    if (auto usable = ibnbd::daemon::check_fabric_choice(options.fabric, options.provider); !usable) {
+        fmt::print(stderr, "ibnbd-client: {}\n", usable.error());
+        return 2;
+    }
     ibnbd::log().set_level(options.verbosity >= 2 ? spdlog::level::debug
                            : options.verbosity == 1 ? spdlog::level::info
                                                     : spdlog::level::warn);

@@ -57,6 +57,11 @@ struct ServerStats {
     std::uint64_t handshakes_dropped = 0;    // paths closed: the oldest at max_pending_handshakes
     std::uint64_t handshakes_refused = 0;    // refused with -EBUSY: nothing else to drop
     std::uint64_t handshakes_timed_out = 0;  // paths closed: not connected within handshake_timeout
+    // READ responses that invalidated the client's key first (NEED_INVAL: every kernel client).
+    std::uint64_t reads_invalidated = 0;
+    // NEED_INVAL reads answered without invalidation, because the fabric cannot send with
+    // invalidate (ofi): the client must invalidate its key itself (protocol.md §1.7.4).
+    std::uint64_t invalidations_unsupported = 0;
 };
 
 class Server;

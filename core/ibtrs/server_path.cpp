@@ -21,14 +21,31 @@ struct ServerPath::Connection final : fabric::EndpointHandler {
     ServerPath& path;
     const std::uint16_t cid;
     std::unique_ptr<fabric::Endpoint> endpoint;
+    // Every send-queue post goes through here: it holds a slot until its completion, so that
+    // the several operations of one response can be posted all or none.
+    Status<fabric::Errc> count(Status<fabric::Errc> posted) {
+        if (posted) --send_room;
+        return posted;
+    }
+
     bool established = false;
     bool drained = false;
+    std::uint32_t send_room = 0;  // free send-queue slots
     struct ParkedResponse {
         std::uint32_t msg_id;
         int status;
-        wire::SgDesc read_desc;
+        ReadTarget read;
     };
     std::vector<ParkedResponse> parked;  // responses waiting for send-queue room (capacity QD)
+};
+
+// One response as operations on the wire (post_response_ops).
+struct ServerPath::ResponseOps {
+    std::uint32_t msg_id = 0;
+    std::uint32_t imm = 0;
+    wire::SgDesc desc{};      // the client's buffer (its key is the one to invalidate)
+    bool with_data = false;   // write desc.len bytes of the chunk to desc first
+    bool invalidate = false;  // SEND_WITH_INV of desc.key before the immediate
 };
 
 ServerPath::ServerPath(Server& server, ServerSession& session, const wire::ConnReq& first_request,
@@ -104,6 +121,7 @@ Status<int> ServerPath::accept(fabric::DetachedConnectRequest& request, std::uin
     auto endpoint = fabric_.accept(request, private_data, *conn, queues);
     if (!endpoint) return unexpected(-ENOMEM);
     conn->endpoint = std::move(endpoint.value());
+    conn->send_room = queues.max_send_wr;
     conn->parked.reserve(depth);
     conns_[cid] = std::move(conn);
     return {};
@@ -154,6 +172,9 @@ void ServerPath::on_cm_event(Connection& conn, const fabric::CmEvent& event) {
 }
 
 void ServerPath::on_completion(Connection& conn, const fabric::Completion& completion) {
+    const bool receive = completion.opcode == fabric::Opcode::recv ||
+                         completion.opcode == fabric::Opcode::recv_rdma_with_imm;
+    if (!receive) ++conn.send_room;
     if (completion.status != fabric::WcStatus::success) {
         if (completion.status != fabric::WcStatus::flushed) {
             log().warn("ibtrs server path {}: cid {} {} failed: {}", name_, conn.cid,
@@ -242,7 +263,7 @@ bool ServerPath::send_info_response() {
     const auto written = wire::encode_info_rsp({&desc, 1}, out);
     const fabric::Sge sge = info_buffer_.sge(wire::kInfoReqSize, static_cast<std::uint32_t>(written.value()));
     const std::uint64_t context = WorkContext{WorkKind::info_response, 0, 0, 0}.pack();
-    return conns_[0]->endpoint->post_send(context, {&sge, 1}).has_value();
+    return conns_[0]->count(conns_[0]->endpoint->post_send(context, {&sge, 1})).has_value();
 }
 
 // ---- requests (§1.7.6) -------------------------------------------------------------------------
@@ -279,7 +300,7 @@ void ServerPath::on_io_request(Connection& conn, std::uint32_t payload) {
     if (!type) return violation("RTRS message crosses the chunk end");
     Dir dir;
     std::uint32_t usr_len = 0;
-    wire::SgDesc read_desc{};
+    ReadTarget read_target;
     if (*type == static_cast<std::uint16_t>(wire::MsgType::write)) {
         const auto write = wire::decode_rdma_write(message);
         if (!write) return violation("WRITE message crosses the chunk end");
@@ -291,77 +312,106 @@ void ServerPath::on_io_request(Connection& conn, std::uint32_t payload) {
         if (read->sg_cnt > 1) return violation("READ with more than one descriptor");
         dir = Dir::read;
         usr_len = read->usr_len;
-        if (read->sg_cnt == 1) read_desc = read->desc(0);
+        if (read->sg_cnt == 1) {
+            read_target.desc = read->desc(0);
+            // The kernel invalidates only a key it was given (rtrs-srv.c send_io_resp_imm).
+            read_target.invalidate = (read->flags & wire::kReadNeedInvalFlag) != 0;
+        }
     } else {
         return violation("unknown RTRS message type");
     }
     if (usr_len > req.off) return violation("user message longer than its offset");
     const std::uint32_t data_len = req.off - usr_len;
-    if (read_desc.len > data_len) return violation("READ descriptor longer than the reserved data");
+    if (read_target.desc.len > data_len) return violation("READ descriptor longer than the reserved data");
     if (session_.chunk_busy_on(req.msg_id, *this)) return violation("chunk reused before its response");
     if (session_.chunk_busy(req.msg_id)) return session_.defer(*this, conn.cid, req.msg_id, payload);
     const std::uint64_t bytes = std::uint64_t{data_len} + usr_len;
     (dir == Dir::write ? stats_.write_count : stats_.read_count) += 1;
     (dir == Dir::write ? stats_.write_bytes : stats_.read_bytes) += bytes;
-    session_.on_request(*this, conn.cid, req.msg_id, dir, data_len, usr_len, read_desc);
+    session_.on_request(*this, conn.cid, req.msg_id, dir, data_len, usr_len, read_target);
 }
 
-void ServerPath::send_response(std::uint16_t cid, std::uint32_t msg_id, int status,
-                               const wire::SgDesc& read_desc) {
+void ServerPath::send_response(std::uint16_t cid, std::uint32_t msg_id, int status, const ReadTarget& read) {
     if (cid >= conns_.size() || !conns_[cid] || !conns_[cid]->endpoint) return;
     Connection& conn = *conns_[cid];
-    if (!conn.parked.empty() || !post_response(conn, msg_id, status, read_desc)) {
+    if (!conn.parked.empty() || !post_response(conn, msg_id, status, read)) {
         if (state_ == ServerPathState::connected && conn.parked.size() < session_.queue_depth()) {
-            conn.parked.push_back({msg_id, status, read_desc});  // retried from the next send completion
+            conn.parked.push_back({msg_id, status, read});  // retried from the next send completion
         }
     }
 }
 
-bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int status,
-                               const wire::SgDesc& read_desc) {
+bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int status, const ReadTarget& read) {
+    // Without sends that invalidate (ofi) a NEED_INVAL read gets a plain IO_RSP: RTRS then has
+    // the client invalidate its key itself (protocol.md §1.7.4). Linux 6.1's client does not
+    // complete such a read, but no kernel reaches this server over such a fabric.
+    const bool invalidate = read.invalidate && fabric_.supports_invalidation();
     // Errno magnitudes above 9 bits cannot travel; report them as EIO rather than wrongly.
-    const auto imm = wire::io_rsp_imm(msg_id, status, false);
-    const std::uint32_t value = imm ? *imm : wire::io_rsp_imm(msg_id, -EIO, false).value();
-    if (key_responses_.size() != 0) return post_key_response(conn, msg_id, value, status == 0 ? read_desc : wire::SgDesc{});
-    const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, msg_id}.pack();
-    // A read's data and its response travel in one write-with-immediate (protocol.md, decision 7).
-    const bool with_data = status == 0 && read_desc.len != 0;
-    const fabric::Sge data = chunks_mr_.sge(std::size_t{msg_id} * session_.chunk_size(), read_desc.len);
-    const auto posted = with_data
-        ? conn.endpoint->post_write(context, {&data, 1}, {read_desc.addr, read_desc.key}, &value)
-        : conn.endpoint->post_write(context, {}, {}, &value);
-    if (posted) return true;
-    if (posted.error() != fabric::Errc::queue_full) close("response post failed");
-    return false;
-}
-
-// The response as a send-with-immediate carrying the chunk's key, after the read's data (RC
-// keeps them in order). The connection's send queue holds two operations per chunk, so the send
-// after a posted write cannot find it full.
-bool ServerPath::post_key_response(Connection& conn, std::uint32_t msg_id, std::uint32_t imm,
-                                   const wire::SgDesc& read_desc) {
-    const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, msg_id}.pack();
-    if (read_desc.len != 0) {
-        const fabric::Sge data = chunks_mr_.sge(std::size_t{msg_id} * session_.chunk_size(), read_desc.len);
-        const auto written = conn.endpoint->post_write(context, {&data, 1}, {read_desc.addr, read_desc.key});
-        if (!written) {
-            if (written.error() != fabric::Errc::queue_full) close("response post failed");
-            return false;
+    const auto imm = wire::io_rsp_imm(msg_id, status, invalidate);
+    ResponseOps ops;
+    ops.msg_id = msg_id;
+    ops.imm = imm ? *imm : wire::io_rsp_imm(msg_id, -EIO, invalidate).value();
+    ops.desc = read.desc;
+    ops.with_data = status == 0 && read.desc.len != 0;
+    ops.invalidate = invalidate;
+    if (!post_response_ops(conn, ops)) return false;
+    if (invalidate) ++server_.stats_.reads_invalidated;
+    if (read.invalidate && !invalidate) {
+        ++server_.stats_.invalidations_unsupported;
+        if (!warned_no_invalidation_) {
+            warned_no_invalidation_ = true;
+            log().warn("ibtrs server path {}: the client asks for its read keys to be invalidated (NEED_INVAL), "
+                       "which fabric {} cannot do: answering without", name_, fabric_.name());
         }
-    }
-    const fabric::Sge key = key_responses_.sge(std::size_t{msg_id} * wire::kRkeyRspSize, wire::kRkeyRspSize);
-    if (!conn.endpoint->post_send(context, {&key, 1}, &imm)) {
-        close("response post failed");
-        return false;
     }
     return true;
+}
+
+// A response is up to three operations, in the kernel's order (rtrs-srv.c rdma_write_sg and
+// send_io_resp_imm; protocol.md §1.7.3, §1.7.4): the read's data (RDMA write), the send that
+// invalidates the client's key (NEED_INVAL), and the immediate (IO_RSP_W_INV after an
+// invalidation): an empty write-with-immediate, or with key_responses a send-with-immediate
+// carrying the chunk's RKEY_RSP. RC keeps them in order, so the client has its data and its key
+// is invalid when the immediate arrives. Otherwise the data and the immediate travel in one
+// write-with-immediate (decision 7: two network operations per IO). The operations go out all
+// or none: without room for all of them the response waits, parked.
+bool ServerPath::post_response_ops(Connection& conn, const ResponseOps& ops) {
+    const bool keys = key_responses_.size() != 0;
+    const bool one_write = !ops.invalidate && !keys;
+    const std::uint32_t needed = one_write ? 1u : 1u + ops.with_data + ops.invalidate;
+    if (conn.send_room < needed) return false;
+    const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, ops.msg_id}.pack();
+    const fabric::Sge data = chunks_mr_.sge(std::size_t{ops.msg_id} * session_.chunk_size(), ops.desc.len);
+    const auto data_sges = ops.with_data ? std::span(&data, 1) : std::span<const fabric::Sge>{};
+    const auto target = ops.with_data ? fabric::RemoteKey{ops.desc.addr, ops.desc.key} : fabric::RemoteKey{};
+    fabric::Endpoint& endpoint = *conn.endpoint;
+    const std::uint32_t room = conn.send_room;
+    Status<fabric::Errc> posted;
+    if (one_write) {
+        posted = conn.count(endpoint.post_write(context, data_sges, target, &ops.imm));
+    } else {
+        if (ops.with_data) posted = conn.count(endpoint.post_write(context, data_sges, target));
+        if (posted && ops.invalidate) posted = conn.count(endpoint.post_send_invalidate(context, {}, ops.desc.key));
+        if (posted && keys) {
+            const fabric::Sge key =
+                key_responses_.sge(std::size_t{ops.msg_id} * wire::kRkeyRspSize, wire::kRkeyRspSize);
+            posted = conn.count(endpoint.post_send(context, {&key, 1}, &ops.imm));
+        } else if (posted) {
+            posted = conn.count(endpoint.post_write(context, {}, {}, &ops.imm));
+        }
+    }
+    if (posted) return true;
+    // A full queue before anything went out: the response waits. Any other failure, or one
+    // after part of the response went out, breaks the path (the client fails the request over).
+    if (posted.error() != fabric::Errc::queue_full || conn.send_room != room) close("response post failed");
+    return false;
 }
 
 void ServerPath::retry_parked(Connection& conn) {
     std::size_t sent = 0;
     while (sent < conn.parked.size()) {
         const auto& parked = conn.parked[sent];
-        if (!post_response(conn, parked.msg_id, parked.status, parked.read_desc)) break;
+        if (!post_response(conn, parked.msg_id, parked.status, parked.read)) break;
         ++sent;
     }
     conn.parked.erase(conn.parked.begin(), conn.parked.begin() + static_cast<std::ptrdiff_t>(sent));
@@ -372,7 +422,7 @@ void ServerPath::retry_parked(Connection& conn) {
 bool ServerPath::post_heartbeat(std::uint32_t imm) {
     if (conns_.empty() || !conns_[0] || !conns_[0]->endpoint) return false;
     const std::uint64_t context = WorkContext{WorkKind::heartbeat, 0, 0, 0}.pack();
-    return conns_[0]->endpoint->post_write(context, {}, {}, &imm).has_value();
+    return conns_[0]->count(conns_[0]->endpoint->post_write(context, {}, {}, &imm)).has_value();
 }
 
 void ServerPath::heartbeat_tick() {

@@ -20,6 +20,13 @@ namespace ibnbd::ibtrs {
 class Server;
 class ServerSession;
 
+// Where a READ's data goes back (protocol.md §1.7.4): the client's buffer (len 0: no data), and
+// whether the client asked for its key to be invalidated by the response (NEED_INVAL).
+struct ReadTarget {
+    wire::SgDesc desc{};
+    bool invalidate = false;
+};
+
 struct ServerPathStats {
     std::uint64_t read_count = 0;
     std::uint64_t read_bytes = 0;
@@ -41,7 +48,7 @@ public:
     Status<int> accept(fabric::DetachedConnectRequest& request, std::uint16_t cid);
 
     // Sends the response of `msg_id` on connection `cid`; parks it if the send queue is full.
-    void send_response(std::uint16_t cid, std::uint32_t msg_id, int status, const wire::SgDesc& read_desc);
+    void send_response(std::uint16_t cid, std::uint32_t msg_id, int status, const ReadTarget& read);
     void close(std::string_view reason);
 
     ServerPathState state() const { return state_; }
@@ -77,8 +84,9 @@ private:
     bool post_heartbeat(std::uint32_t imm);
     void heartbeat_tick();
     void retry_parked(Connection& conn);
-    bool post_response(Connection& conn, std::uint32_t msg_id, int status, const wire::SgDesc& read_desc);
-    bool post_key_response(Connection& conn, std::uint32_t msg_id, std::uint32_t imm, const wire::SgDesc& read_desc);
+    bool post_response(Connection& conn, std::uint32_t msg_id, int status, const ReadTarget& read);
+    struct ResponseOps;
+    bool post_response_ops(Connection& conn, const ResponseOps& ops);
     void on_connection_drained(Connection& conn);
     void finish_close();
     void set_state(ServerPathState to, std::string_view reason);
@@ -102,6 +110,7 @@ private:
     RegisteredBuffer key_responses_;  // key_responses: an RKEY_RSP per chunk
     Heartbeat heartbeat_;
     std::uint32_t drain_pending_ = 0;
+    bool warned_no_invalidation_ = false;
     TimerSlots<timer_kinds> timers_;
     ServerPathStats stats_;
 };

@@ -51,14 +51,14 @@ bool ServerSession::chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) 
 
 void ServerSession::on_request(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, Dir dir,
                                std::uint32_t data_len, std::uint32_t usr_len,
-                               const wire::SgDesc& read_desc) {
+                               const ReadTarget& read) {
     Slot& slot = slots_[msg_id];
     assert(slot.state == Slot::State::idle);
     slot.state = Slot::State::busy;
     ++slot.token;
     slot.path = &path;
     slot.cid = cid;
-    slot.read_desc = read_desc;
+    slot.read = read;
     ++busy_chunks_;
     ++stats_.requests;
     const std::span<std::byte> memory = chunk(msg_id);
@@ -89,7 +89,7 @@ void ServerSession::respond(RequestId id, int status) {
     Slot& slot = slots_[id.msg_id];
     const bool deliverable = slot.path != nullptr && slot.path->state() == ServerPathState::connected;
     if (deliverable) {
-        slot.path->send_response(slot.cid, id.msg_id, status, slot.read_desc);
+        slot.path->send_response(slot.cid, id.msg_id, status, slot.read);
         ++stats_.responses;
     } else {
         ++stats_.responses_dropped;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ibtrs/server_path.hpp"
 #include "core/ibtrs/types.hpp"
 #include "core/wire/rtrs.hpp"
 #include "fabric/fabric.hpp"
@@ -91,7 +92,7 @@ private:
         std::uint32_t token = 0;
         ServerPath* path = nullptr;  // cleared when the path is destroyed
         std::uint16_t cid = 0;
-        wire::SgDesc read_desc{};  // len 0: no data to send back
+        ReadTarget read{};  // desc.len 0: no data to send back
         bool has_deferred = false;
         ServerPath* deferred_path = nullptr;
         std::uint16_t deferred_cid = 0;
@@ -105,7 +106,7 @@ private:
 
     // Called by paths.
     void on_request(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, Dir dir,
-                    std::uint32_t data_len, std::uint32_t usr_len, const wire::SgDesc& read_desc);
+                    std::uint32_t data_len, std::uint32_t usr_len, const ReadTarget& read);
     void defer(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, std::uint32_t payload);
     bool chunk_busy(std::uint32_t msg_id) const { return slots_[msg_id].state == Slot::State::busy; }
     bool chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) const;

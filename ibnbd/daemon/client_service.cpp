@@ -421,6 +421,7 @@ Json ClientService::stats(const Session& session) const {
                          {"write_bytes", s.write_bytes},
                          {"inflight", s.inflight},
                          {"failovered", s.failovered},
+                         {"rkey_updates", s.rkey_updates},
                          {"reconnects_ok", s.reconnects_ok},
                          {"reconnects_failed", s.reconnects_failed},
                          {"cur_latency_ns", s.cur_latency}});

@@ -6,8 +6,19 @@
 
 namespace ibnbd::daemon {
 
+Status<std::string> check_fabric_choice(const std::string& kind, const std::string& provider) {
+    if (kind == "ofi" && provider.starts_with("verbs")) {
+        return unexpected("--fabric ofi --provider " + provider +
+                          " cannot speak RTRS: libfabric's verbs provider takes at most 55 bytes of private data in a "
+                          "connect request (it keeps one of the RDMA CM's 56 for its own header) and an RTRS connect "
+                          "request is 56 bytes; use --fabric verbs (rdma-core) on InfiniBand or RoCE");
+    }
+    return {};
+}
+
 Expected<OpenedFabric, std::string> open_fabric(const std::string& kind, const std::string& provider,
                                                 const std::string& address, const PendingBounds& pending) {
+    if (auto usable = check_fabric_choice(kind, provider); !usable) return unexpected(usable.error());
     // The fabric is heap-allocated and owned by the result; the adapter keeps a reference to it.
     if (kind == "verbs") {
         fabric::verbs::VerbsConfig config;

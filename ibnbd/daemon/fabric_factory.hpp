@@ -24,7 +24,15 @@ struct OpenedFabric {
     std::unique_ptr<runtime::Pollable> pollable;
 };
 
-// Errors: a sentence saying what failed and what to check.
+// Whether --fabric `kind` --provider `provider` can carry RTRS at all; daemons check it before
+// anything else. Refused: libfabric's verbs provider (any "verbs..." provider name). It keeps one
+// byte of the CM's 56 bytes of connect private data for a header of its own, so it takes at most
+// 55 (VERBS_CM_DATA_SIZE) and refuses RTRS's 56-byte connect request; and that header would
+// shift every byte a kernel peer sends or reads. Use --fabric verbs (rdma-core) instead.
+// Errors: a sentence saying so and what to use.
+Status<std::string> check_fabric_choice(const std::string& kind, const std::string& provider);
+
+// Errors: a sentence saying what failed and what to check (check_fabric_choice's too).
 Expected<OpenedFabric, std::string> open_fabric(const std::string& kind, const std::string& provider,
                                                 const std::string& address, const PendingBounds& pending = {});
 

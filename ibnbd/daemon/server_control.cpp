@@ -49,7 +49,9 @@ Json stats_of(const ServerShard& shard) {
             {"handshakes_dropped", t.handshakes_dropped},
             {"handshakes_refused", t.handshakes_refused},
             {"handshakes_timed_out", t.handshakes_timed_out},
-            {"connections_dropped", shard.server.dropped_connections()}};
+            {"connections_dropped", shard.server.dropped_connections()},
+            {"reads_invalidated", t.reads_invalidated},
+            {"invalidations_unsupported", t.invalidations_unsupported}};
 }
 
 Json merge_stats(std::vector<Json> answers) {

@@ -317,7 +317,7 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     const OpShape shape = shape_of(*op);
     const std::size_t expected_data = shape.carries_data ? message->bi_size : 0;
     // A FLUSH has no data and no sector; its RTRS direction is the sender's choice (the kernel's
-    // client passes rq_data_dir(), READ for REQ_OP_FLUSH, with sector (u64)-1).
+    // client passes rq_data_dir(), READ for REQ_OP_FLUSH, with sector (u64)-1: protocol.md §3.6).
     const bool flush = shape.op == storage::Op::flush;
     if ((dir != shape.dir && !flush) || data.size() != expected_data ||
         (message->sector > (UINT64_MAX >> 9) && !flush)) {

@@ -21,6 +21,9 @@
 #     guest leaves a watcher behind, so the init kills every process before powering off.
 #   - Debian's busybox sh runs its own applets (ip, ...) before PATH: run commands with bash.
 #   - /dev/kvm may exist and still not work (nested, restricted): the default accelerator is TCG.
+#   - On a busy host TCG runs the guest's timer check too slowly and the kernel panics at boot
+#     ("IO-APIC + timer doesn't work!"), which would read as "cannot boot" (a skip): the kernel
+#     command line has no_timer_check.
 #
 # Host prerequisites (Debian 12): qemu-system-x86 (scripts/install-deps.sh installs it), apt-get,
 # dpkg-deb, gzip, ldd, timeout.
@@ -31,7 +34,8 @@
 #   RXE_VM_MEM      guest RAM in MiB (1024); RXE_VM_SMP vCPUs (2)
 #   RXE_VM_ACCEL    qemu accelerator (tcg); RXE_VM_CPU cpu model (max); RXE_VM_QEMU the binary
 #   RXE_VM_PASSENV  names of host environment variables to export into the guest command
-#   RXE_VM_KPKG     kernel package (default: what linux-image-amd64 depends on)
+#   RXE_VM_KPKG     kernel package (default: what linux-image-amd64 depends on); one base image
+#                   is kept per kernel
 #   RXE_VM_KEEP=1   keep the per-run directory
 # In the guest COMMAND sees RXE_VM_IP=198.18.0.1, RXE_VM_IP2=198.18.0.2, RXE_VM_IFACE=dummy0,
 # RXE_VM_RDMA_DEV=rxe0 and RXE_VM_GID_INDEX (the first IPv4 GID).
@@ -66,18 +70,23 @@ command -v "$QEMU" >/dev/null || skip "$QEMU not found (apt-get install qemu-sys
 PKGS="busybox-static bash libtinfo6 iproute2 libibverbs1 ibverbs-providers ibverbs-utils librdmacm1 rdmacm-utils
       libc6 libgcc-s1 libstdc++6 libnl-3-200 libnl-route-3-200 libbpf1 libbsd0 libcap2 libelf1 libmd0 libmnl0
       libudev1 zlib1g"
-MODS="crc32_generic rdma_rxe rdma_ucm ib_uverbs ib_umad dummy nbd ext4 crc32c_generic"
+MODS="crc32_generic rdma_rxe rdma_ucm ib_uverbs ib_umad dummy nbd ext4 crc32c_generic loop"
+# Modules some kernels do not have (6.12 has no crc32_generic: its crc32 is built in).
+OPTIONAL_MODS="crc32_generic"
+
+# The kernel package; the base image is keyed by it, so a new Debian kernel gets a new image
+# (and the kernel peer's modules, scripts/kernel-peer, are built for the kernel that boots).
+resolve_kernel() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
+KPKG=${RXE_VM_KPKG:-$(resolve_kernel)}
+if [ -z "$KPKG" ] && [ "$(id -u)" = 0 ]; then
+    log "no package lists: apt-get update"; apt-get update -qq >/dev/null 2>&1 || true; KPKG=$(resolve_kernel)
+fi
+[ -n "$KPKG" ] || { log "cannot resolve linux-image-amd64 (run apt-get update)"; exit 125; }
 
 build_base() {
     local base=$1 work=$CACHE/build.$$
     rm -rf "$work"; mkdir -p "$work/root" "$work/k" "$CACHE/debs"
-    local kpkg=${RXE_VM_KPKG:-}
-    resolve_kernel() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
-    [ -n "$kpkg" ] || kpkg=$(resolve_kernel)
-    if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ]; then
-        log "no package lists: apt-get update"; apt-get update -qq >/dev/null 2>&1 || true; kpkg=$(resolve_kernel)
-    fi
-    [ -n "$kpkg" ] || { log "cannot resolve linux-image-amd64 (run apt-get update)"; exit 125; }
+    local kpkg=$KPKG
     (cd "$CACHE/debs" && for p in $kpkg $PKGS; do
         ls "${p}"_*.deb >/dev/null 2>&1 || echo "$p"; done | xargs -r apt-get download -q 2>&1 | grep -v unsandboxed || true)
     local p
@@ -91,14 +100,20 @@ build_base() {
     "$bb" depmod -b "$work/k" "$kver"
     local md=$work/k/lib/modules/$kver m line f
     mkdir -p "$work/root/lib/modules/$kver"
+    # Newer kernels ship modules as .ko.xz; busybox modprobe loads plain .ko: unpack them.
     for m in $MODS; do
-        if ! line=$(grep -E "/$m\.ko:" "$md/modules.dep"); then
-            grep -qE "/$m\.ko$" "$md/modules.builtin" && continue  # built into this kernel
+        if ! line=$(grep -E "/$m\.ko(\.xz)?:" "$md/modules.dep"); then
+            grep -qE "/$m\.ko(\.xz)?$" "$md/modules.builtin" && continue  # built into this kernel
+            case " $OPTIONAL_MODS " in *" $m "*) log "module $m not in this kernel: skipped"; continue;; esac
             log "module $m not found"; exit 125
         fi
         for f in ${line%%:*} ${line#*:}; do
             mkdir -p "$work/root/lib/modules/$kver/$(dirname "$f")"
-            cp -n "$md/$f" "$work/root/lib/modules/$kver/$f"
+            case "$f" in
+                *.xz) [ -e "$work/root/lib/modules/$kver/${f%.xz}" ] ||
+                          xz -dc "$md/$f" > "$work/root/lib/modules/$kver/${f%.xz}" ;;
+                *) cp -n "$md/$f" "$work/root/lib/modules/$kver/$f" ;;
+            esac
         done
     done
     cp "$md"/modules.builtin* "$md/modules.order" "$work/root/lib/modules/$kver/"
@@ -140,7 +155,8 @@ stty -onlcr 2>/dev/null
 t0=$(cut -d' ' -f1 /proc/uptime)
 fail() { echo "rxe-vm-guest: $*"; echo 125 > /dev/ttyS1; poweroff -f; }
 /bin/ip link set lo up
-modprobe crc32_generic && modprobe rdma_rxe && modprobe rdma_ucm && modprobe ib_uverbs || fail "module load failed"
+modprobe crc32_generic 2>/dev/null  # rdma_rxe needs "crc32" at run time; built in on newer kernels
+modprobe rdma_rxe && modprobe rdma_ucm && modprobe ib_uverbs || fail "module load failed"
 modprobe dummy numdummies=0
 /bin/ip link add dummy0 type dummy || fail "no dummy netdev"
 /bin/ip addr add 198.18.0.1/24 dev dummy0 && /bin/ip addr add 198.18.0.2/24 dev dummy0 || fail "addresses"
@@ -170,14 +186,18 @@ EOF
 }
 
 # The base image is keyed by the package and module lists and by the recipe itself.
-BASE=$CACHE/base-$( { echo "$PKGS $MODS ${RXE_VM_KPKG:-}"; declare -f build_base write_init; } | md5sum | cut -c1-12)
+KVER=${KPKG#linux-image-}
+BASE=$CACHE/base-$KVER-$( { echo "$PKGS $MODS $OPTIONAL_MODS"; declare -f build_base write_init; } | md5sum | cut -c1-12)
 mkdir -p "$CACHE"
 exec 9>"$CACHE/lock"
 flock 9   # one builder at a time; runs in parallel share the result
 if [ ! -f "$BASE/base.cpio.gz" ]; then
     t=$(date +%s.%N); log "building the base image in $BASE"
     build_base "$BASE"
-    find "$CACHE" -maxdepth 1 -name 'base-*' ! -path "$BASE" -exec rm -rf {} +
+    # Older images of this kernel (and of the naming without the kernel) are stale; other
+    # kernels' images stay (the interop tests may boot a second kernel).
+    find "$CACHE" -maxdepth 1 \( -name "base-$KVER-*" -o -regex '.*/base-[0-9a-f]*' \) ! -path "$BASE" \
+        -exec rm -rf {} +
     log "base image built in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N)-$t}")s"
 fi
 flock -u 9
@@ -205,7 +225,7 @@ cat "$BASE/base.cpio.gz" "$RUN/ov.cpio.gz" > "$RUN/initrd"
 QARGS=(-accel "${RXE_VM_ACCEL:-tcg}" -cpu "${RXE_VM_CPU:-max}" -m "$MEM" -smp "$SMP"
        -nodefaults -no-user-config -display none -no-reboot -nic none
        -kernel "$BASE/vmlinuz" -initrd "$RUN/initrd"
-       -append "console=ttyS0 quiet panic=-1 rdinit=/init"
+       -append "console=ttyS0 quiet panic=-1 rdinit=/init no_timer_check"
        -chardev stdio,id=con,signal=off -serial chardev:con
        -serial "file:$RUN/rc" -serial "file:$RUN/booted")
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/ibtrs/client_path.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
 #include "core/wire/rtrs.hpp"
 #include "fabric/fabric.hpp"
@@ -78,7 +79,10 @@ inline int rejected_with(Cluster& cluster, const wire::ConnReq& req) {
 // A complete rogue session: cid 0 + one IO connection, INFO exchanged, chunk table known.
 class RogueSession {
 public:
-    RogueSession(Cluster& cluster, std::string name, int path = 0, std::uint8_t seed = 0x77) {
+    // `io_recv_size`: the receives posted on the IO connection catch that many bytes (0: empty
+    // receives, for write-with-immediate responses; 8 for RKEY_RSP sends).
+    RogueSession(Cluster& cluster, std::string name, int path = 0, std::uint8_t seed = 0x77,
+                 std::uint32_t io_recv_size = 0) {
         service = rogue_connect(cluster, rogue_request(seed, seed, 0, 2, true), path);
         if (!service->established) return;
         io = rogue_connect(cluster, rogue_request(seed, seed, 1, 2, true), path);
@@ -91,9 +95,16 @@ public:
         buffer_ = std::move(buffer.value());
         const fabric::Sge rsp_sge = buffer_.sge(32768, 32768);
         BOOST_REQUIRE(service->endpoint->post_recv(1, {&rsp_sge, 1}).has_value());
-        for (int i = 0; i < 64; ++i) {
+        if (io_recv_size != 0) {
+            auto receives =
+                RegisteredBuffer::create(cluster.client_node, 64 * io_recv_size, fabric::access_local_write);
+            BOOST_REQUIRE(receives.has_value());
+            io_receives_ = std::move(receives.value());
+        }
+        for (std::uint32_t i = 0; i < 64; ++i) {
             BOOST_REQUIRE(service->endpoint->post_recv(2, {}).has_value());
-            BOOST_REQUIRE(io->endpoint->post_recv(2, {}).has_value());
+            const fabric::Sge sge = io_receives_.sge(std::size_t{i} * io_recv_size, io_recv_size);
+            BOOST_REQUIRE(io->endpoint->post_recv(2, {&sge, io_recv_size != 0 ? 1u : 0u}).has_value());
         }
         const auto written = wire::encode_info_req({std::move(name)}, buffer_.span());
         BOOST_REQUIRE(written.has_value());
@@ -144,12 +155,62 @@ public:
     std::uint32_t chunk_size = 0;
     std::vector<wire::RemoteChunk> chunks;
 
+    // A READ of `data_len` bytes of the MemoryTarget's disk at `disk_offset` into `desc` (the
+    // client's buffer), the request's header at `data_len` in chunk `chunk` as the kernel puts it.
+    void send_read(std::uint32_t chunk, std::uint32_t data_len, std::uint64_t disk_offset, std::uint16_t flags,
+                   const wire::SgDesc& desc) {
+        std::vector<std::byte> message(8 + wire::rdma_read_size(1));
+        std::memcpy(message.data(), &disk_offset, 8);
+        BOOST_REQUIRE(wire::encode_rdma_read(8, flags, {&desc, 1}, std::span(message).subspan(8)).has_value());
+        send(chunk, data_len, message, io_req(chunk, data_len + 8));
+    }
+    // The IO connection's first immediate-carrying completion for `msg_id`, if any.
+    const fabric::Completion* response_for(std::uint32_t msg_id) const {
+        for (const auto& c : io->completions) {
+            const auto imm = wire::imm_decode(c.imm);
+            const bool response = imm.type == wire::ImmType::io_rsp || imm.type == wire::ImmType::io_rsp_w_inv;
+            const bool carries_imm = c.has_imm || c.opcode == fabric::Opcode::recv_rdma_with_imm;
+            if (c.status == fabric::WcStatus::success && carries_imm && response &&
+                wire::io_rsp_decode(imm.payload).msg_id == msg_id) {
+                return &c;
+            }
+        }
+        return nullptr;
+    }
+    std::span<const std::byte> io_receive(std::uint32_t index, std::uint32_t size) const {
+        return io_receives_.span().subspan(std::size_t{index} * size, size);
+    }
+
 private:
     bool info_done() const {
         return std::any_of(service->completions.begin(), service->completions.end(),
                            [](const auto& c) { return c.context == 1 && c.status == fabric::WcStatus::success; });
     }
     RegisteredBuffer buffer_;
+    RegisteredBuffer io_receives_;
+};
+
+// A legitimate session on path 1 that must not notice what a rogue does on path 0.
+struct Bystander {
+    explicit Bystander(Cluster& cluster) : cluster(cluster) {
+        auto created = ClientSession::create(cluster.client_node, test_client_config("bystander"),
+                                             {{{client_address(1), 0}, {server_address(1), 1234}}}, events);
+        BOOST_REQUIRE(created.has_value());
+        session = std::move(created.value());
+        session->start();
+        BOOST_REQUIRE(cluster.run_until([&] { return events.opened; }, 5 * kSecond));
+    }
+    void check_io() {
+        IoDriver driver(cluster.client_node, *session, cluster.io_options(200, 8), cluster.target.disk);
+        driver.pump();
+        BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 10 * kSecond));
+        BOOST_TEST(driver.errors == 0u);
+        BOOST_TEST(driver.verify_failures == 0u);
+        BOOST_TEST(session->path(0)->state() == ClientPathState::connected);
+    }
+    Cluster& cluster;
+    SessionEvents events;
+    std::unique_ptr<ClientSession> session;
 };
 
 }  // namespace ibnbd::ibtrs::test

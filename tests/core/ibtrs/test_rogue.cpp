@@ -2,39 +2,11 @@
 // offending path only; a legitimate session on the same server keeps doing verified IO.
 #include <boost/test/unit_test.hpp>
 
-#include "core/ibtrs/client_path.hpp"
 #include "tests/core/ibtrs/rogue.hpp"
 
 using namespace ibnbd;
 using namespace ibnbd::ibtrs;
 using namespace ibnbd::ibtrs::test;
-
-namespace {
-
-// The victim: a real session on path 1 that must not notice anything.
-struct Bystander {
-    explicit Bystander(Cluster& cluster) : cluster(cluster) {
-        auto created = ClientSession::create(cluster.client_node, test_client_config("bystander"),
-                                             {{{client_address(1), 0}, {server_address(1), 1234}}}, events);
-        BOOST_REQUIRE(created.has_value());
-        session = std::move(created.value());
-        session->start();
-        BOOST_REQUIRE(cluster.run_until([&] { return events.opened; }, 5 * kSecond));
-    }
-    void check_io() {
-        IoDriver driver(cluster.client_node, *session, cluster.io_options(200, 8), cluster.target.disk);
-        driver.pump();
-        BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 10 * kSecond));
-        BOOST_TEST(driver.errors == 0u);
-        BOOST_TEST(driver.verify_failures == 0u);
-        BOOST_TEST(session->path(0)->state() == ClientPathState::connected);
-    }
-    Cluster& cluster;
-    SessionEvents events;
-    std::unique_ptr<ClientSession> session;
-};
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(handshake_violations_are_rejected_with_their_errno) {
     Cluster cluster;
