@@ -152,10 +152,12 @@ std::size_t Domain::sweep_pending(Nanos now) {
         ofi_log().debug("closed {} of {} connections waiting for their CM request", dropped.size(),
                         sweeper_->waiting());
     }
+    // Counted once, on the first listener of that port (listeners on several addresses may share
+    // one port; the sweep knows only the port).
     for (const std::uint16_t port : dropped) {
-        for (OfiListener* listener : listeners_) {
-            if (listener->address().port == port) listener->count_dropped();
-        }
+        const auto on_port = [port](const OfiListener* listener) { return listener->address().port == port; };
+        const auto owner = std::find_if(listeners_.begin(), listeners_.end(), on_port);
+        if (owner != listeners_.end()) (*owner)->count_dropped();
     }
     return sweeper_->waiting();
 }
