@@ -5,7 +5,7 @@
 # One kernel session with two paths (A@A, B@B) maps two volumes of one ibnbd-server: a sparse file
 # (vol0) and a block device (blk0: the node of a loop device, in the served directory). On each:
 # verified writes and reads of 512 B to 1 MiB IOs (the maximum IO size included), a flush, a
-# discard, ext4 made, used and checked with fsck -f. Then path B is removed under IO (sysfs
+# discard and a zero-out, ext4 made, used and checked with fsck -f. Then path B is removed under IO (sysfs
 # remove_path) and added back, 35 s of idle must pass on heartbeats alone (the kernel gives up on
 # a silent path after 30-35 s), and the devices are unmapped. The kernel client sets NEED_INVAL on
 # every READ and sends FLUSH as a READ: this is what ibnbd's server must get right

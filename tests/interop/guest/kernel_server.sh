@@ -8,7 +8,7 @@
 # In each phase rnbd-server serves two loop devices; ibnbd-client maps one over two paths and
 # exports it over NBD (the kernel's nbd-client attaches it), the kernel's rnbd-client maps the
 # other over two paths. On both: verified writes and reads of 512 B to 1 MiB IOs, a flush, a
-# discard, ext4 made, used and checked; a path deleted under IO and added back; 35 s of idle on
+# discard and a zero-out, ext4 made, used and checked; a path deleted under IO and added back; 35 s of idle on
 # heartbeats alone; unmap. What works for the kernel's client and fails for ibnbd's is ibnbd's bug.
 # INTEROP_QUICK=1: ibnbd-client only (no control), no path deletion, no idle (lib.sh).
 set -u
