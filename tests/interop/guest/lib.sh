@@ -219,20 +219,35 @@ exercise() {
     filesystem "$1" "$4"
 }
 
-# io_under PATH_OP DEV BACK TAG: 8 MiB written at 16 MiB in 64 KiB IOs (synchronous, one at a
-# time) while PATH_OP (a command) runs half a second into it; the write must still be running
-# then, and the data must read back whole.
+# io_under PATH_OP DEV BACK TAG: 8 MiB at 16 MiB written over and over in 64 KiB IOs (synchronous,
+# one at a time) by a writer that runs until told to stop, so the IO is in flight when PATH_OP (a
+# command) runs however fast the machine is. The writer must survive the operation, finish a whole
+# pass after it, and the data must read back whole.
 io_under() {
-    local op=$1 dev=$2 back=$3 tag=$4 p i running
+    local op=$1 dev=$2 back=$3 tag=$4 p i passes_at_op
     tail -c $((8 * MIB)) "$PAT" > "$W/under"
-    $BIN/dd if="$W/under" of="$dev" bs=65536 seek=$((16 * MIB)) oflag=direct,dsync,seek_bytes status=none &
+    rm -f "$W/under.stop" "$W/under.passes"
+    (
+        while [ ! -e "$W/under.stop" ]; do
+            $BIN/dd if="$W/under" of="$dev" bs=65536 seek=$((16 * MIB)) \
+                oflag=direct,dsync,seek_bytes status=none || exit 1
+            echo >> "$W/under.passes"
+        done
+    ) &
     p=$!
     sleep 0.5
-    kill -0 $p 2>/dev/null && running=1 || running=0
     check "$tag: $op" $op
-    check "$tag: the write was still running when the path went" test $running = 1
-    for ((i = 0; i < 600; i++)); do kill -0 $p 2>/dev/null || break; sleep 0.2; done
-    check "$tag: the write under the path operation completed" wait $p
+    passes_at_op=$(under_passes)
+    check "$tag: the writer was still running when the path went" kill -0 $p
+    for ((i = 0; i < 600; i++)); do
+        [ "$(under_passes)" -ge $((passes_at_op + 2)) ] && break
+        kill -0 $p 2>/dev/null || break
+        sleep 0.2
+    done
+    touch "$W/under.stop"
+    check "$tag: the writer completed a whole pass after the path operation" \
+        test "$(under_passes)" -ge $((passes_at_op + 2))
+    check "$tag: the writes under the path operation completed" wait $p
     within 60 $BIN/dd if="$dev" of="$W/back" bs=65536 count=128 skip=$((16 * MIB)) iflag=direct,skip_bytes status=none
     check "$tag: the data written under the path operation reads back" $BIN/cmp "$W/under" "$W/back"
     if [ -n "$back" ]; then
@@ -240,6 +255,9 @@ io_under() {
         check "$tag: the data written under the path operation is in the backing store" $BIN/cmp "$W/under" "$W/stored"
     fi
 }
+
+# under_passes: how many whole 8 MiB passes io_under's writer has finished.
+under_passes() { [ -e "$W/under.passes" ] && wc -l < "$W/under.passes" || echo 0; }
 
 finish() {
     phase "done"
