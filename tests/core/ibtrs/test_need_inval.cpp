@@ -236,6 +236,13 @@ BOOST_AUTO_TEST_CASE(with_key_responses_the_rkey_send_follows_the_invalidation) 
 namespace {
 
 // A fabric that cannot invalidate (as ofi): everything else is the simulator's.
+// A server made on a wrapping fabric declared after the Cluster must be destroyed before that
+// fabric (its timers and endpoints go through it); the Cluster would destroy it too late.
+struct ServerBeforeFabric {
+    Cluster& cluster;
+    ~ServerBeforeFabric() { cluster.server.reset(); }
+};
+
 class NoInvalidation final : public fabric::ForwardingFabric {
 public:
     using ForwardingFabric::ForwardingFabric;
@@ -247,6 +254,7 @@ public:
 BOOST_AUTO_TEST_CASE(without_invalidation_on_the_fabric_a_plain_response_is_counted) {
     Cluster cluster;
     NoInvalidation fabric(cluster.server_node);
+    const ServerBeforeFabric server_first{cluster};
     auto created = Server::create(fabric, test_server_config(), cluster.target);
     BOOST_REQUIRE(created.has_value());
     cluster.server = std::move(created.value());
@@ -323,6 +331,7 @@ public:
 BOOST_AUTO_TEST_CASE(the_client_completes_requests_answered_with_w_inv) {
     Cluster cluster;
     WInvFabric fabric(cluster.server_node);
+    const ServerBeforeFabric server_first{cluster};
     auto created = Server::create(fabric, test_server_config(), cluster.target);
     BOOST_REQUIRE(created.has_value());
     cluster.server = std::move(created.value());
