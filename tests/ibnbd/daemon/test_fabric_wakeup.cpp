@@ -21,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 // The passive side, used only on the server reactor's thread; the test thread reads the atomics.
 class Acceptor : public fabric::ListenerHandler, public fabric::EndpointHandler {
 public:
-    explicit Acceptor(fabric::Fabric& fabric) : fabric_(fabric) {
+    explicit Acceptor(fabric::Fabric& fabric) {
         inbox_mr_ = std::move(fabric.register_memory(inbox_.data(), inbox_.size(), fabric::access_local_write).value());
     }
     void on_connect_request(fabric::ConnectRequest& request) override {
@@ -41,7 +41,6 @@ public:
     std::atomic<bool> received{false};
 
 private:
-    fabric::Fabric& fabric_;
     std::array<std::byte, 64> inbox_{};
     std::unique_ptr<fabric::MemoryRegion> inbox_mr_;
     std::unique_ptr<fabric::Endpoint> endpoint_;
@@ -101,7 +100,7 @@ BOOST_AUTO_TEST_CASE(an_idle_reactor_wakes_for_libfabric_connects_and_messages) 
     BOOST_REQUIRE(listener.has_value());
     const fabric::Address address = (*listener)->address();
     reactor.add(server_poll);
-    auto server_thread = std::make_unique<ServerThread>(reactor, std::thread([&] { reactor.run(); }));
+    auto server_thread = std::unique_ptr<ServerThread>(new ServerThread{reactor, std::thread([&] { reactor.run(); })});
 
     std::this_thread::sleep_for(200ms);  // the server reactor is asleep by now
     Recorder recorder;
