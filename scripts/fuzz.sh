@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Long fuzzing runs (CI runs each target briefly: `ctest --preset fuzz`, label fuzz).
+# Long fuzzing runs (CI runs each target briefly: `ctest --preset asan`, label fuzz).
 #   scripts/fuzz.sh [--runs N | --seconds S] [--jobs J] [TARGET...]   default: every target, 10M runs
 #   scripts/fuzz.sh --seeds                                          rewrite fuzz/seeds from the encoders
-# Builds the fuzz preset (clang, ASan+UBSan, libFuzzer) first. New inputs go to
-# build-fuzz/fuzz-corpus/TARGET; a finding stops the run and is saved as build-fuzz/findings/TARGET/crash-*.
+# Builds the fuzz targets of the asan preset (clang, ASan+UBSan, libFuzzer) first. New inputs go to
+# build-asan/fuzz-corpus/TARGET; a finding stops the run and is saved as build-asan/findings/TARGET/crash-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,15 +20,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+cmake --preset asan >/dev/null
+cmake --build --preset asan --target fuzz_targets
 if [ "$seeds" = 1 ]; then
-  build-fuzz/bin/fuzz_make_seeds fuzz/seeds
+  build-asan/bin/fuzz_make_seeds fuzz/seeds
   echo "fuzz.sh: seeds written to fuzz/seeds"
   exit 0
 fi
 if [ ${#targets[@]} -eq 0 ]; then
-  for binary in build-fuzz/bin/fuzz_*; do
+  for binary in build-asan/bin/fuzz_*; do
     name=$(basename "$binary"); name=${name#fuzz_}
     [ "$name" = make_seeds ] || targets+=("$name")
   done
@@ -37,10 +37,10 @@ fi
 limit=(-runs="$runs")
 [ "$runs" = 0 ] && limit=(-max_total_time="$seconds")
 for target in "${targets[@]}"; do
-  corpus=build-fuzz/fuzz-corpus/$target findings=build-fuzz/findings/$target
+  corpus=build-asan/fuzz-corpus/$target findings=build-asan/findings/$target
   mkdir -p "$corpus" "$findings"
   echo "fuzz.sh: $target (${limit[*]}, $jobs jobs)"
-  ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/fuzz_"$target" "${limit[@]}" -max_len=65536 -timeout=10 \
+  ASAN_OPTIONS=detect_leaks=1 build-asan/bin/fuzz_"$target" "${limit[@]}" -max_len=65536 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$findings/" -jobs="$jobs" -workers="$jobs" \
     "$corpus" fuzz/seeds/"$target"
 done
