@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Long fuzzing runs (CI runs each target briefly: `ctest --preset asan`, label fuzz).
 #   scripts/fuzz.sh [--runs N | --seconds S] [--jobs J] [TARGET...]   default: every target, 10M runs
+#     (--jobs J: J processes, each with that limit; their logs in build-asan/findings/TARGET/fuzz-N.log)
 #   scripts/fuzz.sh --seeds                                          rewrite fuzz/seeds from the encoders
 # Builds the fuzz targets of the asan preset (clang, ASan+UBSan, libFuzzer) first. New inputs go to
 # build-asan/fuzz-corpus/TARGET; a finding stops the run and is saved as build-asan/findings/TARGET/crash-*.
@@ -36,11 +37,20 @@ fi
 
 limit=(-runs="$runs")
 [ "$runs" = 0 ] && limit=(-max_total_time="$seconds")
+root=$PWD
+asan_options=detect_leaks=1:quarantine_size_mb=32:allocator_release_to_os_interval_ms=-1:malloc_context_size=8
 for target in "${targets[@]}"; do
-  corpus=build-asan/fuzz-corpus/$target findings=build-asan/findings/$target
+  corpus=$root/build-asan/fuzz-corpus/$target findings=$root/build-asan/findings/$target
   mkdir -p "$corpus" "$findings"
   echo "fuzz.sh: $target (${limit[*]}, $jobs jobs)"
-  ASAN_OPTIONS=detect_leaks=1 build-asan/bin/fuzz_"$target" "${limit[@]}" -max_len=65536 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$findings/" -jobs="$jobs" -workers="$jobs" \
-    "$corpus" fuzz/seeds/"$target"
+  # One job runs in the foreground; several run as libFuzzer jobs, each with the same limit,
+  # writing fuzz-N.log into the findings directory (libFuzzer puts them in the working directory).
+  parallel=()
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
+  # A smaller quarantine, no returning of freed memory to the kernel and shorter allocation stacks:
+  # the allocator took most of the time of the allocation-heavy targets (the YAML reader). Replay a
+  # finding with full stacks: build-asan/bin/fuzz_TARGET build-asan/findings/TARGET/crash-*.
+  (cd "$findings" && ASAN_OPTIONS=$asan_options "$root"/build-asan/bin/fuzz_"$target" "${limit[@]}" \
+    -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$findings/" \
+    "${parallel[@]}" "$corpus" "$root"/fuzz/seeds/"$target")
 done
