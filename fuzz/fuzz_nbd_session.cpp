@@ -20,11 +20,16 @@ using namespace ibnbd::nbd;
 
 namespace {
 
-// 1 MiB, completes every operation on the next poll(), never inside the call that started it.
-// Every request it gets must be inside the disk and not empty (a 0-byte read once reached it).
+// 128 KiB (small, so that a read of the whole disk costs little: a connection's read buffer is
+// allocated and zeroed anew for every input), completes every operation on the next poll(), never
+// inside the call that started it. Every request it gets must be inside the disk and not empty (a
+// 0-byte read once reached it).
 class MemoryExport final : public ExportTarget, public runtime::Pollable {
 public:
-    ExportInfo info() const override { return {disk_.size(), 512, 64 * 1024, 1 << 20, 1 << 20, false, true}; }
+    ExportInfo info() const override {
+        const auto size = static_cast<std::uint32_t>(disk_.size());
+        return {disk_.size(), 512, 64 * 1024, size, size, false, true};
+    }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
                      std::uint64_t cookie) override {
         FUZZ_CHECK(!into.empty() && offset <= disk_.size() && into.size() <= disk_.size() - offset);
@@ -62,7 +67,7 @@ private:
     }
     std::vector<std::byte>& disk_ = shared_disk();  // contents do not matter: one for every run
     static std::vector<std::byte>& shared_disk() {
-        static std::vector<std::byte> disk(1 << 20);
+        static std::vector<std::byte> disk(128 * 1024);
         return disk;
     }
     std::vector<std::pair<block::BlockIoHandler*, std::uint64_t>> pending_;
