@@ -238,7 +238,7 @@ io_under() {
     sleep 0.5
     check "$tag: $op" $op
     passes_at_op=$(under_passes)
-    check "$tag: the writer was still running when the path went" kill -0 $p
+    check "$tag: the writer survived the path operation (it runs until told to stop)" kill -0 $p
     for ((i = 0; i < 600; i++)); do
         [ "$(under_passes)" -ge $((passes_at_op + 2)) ] && break
         kill -0 $p 2>/dev/null || break
