@@ -6,6 +6,8 @@
 #   fabric/BACKEND/        the interface and its own directory (no other backend)
 #   ibnbd/ (not daemon/)   no fabric backend
 #   ibnbd/daemon/          the real backends (ofi, verbs), never the simulator
+#   ibnbd/nbd/             no client/ or server/: the IO handler interface is ibnbd/block_io_handler.hpp
+#   ibnbd/client/, server/ not each other, not the daemons or nbd/
 #   core/, fabric/, ibnbd/ nothing from sim-scenarios/, tests/, fuzz/, bench/, tools/
 # Prints each violation as FILE:LINE: INCLUDE (RULE) and exits 1 if there is any.
 #   usage: scripts/check-layering.sh [SOURCE_ROOT]
@@ -38,6 +40,10 @@ check ibnbd "ibnbd: no fabric backend, no test code" \
     '^(core/|fabric/[^/]+$|ibnbd/)' -not -path 'ibnbd/daemon/*'
 check ibnbd/daemon "ibnbd/daemon: real backends only, no test code" \
     '^(core/|fabric/([^/]+|ofi/.+|verbs/.+)$|ibnbd/)'
+check ibnbd/nbd "ibnbd/nbd: no client, server or daemon" \
+    '^(core/|fabric/[^/]+$|ibnbd/(nbd/|runtime/|block_io_handler\.hpp$))'
+check ibnbd/client "ibnbd/client: no server, daemon or nbd" '^(core/|fabric/[^/]+$|ibnbd/(client/|block_io_handler\.hpp$))'
+check ibnbd/server "ibnbd/server: no client, daemon or nbd" '^(core/|fabric/[^/]+$|ibnbd/(server/|storage/))'
 
 if [ "$violations" -gt 0 ]; then
     echo "check-layering: $violations include(s) break the layering" >&2

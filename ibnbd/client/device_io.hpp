@@ -29,6 +29,7 @@
 
 #include "core/ibtrs/io_shard.hpp"
 #include "core/wire/rnbd.hpp"
+#include "ibnbd/block_io_handler.hpp"
 
 namespace ibnbd::block {
 
@@ -49,12 +50,6 @@ struct DeviceInfo {
     bool secure_discard = false;
     bool writeback_cache = false;
     bool fua = false;
-};
-
-class BlockIoHandler {
-public:
-    virtual ~BlockIoHandler() = default;
-    virtual void on_block_io_complete(std::uint64_t cookie, int status) = 0;
 };
 
 class DeviceIo {

@@ -46,7 +46,7 @@ struct ClientService::Device {
     block::BlockDevice* device = nullptr;
     std::string nbd_socket;
     std::string nbd_tcp;  // "HOST:PORT" asked for at map (loopback only); empty: none
-    std::unique_ptr<nbd::BlockDeviceTarget> target;
+    std::unique_ptr<BlockDeviceTarget> target;
     std::unique_ptr<nbd::NbdServer> nbd;
     std::unique_ptr<nbd::NbdServer> nbd_tcp_server;
     struct Remote {
@@ -269,7 +269,7 @@ int ClientService::export_device(Session& session, Device& device, std::string& 
         }
         tcp_server = std::move(listening.value());
     }
-    device.target = std::make_unique<nbd::BlockDeviceTarget>(*device.device);
+    device.target = std::make_unique<BlockDeviceTarget>(*device.device);
     device.nbd = std::move(server.value());
     device.nbd_tcp_server = std::move(tcp_server);
     export_on_peers(session, device);

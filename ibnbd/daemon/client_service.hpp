@@ -33,7 +33,7 @@
 #include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/daemon/path_text.hpp"
 #include "ibnbd/daemon/shard_export.hpp"
-#include "ibnbd/nbd/block_device_target.hpp"
+#include "ibnbd/daemon/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
 #include "ibnbd/runtime/reactor.hpp"
 

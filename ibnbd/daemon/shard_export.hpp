@@ -12,7 +12,7 @@
 #include <string>
 
 #include "ibnbd/client/device_io.hpp"
-#include "ibnbd/nbd/block_device_target.hpp"
+#include "ibnbd/daemon/block_device_target.hpp"
 #include "ibnbd/nbd/nbd_server.hpp"
 #include "ibnbd/runtime/reactor.hpp"
 
@@ -24,7 +24,7 @@ public:
         : copy_(std::move(copy)), name_(std::move(name)) {}
 
     void start(runtime::Reactor& reactor) {
-        target_ = std::make_unique<nbd::BlockDeviceTarget>(*copy_);  // reads the copy: this thread
+        target_ = std::make_unique<BlockDeviceTarget>(*copy_);  // reads the copy: this thread
         host_ = nbd::NbdServer::host(name_);
         host_->add_export(name_, *target_);
         host_->add_export("", *target_);  // clients that do not name an export
@@ -42,7 +42,7 @@ public:
 private:
     std::shared_ptr<block::ShardDevice> copy_;
     const std::string name_;
-    std::unique_ptr<nbd::BlockDeviceTarget> target_;
+    std::unique_ptr<BlockDeviceTarget> target_;
     std::unique_ptr<nbd::NbdServer> host_;
 };
 

@@ -1,12 +1,12 @@
 // What an NBD export serves: an asynchronous block target. ibnbd's mapped devices are one
-// (block_device_target.hpp); tests use a memory target.
+// (ibnbd/daemon/block_device_target.hpp); tests use a memory target.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
 #include "fabric/expected.hpp"
-#include "ibnbd/client/block_device.hpp"
+#include "ibnbd/block_io_handler.hpp"
 
 namespace ibnbd::nbd {
 

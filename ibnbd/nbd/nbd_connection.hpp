@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "ibnbd/client/block_device.hpp"
 #include "ibnbd/nbd/export_target.hpp"
 
 namespace ibnbd::nbd {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/check-layering.sh passes on the tree and catches each kind of layering break planted in
 # a copy of it: core including the block layer, one backend including another, the daemons
-# including the simulator, the block layer including a backend.
+# including the simulator, the block layer including a backend, nbd/ including the client, the
+# client and the server including each other or the daemons.
 #   usage: check_layering_test.sh SOURCE_ROOT
 set -uo pipefail
 src=$1
@@ -29,7 +30,10 @@ for case in "core/log.hpp ibnbd/client/block_device.hpp core:" \
             "ibnbd/daemon/path_text.hpp fabric/sim/engine.hpp ibnbd/daemon:" \
             "ibnbd/server/block_server.hpp fabric/verbs/verbs_fabric.hpp ibnbd:" \
             "fabric/fabric.hpp core/log.hpp fabric interface:" \
-            "core/log.hpp tests/support/cluster.hpp core:"; do
+            "core/log.hpp tests/support/cluster.hpp core:" \
+            "ibnbd/nbd/export_target.hpp ibnbd/client/block_device.hpp ibnbd/nbd:" \
+            "ibnbd/client/device_io.hpp ibnbd/server/block_server.hpp ibnbd/client:" \
+            "ibnbd/server/block_server.hpp ibnbd/daemon/path_text.hpp ibnbd/server:"; do
     read -r file include rule <<< "$case"
     plant "$file" "$include"
     expect "$file including $include is caught" 1 "$file:[0-9]+: $include \\($rule" -- \

@@ -8,13 +8,13 @@
 #include "ibnbd/client/block_device.hpp"
 #include "ibnbd/nbd/export_target.hpp"
 
-namespace ibnbd::nbd {
+namespace ibnbd::daemon {
 
-class BlockDeviceTarget : public ExportTarget {
+class BlockDeviceTarget : public nbd::ExportTarget {
 public:
     explicit BlockDeviceTarget(block::DeviceIo& device) : device_(&device), info_(make_info(device)) {}
 
-    ExportInfo info() const override { return device_ ? make_info(*device_) : info_; }
+    nbd::ExportInfo info() const override { return device_ ? make_info(*device_) : info_; }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
                      std::uint64_t cookie) override {
         if (!device_) return unexpected(-ENODEV);
@@ -54,9 +54,9 @@ public:
     }
 
 private:
-    static ExportInfo make_info(const block::DeviceIo& device) {
+    static nbd::ExportInfo make_info(const block::DeviceIo& device) {
         const block::DeviceInfo& info = device.info();
-        ExportInfo result;
+        nbd::ExportInfo result;
         result.size = info.size_bytes;
         result.block_size = info.logical_block_size;
         result.max_io = info.max_io_bytes;
@@ -68,8 +68,8 @@ private:
     }
 
     block::DeviceIo* device_;
-    ExportInfo info_;
+    nbd::ExportInfo info_;
     std::uint32_t attached_ = 0;
 };
 
-}  // namespace ibnbd::nbd
+}  // namespace ibnbd::daemon
