@@ -374,7 +374,7 @@ void ClientPath::begin_drain() {
     }
     // A shard may answer inside this call; drained_one() then only arms the timer below.
     timers_.start(drain_timer, 2 * session_.config().connect_timeout);  // safety limit
-    session_.drain_lanes(*this, session_.config().unsafe_failover_without_drain);
+    session_.drain_lanes(*this, session_.test_hooks().failover_without_drain);
 }
 
 void ClientPath::drained_one() {

@@ -60,6 +60,7 @@
 #include "core/ibtrs/permit_pool.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
 #include "core/ibtrs/shard_link.hpp"
+#include "core/ibtrs/test_hooks.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
 
@@ -152,6 +153,8 @@ public:
     const ClientPath* path(std::uint32_t index) const;
     SessionStats stats() const;
     const ClientConfig& config() const { return config_; }
+    // Tests only (test_hooks.hpp); read when a path fails over.
+    ClientTestHooks& test_hooks() { return test_hooks_; }
     const Uuid& paths_uuid() const { return paths_uuid_; }
     std::uint32_t permits_in_use() const;
 
@@ -193,6 +196,7 @@ private:
 
     fabric::Fabric& fabric_;
     ClientConfig config_;
+    ClientTestHooks test_hooks_;
     ClientSessionHandler& handler_;
     Uuid paths_uuid_{};
     std::vector<std::unique_ptr<ClientPath>> paths_;

@@ -130,7 +130,7 @@ public:
     // ---- control, from the session ----
     void connect_lane(const LaneConnect& connect);
     void lane_up(std::uint32_t path, std::uint16_t generation, const std::vector<wire::RemoteChunk>& chunks);
-    // `at_once`: TESTING ONLY, re-issue before the flush (ClientConfig::unsafe_failover_without_drain).
+    // `at_once`: TESTING ONLY, re-issue before the flush (ClientTestHooks::failover_without_drain).
     void drain_lane(std::uint32_t path, std::uint16_t generation, bool at_once);
     void set_latency(std::uint32_t path, fabric::Nanos latency);
     void set_policy(MpPolicy policy) { config_.policy = policy; }

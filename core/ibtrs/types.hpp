@@ -71,10 +71,6 @@ struct ClientConfig {
     // With no connected path, IO fails at once (0, the kernel's behaviour) or waits this long for
     // a path to come back.
     fabric::Nanos queue_while_reconnecting = 0;
-    // TESTING ONLY: re-issue a failed path's requests at once instead of after its connections
-    // have drained. This is the bug the drain prevents (an old write landing after its re-issue);
-    // the scenario runner turns it on to show that its oracles catch it.
-    bool unsafe_failover_without_drain = false;
 };
 
 struct ServerConfig {

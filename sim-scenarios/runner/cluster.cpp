@@ -228,7 +228,6 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
         config.transport.reconnect_jitter = settings.reconnect_jitter;
         config.transport.max_reconnect_attempts = settings.max_reconnect_attempts;
         config.transport.connect_timeout = settings.connect_timeout;
-        config.transport.unsafe_failover_without_drain = settings.unsafe_failover_without_drain;
         config.queue_while_reconnecting = settings.queue_while_reconnecting;
         std::vector<ibtrs::PathSpec> specs;
         for (std::uint32_t p : session->paths) {
@@ -238,6 +237,7 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
                                                   shard_layout(session->client));
         if (!created) return unexpected(fmt::format("session {}: cannot create it ({})", session->name, created.error()));
         session->block = std::move(created.value());
+        session->block->transport().test_hooks().failover_without_drain = settings.unsafe_failover_without_drain;
         for (std::size_t i = 0; i < session->paths.size(); ++i) {
             paths_[session->paths[i]].transport_name = session->block->transport().path(static_cast<std::uint32_t>(i))->name();
         }

@@ -5,7 +5,7 @@
 // left and reports disconnected as usual.
 //
 // With it, a client that re-issues a failed path's requests before that path has drained (the
-// bug ClientConfig::unsafe_failover_without_drain reproduces) lets an old write, delayed on a
+// bug ClientTestHooks::failover_without_drain reproduces) lets an old write, delayed on a
 // clogged link, land after its re-issue and after newer writes: the data oracle sees it.
 // Everything else is forwarded unchanged (handlers get the inner endpoint's callbacks directly).
 #pragma once
