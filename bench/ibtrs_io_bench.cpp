@@ -1,7 +1,7 @@
 // Per-IO CPU cost of the IBTRS client and server cores together, over a zero-latency simulator:
 // 4 KiB writes and reads at queue depth 32 over two paths. Reports ns per IO (the benchmark's
 // time), simulated IOs per wall-clock second, heap allocations per IO (must be 0) and network
-// operations per IO (must be 2: protocol.md, decision 7); each benchmark's label says it in words
+// operations per IO (must be 2: docs/protocol.md, decision 7); each benchmark's label says it in words
 // and the benchmark reports an error when either count is off.
 #include <benchmark/benchmark.h>
 

@@ -7,7 +7,7 @@
 #   bash bench/idle_cpu.sh [--reactors "1 2"] [--seconds S] [--max-percent P] [--json FILE] [--record]
 #
 # --max-percent: exit 1 when a figure exceeds P (the test passes a wide margin).
-# --record: also writes bench/results/idle-cpu-<UTC>.md and copies it to latest-idle-cpu.md.
+# --record: also writes bench/results/latest-idle-cpu.md, replacing the last recorded run.
 # IBNBD_BIN: the binaries (default build/bin). Exit 77 when a binary is missing.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -104,10 +104,10 @@ if [ -n "$JSON" ]; then
     } > "$JSON"
 fi
 if [ "$RECORD" = 1 ]; then
-    out=$ROOT/bench/results/idle-cpu-$(date -u +%Y%m%dT%H%M%SZ).md
+    out=$ROOT/bench/results/latest-idle-cpu.md
+    mkdir -p "$ROOT/bench/results"
     { echo "# Idle CPU, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"; echo; report;
       echo; echo "Each figure over ${SECONDS_PER} s; load average $(cut -d' ' -f1-3 /proc/loadavg)."; } > "$out"
-    cp "$out" "$ROOT/bench/results/latest-idle-cpu.md"
     echo "wrote $out"
 fi
 over=0

@@ -7,7 +7,7 @@
 # least 90% of the first one's bandwidth. Exit 77 when namespaces, veth or tc are unavailable.
 #
 #   bash bench/multipath_bandwidth.sh [--rate MBIT] [--runtime S] [--out DIR] [--no-build]
-# Results go to DIR (default bench/results): multipath-<UTC>.md, copied to latest-multipath.md.
+# Results go to DIR (default bench/results) as latest-multipath.md, replacing the last run's.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/server_ready.sh"
@@ -86,7 +86,7 @@ for rw in read write; do
 done
 
 mkdir -p "$RESULTS"
-OUT=$RESULTS/multipath-$(date -u +%Y%m%dT%H%M%SZ).md
+OUT=$RESULTS/latest-multipath.md
 python3 - "$OUT" "$RATE" "$RUNTIME" "${BW[read-1]}" "${BW[read-mi]}" "${BW[read-rr]}" "${BW[write-1]}" "${BW[write-mi]}" "${BW[write-rr]}" <<'PY'
 import datetime, os, platform, sys
 out, rate, runtime = sys.argv[1], float(sys.argv[2]), sys.argv[3]
@@ -104,6 +104,5 @@ for name, (one, mi, rr) in (("read", v[0:3]), ("write", v[3:6])):
     lines.append(f"| {name} | {one:.1f} | {mi:.1f} | {gmi:+.0f}% | {rr:.1f} | {grr:+.0f}% | {met} |")
 open(out, "w").write("\n".join(lines) + "\n")
 PY
-cp "$OUT" "$RESULTS/latest-multipath.md"
 cat "$OUT"
-echo "wrote $OUT (copied to $RESULTS/latest-multipath.md)"
+echo "wrote $OUT"

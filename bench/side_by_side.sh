@@ -3,7 +3,7 @@
 # with an ibnbd:// target over libfabric tcp on loopback) against nbdkit's memory plugin (through
 # libnbd, nbd:// on loopback), with the raw fabric round trip (fabric_pingpong) as the floor.
 # Workloads: 4 KiB randread and randwrite at QD 1, 8, 32, 128; 128 KiB sequential read and write.
-# Writes bench/results/side-by-side-<UTC time>.{md,svg,json} and copies them to latest.*.
+# Writes bench/results/latest.{md,svg,json}, replacing the last run's (history: bench/README.md).
 #
 # ibnbd and nbdkit runs alternate workload by workload, so that a burst of load elsewhere on the
 # machine hits both; with --repeat N every pair runs N times and the report takes the median.
@@ -97,12 +97,9 @@ for rw in read write; do pair "$rw-128k-qd8" --rw $rw --bs 128k --iodepth 8; don
 
 cut -d' ' -f1-3 /proc/loadavg > "$WORK/json/load-after.txt"
 mkdir -p "$ROOT/bench/results"
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=$ROOT/bench/results/side-by-side-$STAMP
+OUT=$ROOT/bench/results/latest
 python3 "$ROOT/bench/side_by_side_report.py" "$WORK/json" "$OUT" --runtime "$RUNTIME" --ramp "$RAMP" --repeat "$REPEAT"
-cp "$OUT.md" "$ROOT/bench/results/latest.md"; cp "$OUT.svg" "$ROOT/bench/results/latest.svg"
-cp "$OUT.json" "$ROOT/bench/results/latest.json"
-echo "wrote $OUT.md, $OUT.svg and $OUT.json (copied to bench/results/latest.*)"
+echo "wrote $OUT.md, $OUT.svg and $OUT.json (add a row to the history in bench/README.md if this run matters)"
 cat "$OUT.md"
 
 if [ "$MULTIPATH" = 1 ]; then

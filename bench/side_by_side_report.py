@@ -3,6 +3,7 @@
 summary JSON. Standard library only.
 
 usage: side_by_side_report.py JSON_DIR OUT_PREFIX [--runtime S] [--ramp S] [--repeat N]
+Writes OUT_PREFIX.md, .svg and .json (side_by_side.sh passes bench/results/latest).
 Each (target, workload) has N runs KIND-KEY-rI.json; the run with the median IOPS is reported.
 """
 import argparse

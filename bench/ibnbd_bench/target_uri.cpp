@@ -28,7 +28,7 @@ bool split_query(std::string_view query, std::vector<std::pair<std::string, std:
     return true;
 }
 
-// The kernel's rules for session names (protocol.md §1.2): 1-254 bytes, no '/' and no '.'.
+// The kernel's rules for session names (docs/protocol.md §1.2): 1-254 bytes, no '/' and no '.'.
 bool valid_session(std::string_view name) {
     return !name.empty() && name.size() <= 254 && name.find_first_of("/.") == std::string_view::npos;
 }
