@@ -1,4 +1,4 @@
-// Every RNBD message decoder (protocol.md §3) on arbitrary bytes: the first byte picks the decoder.
+// Every RNBD message decoder (docs/protocol.md §3) on arbitrary bytes: the first byte picks the decoder.
 // Properties: no crash, no read outside the input, and what decodes and encodes decodes again to
 // the same value; an IO's op is checked the way the server checks it.
 #include <array>

@@ -1,4 +1,4 @@
-// The RTRS immediate data (protocol.md §1.7.5) from arbitrary 32-bit values and IO request
+// The RTRS immediate data (docs/protocol.md §1.7.5) from arbitrary 32-bit values and IO request
 // geometries. Properties: every value decodes; a response built from decoded fields decodes to
 // the same fields; an IO request payload splits back into the chunk and offset it was built from.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Every RTRS message decoder (protocol.md §1.4-§1.7) on arbitrary bytes: the first byte picks the
+// Every RTRS message decoder (docs/protocol.md §1.4-§1.7) on arbitrary bytes: the first byte picks the
 // decoder, the rest is the message. Properties: no crash, no read outside the input (ASan), and a
 // message that decodes and encodes decodes again to the same value.
 #include <array>

@@ -44,20 +44,20 @@ struct Options {
 // reach it through, and the sessions placed on it (whose IO shards and NBD connections are spread
 // over every reactor). Destroyed after its thread stopped; sessions and NBD exports go before
 // the fabric.
-struct Shard {
+struct ReactorPart {
     daemon::OpenedFabric fabric;
     std::unique_ptr<runtime::ReactorLink> link;
     std::unique_ptr<daemon::ClientService> service;
-    ~Shard() { service.reset(); }
+    ~ReactorPart() { service.reset(); }
 };
 
 // After the threads stopped: services post the teardown of their remote parts (IO shards, device
 // copies, NBD hosts) to the other reactors, which are then run here, before any fabric goes.
-void tear_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThreads& threads) {
+void tear_down(std::vector<std::unique_ptr<ReactorPart>>& parts, runtime::ReactorThreads& threads) {
     threads.run_left_tasks();  // commands that were on their way
-    for (auto& shard : shards) shard->service.reset();
+    for (auto& part : parts) part->service.reset();
     threads.run_left_tasks();
-    shards.clear();
+    parts.clear();
 }
 
 int run(const Options& options) {
@@ -82,8 +82,8 @@ int run(const Options& options) {
     runtime::ReactorConfig reactor_config;
     reactor_config.spin_polls = options.spin_polls;
     runtime::ReactorThreads threads(options.reactors, reactor_config);
-    std::vector<std::unique_ptr<Shard>> shards;
-    std::vector<daemon::ClientShard> routes;
+    std::vector<std::unique_ptr<ReactorPart>> parts;
+    std::vector<daemon::ClientRoute> routes;
     std::vector<daemon::ReactorPeer> peers;
     for (std::size_t i = 0; i < threads.size(); ++i) {
         auto fabric = daemon::open_fabric(options.fabric, options.provider, options.rdma_address);
@@ -91,17 +91,17 @@ int run(const Options& options) {
             fmt::print(stderr, "ibnbd-client: {}\n", fabric.error());
             return 1;
         }
-        auto shard = std::make_unique<Shard>();
-        shard->fabric = std::move(fabric.value());
-        shard->link = std::make_unique<runtime::ReactorLink>(threads.reactor(i));
-        peers.push_back({&threads.reactor(i), shard->fabric.fabric.get(), shard->link.get()});
-        threads.reactor(i).add(*shard->fabric.pollable);
-        shards.push_back(std::move(shard));
+        auto part = std::make_unique<ReactorPart>();
+        part->fabric = std::move(fabric.value());
+        part->link = std::make_unique<runtime::ReactorLink>(threads.reactor(i));
+        peers.push_back({&threads.reactor(i), part->fabric.fabric.get(), part->link.get()});
+        threads.reactor(i).add(*part->fabric.pollable);
+        parts.push_back(std::move(part));
     }
     for (std::size_t i = 0; i < threads.size(); ++i) {
-        shards[i]->service =
-            std::make_unique<daemon::ClientService>(*shards[i]->fabric.fabric, threads.reactor(i), config, peers, i);
-        routes.push_back({threads.reactor(i), *shards[i]->service});
+        parts[i]->service =
+            std::make_unique<daemon::ClientService>(*parts[i]->fabric.fabric, threads.reactor(i), config, peers, i);
+        routes.push_back({threads.reactor(i), *parts[i]->service});
     }
     runtime::Reactor& home = threads.reactor(0);
     daemon::ClientRouter router(home, routes);
@@ -127,7 +127,7 @@ int run(const Options& options) {
     home.run();
     threads.stop();
     home.remove(**control);
-    tear_down(shards, threads);
+    tear_down(parts, threads);
     return 0;
 }
 

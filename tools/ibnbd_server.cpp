@@ -55,7 +55,7 @@ public:
 
 // One reactor's share of the server: its fabric (completion queues), io_uring, BlockServer and
 // ibtrs::Server with the sessions placed on it. Members in teardown order (last first).
-struct Shard {
+struct ReactorPart {
     daemon::OpenedFabric fabric;
     std::unique_ptr<storage::uring::UringBackend> storage;
     std::unique_ptr<daemon::UringPollable> storage_poll;
@@ -70,9 +70,9 @@ std::string listen_host(const Options& options) {
     return first ? first->host : std::string();
 }
 
-Expected<std::unique_ptr<Shard>, int> open_shard(const Options& options, block::DeviceLedger& ledger,
+Expected<std::unique_ptr<ReactorPart>, int> open_reactor_part(const Options& options, block::DeviceLedger& ledger,
                                                  runtime::Reactor& reactor) {
-    auto shard = std::make_unique<Shard>();
+    auto part = std::make_unique<ReactorPart>();
     // Connections not yet connect requests get the same bounds as those in the RTRS handshake.
     const daemon::PendingBounds pending{options.max_pending_handshakes,
                                         std::uint64_t{options.handshake_timeout_ms} * ibtrs::kMillisecond};
@@ -81,17 +81,17 @@ Expected<std::unique_ptr<Shard>, int> open_shard(const Options& options, block::
         fmt::print(stderr, "ibnbd-server: {}\n", fabric.error());
         return unexpected(1);
     }
-    shard->fabric = std::move(fabric.value());
+    part->fabric = std::move(fabric.value());
     // Requests that arrive in one reactor round go to the kernel in one system call.
     auto storage = storage::uring::UringBackend::create({.defer_submit = true});
     if (!storage) {
         fmt::print(stderr, "ibnbd-server: io_uring unavailable (errno {})\n", -storage.error());
         return unexpected(1);
     }
-    shard->storage = std::move(storage.value());
-    shard->storage_poll = std::make_unique<daemon::UringPollable>(*shard->storage);
-    shard->link = std::make_unique<runtime::ReactorLink>(reactor);
-    shard->blocks = std::make_unique<block::BlockServer>(*shard->storage,
+    part->storage = std::move(storage.value());
+    part->storage_poll = std::make_unique<daemon::UringPollable>(*part->storage);
+    part->link = std::make_unique<runtime::ReactorLink>(reactor);
+    part->blocks = std::make_unique<block::BlockServer>(*part->storage,
                                                          block::BlockServerConfig{options.dev_search_path, &ledger});
     ibtrs::ServerConfig config;
     config.queue_depth = options.queue_depth;
@@ -99,16 +99,16 @@ Expected<std::unique_ptr<Shard>, int> open_shard(const Options& options, block::
     config.heartbeat = {std::uint64_t{options.hb_interval_ms} * ibtrs::kMillisecond, options.hb_missed};
     config.max_pending_handshakes = options.max_pending_handshakes;
     config.handshake_timeout = std::uint64_t{options.handshake_timeout_ms} * ibtrs::kMillisecond;
-    auto server = ibtrs::Server::create(*shard->fabric.fabric, config, *shard->blocks);
+    auto server = ibtrs::Server::create(*part->fabric.fabric, config, *part->blocks);
     if (!server) {
         fmt::print(stderr, "ibnbd-server: queue depth {} with chunk size {} is invalid (chunk: power of two "
                            ">= 8192; bits(qd-1)+bits(chunk-1) <= 28)\n", options.queue_depth, options.chunk_size);
         return unexpected(2);
     }
-    shard->server = std::move(server.value());
-    reactor.add(*shard->fabric.pollable);
-    reactor.add(*shard->storage_poll);
-    return shard;
+    part->server = std::move(server.value());
+    reactor.add(*part->fabric.pollable);
+    reactor.add(*part->storage_poll);
+    return part;
 }
 
 int listen_all(const Options& options, ibtrs::Server& server) {
@@ -137,22 +137,22 @@ void drive_until(runtime::ReactorThreads& threads, std::chrono::steady_clock::ti
 
 // Shutdown: no new connections; let in-flight IO finish, flush every device, then free each
 // reactor's objects with the tasks still on their way run first.
-int shut_down(std::vector<std::unique_ptr<Shard>>& shards, runtime::ReactorThreads& threads) {
-    shards.front()->server->stop_listening();
+int shut_down(std::vector<std::unique_ptr<ReactorPart>>& parts, runtime::ReactorThreads& threads) {
+    parts.front()->server->stop_listening();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     drive_until(threads, deadline, [&] {
-        return std::all_of(shards.begin(), shards.end(), [](const auto& shard) { return shard->blocks->inflight() == 0; });
+        return std::all_of(parts.begin(), parts.end(), [](const auto& part) { return part->blocks->inflight() == 0; });
     });
     FlushWaiter flushed;
     std::size_t flushes = 0;
-    for (auto& shard : shards) flushes += shard->blocks->flush_devices(flushed);
+    for (auto& part : parts) flushes += part->blocks->flush_devices(flushed);
     drive_until(threads, deadline, [&] { return flushed.done >= flushes; });
     log().warn("ibnbd-server: stopped ({} device flushes, {} failed)", flushes, flushed.failed);
     // Tasks between reactors refer to their Servers and BlockServers: run them all first.
     threads.run_left_tasks();
-    for (auto& shard : shards) shard->server.reset();
+    for (auto& part : parts) part->server.reset();
     threads.run_left_tasks();
-    shards.clear();
+    parts.clear();
     return flushed.failed == 0 && flushed.done >= flushes ? 0 : 1;
 }
 
@@ -162,24 +162,24 @@ int run(const Options& options) {
     runtime::ReactorThreads threads(options.reactors, reactor_config);
     block::DeviceLedger ledger;
     ibtrs::SessionDirectory directory(threads.size());
-    std::vector<std::unique_ptr<Shard>> shards;
+    std::vector<std::unique_ptr<ReactorPart>> parts;
     for (std::size_t i = 0; i < threads.size(); ++i) {
-        auto shard = open_shard(options, ledger, threads.reactor(i));
-        if (!shard) return shard.error();
-        shards.push_back(std::move(shard.value()));
+        auto part = open_reactor_part(options, ledger, threads.reactor(i));
+        if (!part) return part.error();
+        parts.push_back(std::move(part.value()));
     }
     std::vector<ibtrs::ServerPeer> peers;
     std::vector<block::BlockReactor> blocks;
-    std::vector<daemon::ServerShard> control_shards;
-    for (std::size_t i = 0; i < shards.size(); ++i) {
-        peers.push_back({shards[i]->server.get(), shards[i]->link.get()});
-        blocks.push_back({shards[i]->link.get(), shards[i]->blocks.get()});
-        control_shards.push_back({threads.reactor(i), *shards[i]->blocks, *shards[i]->server});
+    std::vector<daemon::ServerPart> control_parts;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        peers.push_back({parts[i]->server.get(), parts[i]->link.get()});
+        blocks.push_back({parts[i]->link.get(), parts[i]->blocks.get()});
+        control_parts.push_back({threads.reactor(i), *parts[i]->blocks, *parts[i]->server});
     }
     ibtrs::join_group(directory, peers);
     block::wake_on_drain(ledger, std::move(blocks));
     // Reactor 0 listens and hands each connection to the reactor that owns its session.
-    if (const int failed = listen_all(options, *shards.front()->server); failed != 0) return failed;
+    if (const int failed = listen_all(options, *parts.front()->server); failed != 0) return failed;
 
     runtime::Reactor& home = threads.reactor(0);
     daemon::SignalPollable signals([&](int signal) {
@@ -187,7 +187,7 @@ int run(const Options& options) {
         home.stop();
     });
     home.add(signals);
-    daemon::ServerControl commands(home, control_shards);
+    daemon::ServerControl commands(home, control_parts);
     std::unique_ptr<daemon::ControlServer> control;
     if (!options.control_socket.empty()) {
         auto created = daemon::ControlServer::listen(options.control_socket, [&](const Json& request, auto respond) {
@@ -207,7 +207,7 @@ int run(const Options& options) {
     home.run();
     threads.stop();
     if (control) home.remove(*control);
-    return shut_down(shards, threads);
+    return shut_down(parts, threads);
 }
 
 }  // namespace

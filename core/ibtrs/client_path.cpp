@@ -323,7 +323,7 @@ bool ClientPath::post_heartbeat(std::uint32_t imm) {
 
 void ClientPath::heartbeat_tick() {
     if (state_ != ClientPathState::connected) return;
-    // Any message from the server proves it alive (protocol.md §1.9), also those on the shards'
+    // Any message from the server proves it alive (docs/protocol.md §1.9), also those on the shards'
     // IO connections, which the shards count for us.
     std::uint64_t received = 0;
     for (const auto& slot : session_.shards_) received += slot.shard->lane_counters(index_).received.get();

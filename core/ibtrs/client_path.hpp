@@ -1,4 +1,4 @@
-// One client path (protocol.md §1.3-§1.5, §1.9-§1.12): its service connection (cid 0), the
+// One client path (docs/protocol.md §1.3-§1.5, §1.9-§1.12): its service connection (cid 0), the
 // handshake, the heartbeat, error recovery with drain, and reconnect. Its IO connections belong to
 // the session's shards (io_shard.hpp), which it drives through the session. Owned by a
 // ClientSession; not used alone.

@@ -1,4 +1,4 @@
-// IBTRS client session (protocol.md §1, design.md §4): a group of paths to one server sharing
+// IBTRS client session (docs/protocol.md §1; ARCHITECTURE.md): a group of paths to one server sharing
 // one set of permits (the server's chunks), a multipath policy, failover and reconnect.
 //
 // LIFECYCLE

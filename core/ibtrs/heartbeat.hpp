@@ -1,4 +1,4 @@
-// Heartbeat bookkeeping of protocol.md §1.9, shared by client and server paths. The owner runs a
+// Heartbeat bookkeeping of docs/protocol.md §1.9, shared by client and server paths. The owner runs a
 // timer every `interval`, calls tick() and acts on the answer; every received message calls
 // on_receive(). Silence is detected at the (missed_max + 2)th tick after the last message.
 #pragma once

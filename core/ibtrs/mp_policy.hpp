@@ -1,4 +1,4 @@
-// Multipath path choice (protocol.md §1.13). Pure functions over a view of the paths, so that the
+// Multipath path choice (docs/protocol.md §1.13). Pure functions over a view of the paths, so that the
 // policies are tested without sessions and the session's hot path allocates nothing.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Permits (protocol.md §1.7.1): one per server chunk, so at most queue_depth requests are in
+// Permits (docs/protocol.md §1.7.1): one per server chunk, so at most queue_depth requests are in
 // flight per session and chunk N is used by one request at a time. The kernel shares one pool
 // among all CPUs; here each IO shard of a session has a pool of its own over a contiguous share
 // of the chunks (no lock between reactors). A pool is sized once; getting and putting a permit

@@ -1,4 +1,4 @@
-// IBTRS server (protocol.md §1.3): listens, checks every connect request, finds sessions by
+// IBTRS server (docs/protocol.md §1.3): listens, checks every connect request, finds sessions by
 // paths_uuid and paths by sess_uuid, and owns the sessions.
 //
 // CONNECT CHECKS (rejections carry a conn_rsp whose errno the client logs)
@@ -60,7 +60,7 @@ struct ServerStats {
     // READ responses that invalidated the client's key first (NEED_INVAL: every kernel client).
     std::uint64_t reads_invalidated = 0;
     // NEED_INVAL reads answered without invalidation, because the fabric cannot send with
-    // invalidate (ofi): the client must invalidate its key itself (protocol.md §1.7.4).
+    // invalidate (ofi): the client must invalidate its key itself (docs/protocol.md §1.7.4).
     std::uint64_t invalidations_unsupported = 0;
 };
 

@@ -343,7 +343,7 @@ void ServerPath::send_response(std::uint16_t cid, std::uint32_t msg_id, int stat
 
 bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int status, const ReadTarget& read) {
     // Without sends that invalidate (ofi) a NEED_INVAL read gets a plain IO_RSP: RTRS then has
-    // the client invalidate its key itself (protocol.md §1.7.4). Linux 6.1's client does not
+    // the client invalidate its key itself (docs/protocol.md §1.7.4). Linux 6.1's client does not
     // complete such a read, but no kernel reaches this server over such a fabric.
     const bool invalidate = read.invalidate && fabric_.supports_invalidation();
     // Errno magnitudes above 9 bits cannot travel; report them as EIO rather than wrongly.
@@ -368,7 +368,7 @@ bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int statu
 }
 
 // A response is up to three operations, in the kernel's order (rtrs-srv.c rdma_write_sg and
-// send_io_resp_imm; protocol.md §1.7.3, §1.7.4): the read's data (RDMA write), the send that
+// send_io_resp_imm; docs/protocol.md §1.7.3, §1.7.4): the read's data (RDMA write), the send that
 // invalidates the client's key (NEED_INVAL), and the immediate (IO_RSP_W_INV after an
 // invalidation): an empty write-with-immediate, or with key_responses a send-with-immediate
 // carrying the chunk's RKEY_RSP. RC keeps them in order, so the client has its data and its key

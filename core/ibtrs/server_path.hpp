@@ -1,4 +1,4 @@
-// One server path (protocol.md §1.3, §1.5, §1.7.6, §1.9, §1.14): its connections, the INFO
+// One server path (docs/protocol.md §1.3, §1.5, §1.7.6, §1.9, §1.14): its connections, the INFO
 // exchange, the heartbeat, validation of every incoming request, responses, and close.
 // A violation by the client closes this path only, with a logged reason.
 #pragma once
@@ -20,7 +20,7 @@ namespace ibnbd::ibtrs {
 class Server;
 class ServerSession;
 
-// Where a READ's data goes back (protocol.md §1.7.4): the client's buffer (len 0: no data), and
+// Where a READ's data goes back (docs/protocol.md §1.7.4): the client's buffer (len 0: no data), and
 // whether the client asked for its key to be invalidated by the response (NEED_INVAL).
 struct ReadTarget {
     wire::SgDesc desc{};

@@ -18,7 +18,7 @@ ServerSession::ServerSession(Server& server, const Uuid& paths_uuid, std::uint32
       slots_(queue_depth) {
     // Page-aligned zero pages, given out by the kernel as IO first touches them: zeroing the pool
     // here cost every connect request that creates a session its whole size (64 MiB at the
-    // defaults), which made a flood of handshakes that never complete a CPU flood (issue 16, D2).
+    // defaults), which made a flood of handshakes that never complete a CPU flood.
     const std::size_t bytes = std::size_t{queue_depth} * chunk_size;
     void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert(memory != MAP_FAILED);

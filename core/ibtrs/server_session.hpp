@@ -1,4 +1,4 @@
-// IBTRS server session (protocol.md §1.1, §1.6, §1.7.6): the chunks a client session writes into
+// IBTRS server session (docs/protocol.md §1.1, §1.6, §1.7.6): the chunks a client session writes into
 // (queue_depth × chunk_size, allocated once), the request slots, and responses.
 //
 // REQUESTS

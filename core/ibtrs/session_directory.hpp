@@ -1,5 +1,5 @@
 // Which reactor owns each session of a multi-reactor server, and the session names in use
-// (design.md §4, "Threads on real backends"). Every reactor's ibtrs::Server shares one directory:
+// (ARCHITECTURE.md, "Threads in the daemons"). Every reactor's ibtrs::Server shares one directory:
 // all connections of a session go to the reactor that owns it, so that a session's chunks, paths
 // and requests stay on one thread; sessions are spread over the reactors.
 //

@@ -1,5 +1,5 @@
-// How a client session's control part talks to its IO shards (design.md §4, "Threads on real
-// backends"). A session has one IO shard per reactor: shard 0 runs on the session's own fabric,
+// How a client session's control part talks to its IO shards (ARCHITECTURE.md, "Threads in the
+// daemons"). A session has one IO shard per reactor: shard 0 runs on the session's own fabric,
 // the others each on a fabric of their own, driven by another thread. Control (handshake on cid 0,
 // heartbeats, path states, reconnect) stays with the session; each shard owns its share of the
 // permits and, per path, its own IO connections. The two sides exchange the messages below; for

@@ -22,14 +22,14 @@ inline constexpr fabric::Nanos kSecond = 1'000 * kMillisecond;
 
 enum class Dir : std::uint8_t { read, write };
 
-// Multipath policy (protocol.md §1.13); numeric values are the kernel's.
+// Multipath policy (docs/protocol.md §1.13); numeric values are the kernel's.
 enum class MpPolicy : std::uint8_t { round_robin = 0, min_inflight = 1, min_latency = 2 };
 
 std::string_view to_string(MpPolicy policy);
 // Accepts "round-robin", "min-inflight", "min-latency" and the kernel's short forms rr/mi/ml.
 bool parse_mp_policy(std::string_view text, MpPolicy& out);
 
-// Client path states and their kernel numbering (protocol.md §1.10).
+// Client path states and their kernel numbering (docs/protocol.md §1.10).
 enum class ClientPathState : std::uint8_t {
     connecting = 0,
     connecting_err = 1,
@@ -60,7 +60,7 @@ struct ClientConfig {
     std::uint32_t io_connections = 1;    // IO connections per path and IO shard, besides cid 0
     MpPolicy policy = MpPolicy::min_inflight;
     HeartbeatConfig heartbeat;
-    // Reconnect (protocol.md §1.11): wait delay × 2^attempt (capped at max_delay) plus a jitter
+    // Reconnect (docs/protocol.md §1.11): wait delay × 2^attempt (capped at max_delay) plus a jitter
     // drawn from the fabric's random stream; -1 attempts = forever, 0 = never reconnect.
     fabric::Nanos reconnect_delay = 1 * kSecond;
     fabric::Nanos reconnect_max_delay = 30 * kSecond;
@@ -85,7 +85,7 @@ struct ServerConfig {
     // exchange has not happened): at most max_pending_handshakes at once on this Server (one
     // reactor's), beyond which connect requests are refused with -EBUSY; a path still not
     // connected handshake_timeout after it was created is closed. Both bound what clients that
-    // connect and go silent can hold (issue 16, D2). 0 turns a bound off.
+    // connect and go silent can hold. 0 turns a bound off.
     std::uint32_t max_pending_handshakes = 128;
     fabric::Nanos handshake_timeout = 10 * kSecond;
 };

@@ -1,4 +1,4 @@
-// The 64-bit context every posted operation carries (design.md §4): what the work was, on which
+// The 64-bit context every posted operation carries: what the work was, on which
 // connection, for which request slot, and the connection generation it was posted in, so that a
 // completion from before a reconnect is recognised as stale.
 #pragma once

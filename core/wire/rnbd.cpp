@@ -1,4 +1,4 @@
-// RNBD message codecs. Offsets are those of protocol.md §3.2-§3.7.
+// RNBD message codecs. Offsets are those of docs/protocol.md §3.2-§3.7.
 #include "core/wire/rnbd.hpp"
 
 #include "core/wire/endian.hpp"

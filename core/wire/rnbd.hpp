@@ -1,4 +1,4 @@
-// rnbd.hpp - RNBD 2.2 block protocol messages (protocol.md §3.2-§3.7).
+// rnbd.hpp - RNBD 2.2 block protocol messages (docs/protocol.md §3.2-§3.7).
 //
 // Every RNBD message is the user message of one RTRS request; every one starts with the 4-byte
 // header {le16 type, le16 padding}. Conventions as in rtrs.hpp: little-endian, reserved bytes

@@ -1,4 +1,4 @@
-// RTRS message codecs. Offsets are those of protocol.md §1.4-§1.7.
+// RTRS message codecs. Offsets are those of docs/protocol.md §1.4-§1.7.
 #include "core/wire/rtrs.hpp"
 
 #include <cassert>

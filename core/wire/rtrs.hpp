@@ -1,4 +1,4 @@
-// rtrs.hpp - RTRS 2.0 wire messages (protocol.md §1.2-§1.7): constants, CM private data,
+// rtrs.hpp - RTRS 2.0 wire messages (docs/protocol.md §1.2-§1.7): constants, CM private data,
 // the INFO exchange, the IO request trailers and the RKEY response. Immediate data: rtrs_imm.hpp.
 //
 // CONVENTIONS

@@ -1,4 +1,4 @@
-// Server parameter checks and the client's chunk table (protocol.md §1.2, §1.5).
+// Server parameter checks and the client's chunk table (docs/protocol.md §1.2, §1.5).
 #include "core/wire/rtrs.hpp"
 
 #include <bit>

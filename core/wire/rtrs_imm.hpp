@@ -1,4 +1,4 @@
-// rtrs_imm.hpp - RTRS 2.0 32-bit immediate data (protocol.md §1.7.5).
+// rtrs_imm.hpp - RTRS 2.0 32-bit immediate data (docs/protocol.md §1.7.5).
 //
 // LAYOUT
 //     imm = type << 28 | payload, type 4 bits, payload 28 bits. Functions here take and return the

@@ -2,7 +2,7 @@
 // the provider accepts every TCP connection to a listener at once and waits for its CM request
 // with no limit and no timeout. A peer that connects and stays silent, or sends part of a request,
 // holds a socket (and file descriptor) of this process for as long as it likes; a flood of them
-// exhausts descriptors and slows every connect-manager round (issue 16, D2).
+// exhausts descriptors and slows every connect-manager round.
 //
 // The provider offers no way to list or close them, but each one sits in the event queue's wait
 // set (an epoll descriptor, FI_GETWAIT) until its request is complete. The sweeper lists that set

@@ -1,4 +1,4 @@
-// The IBNBD client session (protocol.md §3.1, §3.3, §3.11): one per IBTRS session, many devices.
+// The IBNBD client session (docs/protocol.md §3.1, §3.3, §3.11): one per IBTRS session, many devices.
 //
 // MAP      map(name, mode) returns the device at once in state init and reports the outcome to the
 //          handler: the session is opened if needed, SESS_INFO is exchanged (once per session

@@ -1,4 +1,4 @@
-// A mapped IBNBD device on the client (protocol.md §3.6, §3.11), as the session's own thread
+// A mapped IBNBD device on the client (docs/protocol.md §3.6, §3.11), as the session's own thread
 // sees it: the IO face of device_io.hpp on shard 0, plus the device's life cycle.
 //
 // STATES   init → mapped ⇄ mapped_disconnected → unmapped; mapped → closed_by_server → (remap) mapped

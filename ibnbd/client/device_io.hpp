@@ -1,4 +1,4 @@
-// The IO face of a mapped IBNBD device on one IO shard (protocol.md §3.6, §3.11): the checks and
+// The IO face of a mapped IBNBD device on one IO shard (docs/protocol.md §3.6, §3.11): the checks and
 // the submission of reads, writes, flushes, discards and write-zeroes onto that shard's BlockIoPath.
 // BlockDevice (block_device.hpp) is a device's face on the session's own thread; ShardDevice is
 // its copy on another reactor, kept current by the BlockClient through tasks.

@@ -36,23 +36,23 @@ std::span<const CommandSpec> client_commands() {
     return commands;
 }
 
-ClientRouter::ClientRouter(runtime::Reactor& home, std::vector<ClientShard> shards)
-    : home_(home), shards_(std::move(shards)), sessions_per_shard_(shards_.size(), 0) {
-    assert(!shards_.empty());
+ClientRouter::ClientRouter(runtime::Reactor& home, std::vector<ClientRoute> routes)
+    : home_(home), routes_(std::move(routes)), sessions_per_reactor_(routes_.size(), 0) {
+    assert(!routes_.empty());
 }
 
-std::optional<std::size_t> ClientRouter::shard_of(const std::string& session) const {
-    const auto found = session_shard_.find(session);
-    if (found == session_shard_.end()) return std::nullopt;
+std::optional<std::size_t> ClientRouter::reactor_of(const std::string& session) const {
+    const auto found = session_reactor_.find(session);
+    if (found == session_reactor_.end()) return std::nullopt;
     return found->second;
 }
 
 std::size_t ClientRouter::place(const std::string& session) {
-    if (auto known = shard_of(session)) return *known;
-    const auto least = std::min_element(sessions_per_shard_.begin(), sessions_per_shard_.end());
-    const auto index = static_cast<std::size_t>(least - sessions_per_shard_.begin());
+    if (auto known = reactor_of(session)) return *known;
+    const auto least = std::min_element(sessions_per_reactor_.begin(), sessions_per_reactor_.end());
+    const auto index = static_cast<std::size_t>(least - sessions_per_reactor_.begin());
     ++*least;
-    session_shard_.emplace(session, index);
+    session_reactor_.emplace(session, index);
     log().info("ibnbd-client: session {} placed on reactor {}", session, index);
     return index;
 }
@@ -63,16 +63,16 @@ void ClientRouter::handle(const Json& request, Responder respond) {
     if (cmd == "list") return list_all(std::move(respond));
     const std::string session = request.value("session", "");
     if (cmd == "map") return forward(place(session), request, std::move(respond));
-    const auto index = shard_of(session);
+    const auto index = reactor_of(session);
     if (!index) return respond(error_response(-ENOENT, "no session '" + session + "'; see 'ibnbd list'"));
     forward(*index, request, std::move(respond));
 }
 
 void ClientRouter::forward(std::size_t index, const Json& request, Responder respond) {
-    ClientShard& shard = shards_[index];
-    if (&shard.reactor == &home_) return shard.handler.handle(request, std::move(respond));
+    ClientRoute& route = routes_[index];
+    if (&route.reactor == &home_) return route.handler.handle(request, std::move(respond));
     Responder refused = respond;  // answers here if the task cannot be queued
-    // Runs on the shard's thread. The responder moves into the task for the home thread, so that
+    // Runs on the route's reactor thread. The responder moves into the task for the home thread, so that
     // the last reference to the control connection is dropped there.
     Responder back = [this, respond = std::move(respond)](Json answer) mutable {
         auto posted = home_.post([respond = std::move(respond), answer = std::move(answer)]() mutable {
@@ -80,7 +80,7 @@ void ClientRouter::forward(std::size_t index, const Json& request, Responder res
         });
         if (!posted) log().warn("ibnbd-client: a control answer was dropped (errno {})", -posted.error());
     };
-    auto posted = shard.reactor.post([&handler = shard.handler, request, back = std::move(back)]() mutable {
+    auto posted = route.reactor.post([&handler = route.handler, request, back = std::move(back)]() mutable {
         handler.handle(request, std::move(back));
     });
     if (!posted) {
@@ -96,9 +96,9 @@ void ClientRouter::list_all(Responder respond) {
         Responder respond;
     };
     auto gathered = std::make_shared<Gathered>();
-    gathered->pending = shards_.size();
+    gathered->pending = routes_.size();
     gathered->respond = std::move(respond);
-    for (std::size_t index = 0; index < shards_.size(); ++index) {
+    for (std::size_t index = 0; index < routes_.size(); ++index) {
         // Each answer arrives on the home thread (forward() brings it back), one after another.
         forward(index, Json{{"cmd", "list"}}, [gathered, index](Json answer) {
             for (Json& device : answer["devices"]) {

@@ -1,17 +1,17 @@
-// The ibnbd-client daemon's control commands across reactors. Each reactor has a shard: its own
-// fabric and a ClientService with the sessions placed on it (and their NBD exports), all driven
-// by that reactor's thread. The router runs on the home reactor (the one with the control
-// socket): a new session goes to the shard with the fewest sessions, every later command for it
-// to the same shard; `list` asks every shard and merges the answers (each device says its
-// reactor). Requests cross threads only through Reactor::post; answers come back the same way,
+// The ibnbd-client daemon's control commands across reactors. Each reactor has its own fabric and
+// a ClientService with the sessions placed on it (and their NBD exports), all driven by that
+// reactor's thread; a ClientRoute is how commands reach it. The router runs on the home reactor
+// (the one with the control socket): a new session goes to the reactor with the fewest sessions,
+// every later command for it to the same reactor; `list` asks every reactor and merges the
+// answers (each device says its reactor). Requests cross threads only through Reactor::post; answers come back the same way,
 // so the control connection is touched by the home thread alone.
 //
-// Every request is checked against client_commands() first (request_check.hpp), so shards get
+// Every request is checked against client_commands() first (request_check.hpp), so routes get
 // only requests whose fields have the declared types.
 //
 // ERRORS  -EINVAL: a request of the wrong shape or an unknown command (the message names the field);
-//         -ENOENT: a command names a session no shard has (except map, which creates it);
-//         -EAGAIN: a shard's task queue is full ("busy; retry").
+//         -ENOENT: a command names a session no reactor has (except map, which creates it);
+//         -EAGAIN: a reactor's task queue is full ("busy; retry").
 #pragma once
 
 #include <cstddef>
@@ -26,7 +26,7 @@
 
 namespace ibnbd::daemon {
 
-// What a shard does with a command, on its reactor's thread.
+// What a reactor does with a command, on its own thread.
 class CommandHandler {
 public:
     virtual ~CommandHandler() = default;
@@ -36,19 +36,19 @@ public:
 // The ibnbd-client daemon's commands and their fields (documented in client_service.hpp).
 std::span<const CommandSpec> client_commands();
 
-struct ClientShard {
+struct ClientRoute {
     runtime::Reactor& reactor;
     CommandHandler& handler;
 };
 
 class ClientRouter {
 public:
-    ClientRouter(runtime::Reactor& home, std::vector<ClientShard> shards);
+    ClientRouter(runtime::Reactor& home, std::vector<ClientRoute> routes);
 
     // Home reactor thread only.
     void handle(const Json& request, Responder respond);
-    // The shard a session was placed on, if any.
-    std::optional<std::size_t> shard_of(const std::string& session) const;
+    // The reactor (its index) a session was placed on, if any.
+    std::optional<std::size_t> reactor_of(const std::string& session) const;
 
 private:
     std::size_t place(const std::string& session);
@@ -56,9 +56,9 @@ private:
     void list_all(Responder respond);
 
     runtime::Reactor& home_;
-    std::vector<ClientShard> shards_;
-    std::map<std::string, std::size_t> session_shard_;
-    std::vector<std::size_t> sessions_per_shard_;
+    std::vector<ClientRoute> routes_;
+    std::map<std::string, std::size_t> session_reactor_;
+    std::vector<std::size_t> sessions_per_reactor_;
 };
 
 }  // namespace ibnbd::daemon

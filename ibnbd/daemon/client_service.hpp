@@ -7,7 +7,7 @@
 // of its devices are handed to the reactors in turn (ShardExport), each doing its IO on its own
 // shard. Cross-thread work goes through the peers' links (Reactor::post_message).
 //
-// COMMANDS (JSON, see control_server.hpp; names follow design.md §6)
+// COMMANDS (JSON, see control_server.hpp; names: ARCHITECTURE.md, glossary)
 //   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?,
 //        nbd_tcp?: "127.x.y.z[:PORT]" (also export over TCP, loopback only: NBD has no authentication;
 //        port 10809 by default, 0 picks a free one)}

@@ -1,4 +1,4 @@
-// Paths as operators write them: "[SRC@]DST[:PORT]" (design.md §6), IPv6 in brackets when a port
+// Paths as operators write them: "[SRC@]DST[:PORT]", IPv6 in brackets when a port
 // follows ("[fd00::1]:1234"). The daemon takes IP addresses only, as the kernel's rnbd does: a
 // host name would need a DNS lookup on a reactor thread, and an address nobody can resolve would
 // be accepted and then retried forever. The ibnbd CLI resolves names before it sends a path.

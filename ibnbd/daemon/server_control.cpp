@@ -31,10 +31,10 @@ Json list_of(block::BlockServer& blocks, std::size_t reactor) {
     return devices;
 }
 
-Json stats_of(const ServerShard& shard) {
-    const auto& s = shard.blocks.stats();
-    const auto& t = shard.server.stats();
-    return {{"sessions", shard.server.session_count()},
+Json stats_of(const ServerPart& part) {
+    const auto& s = part.blocks.stats();
+    const auto& t = part.server.stats();
+    return {{"sessions", part.server.session_count()},
             {"opens", s.opens},
             {"opens_refused", s.opens_refused},
             {"ios", s.ios},
@@ -45,11 +45,11 @@ Json stats_of(const ServerShard& shard) {
             {"handed_over", t.handed_over},
             {"rejected", t.rejected},
             {"violations", t.violations},
-            {"pending_handshakes", shard.server.pending_handshakes()},
+            {"pending_handshakes", part.server.pending_handshakes()},
             {"handshakes_dropped", t.handshakes_dropped},
             {"handshakes_refused", t.handshakes_refused},
             {"handshakes_timed_out", t.handshakes_timed_out},
-            {"connections_dropped", shard.server.dropped_connections()},
+            {"connections_dropped", part.server.dropped_connections()},
             {"reads_invalidated", t.reads_invalidated},
             {"invalidations_unsupported", t.invalidations_unsupported}};
 }
@@ -70,16 +70,16 @@ Json merge_stats(std::vector<Json> answers) {
 
 }  // namespace
 
-ServerControl::ServerControl(runtime::Reactor& home, std::vector<ServerShard> shards)
-    : home_(home), shards_(std::move(shards)) {
-    assert(!shards_.empty());
+ServerControl::ServerControl(runtime::Reactor& home, std::vector<ServerPart> parts)
+    : home_(home), parts_(std::move(parts)) {
+    assert(!parts_.empty());
 }
 
 void ServerControl::handle(const Json& request, Responder respond) {
     if (auto refused = check_request(request, server_commands())) return respond(std::move(*refused));
     const std::string cmd = request.value("cmd", "");
     if (cmd == "list") {
-        return gather([](ServerShard& shard, std::size_t index) { return list_of(shard.blocks, index); },
+        return gather([](ServerPart& part, std::size_t index) { return list_of(part.blocks, index); },
                       [](std::vector<Json> answers) {
                           Json devices = Json::array();
                           for (Json& answer : answers) {
@@ -90,14 +90,14 @@ void ServerControl::handle(const Json& request, Responder respond) {
                       std::move(respond));
     }
     if (cmd == "stats") {
-        return gather([](ServerShard& shard, std::size_t) { return stats_of(shard); }, merge_stats,
+        return gather([](ServerPart& part, std::size_t) { return stats_of(part); }, merge_stats,
                       std::move(respond));
     }
     if (cmd == "force_close") {
         const std::string session = request.value("session", "");
         const std::uint32_t device_id = request.value("device_id", 0u);
-        return gather([session, device_id](ServerShard& shard, std::size_t) {
-                          return Json(shard.blocks.force_close(session, device_id).has_value());
+        return gather([session, device_id](ServerPart& part, std::size_t) {
+                          return Json(part.blocks.force_close(session, device_id).has_value());
                       },
                       [](std::vector<Json> answers) {
                           for (const Json& closed : answers) {
@@ -110,7 +110,7 @@ void ServerControl::handle(const Json& request, Responder respond) {
     respond(error_response(-ENOSYS, "command '" + cmd + "' is declared but not served"));  // a bug, not input
 }
 
-void ServerControl::gather(PerShard ask, Merge merge, Responder respond) {
+void ServerControl::gather(PerReactor ask, Merge merge, Responder respond) {
     struct Gathered {
         std::vector<Json> answers;
         std::size_t pending = 0;
@@ -118,16 +118,16 @@ void ServerControl::gather(PerShard ask, Merge merge, Responder respond) {
         Responder respond;
     };
     auto gathered = std::make_shared<Gathered>();
-    gathered->answers.resize(shards_.size());
-    gathered->pending = shards_.size();
+    gathered->answers.resize(parts_.size());
+    gathered->pending = parts_.size();
     gathered->merge = std::move(merge);
     gathered->respond = std::move(respond);
-    for (std::size_t index = 0; index < shards_.size(); ++index) {
-        ServerShard& shard = shards_[index];
-        // Asked on the shard's thread; the answer comes back to the home thread, where the
+    for (std::size_t index = 0; index < parts_.size(); ++index) {
+        ServerPart& part = parts_[index];
+        // Asked on the part's thread; the answer comes back to the home thread, where the
         // gathered state (and the control connection) is touched.
-        shard.reactor.post_message([this, &shard, index, ask, gathered] {
-            Json answer = ask(shard, index);
+        part.reactor.post_message([this, &part, index, ask, gathered] {
+            Json answer = ask(part, index);
             home_.post_message([index, gathered, answer = std::move(answer)]() mutable {
                 gathered->answers[index] = std::move(answer);
                 if (--gathered->pending == 0) gathered->respond(gathered->merge(std::move(gathered->answers)));

@@ -1,8 +1,8 @@
-// A mapped device's NBD export on another reactor (issue "Real system": a path has one IO
-// connection per reactor). The device's listening socket lives on its session's reactor; every
-// connection it accepts is handed, in turn, to the session's reactors, and one handed here runs
-// its whole life on this reactor: the NBD protocol, and its IO on the device's copy for this
-// reactor's IBTRS shard (its own permits and connections).
+// A mapped device's NBD export on another reactor (a path has one IO connection per reactor).
+// The device's listening socket lives on its session's reactor; every connection it accepts is
+// handed, in turn, to the session's reactors, and one handed here runs its whole life on this
+// reactor: the NBD protocol, and its IO on the device's copy for this reactor's IBTRS shard (its
+// own permits and connections).
 //
 // THREADING  constructed on the session's reactor (it touches nothing of this one); every other
 //            method runs on this export's reactor, in the order the session posts them.

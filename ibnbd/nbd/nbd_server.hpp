@@ -1,4 +1,4 @@
-// The NBD export of mapped devices (issue "Real system", design.md §5): a non-blocking NBD server
+// The NBD export of mapped devices: a non-blocking NBD server
 // on a unix socket (and optionally TCP on loopback), driven by a reactor like everything else.
 // Standard clients (nbdinfo, nbdcopy, qemu-img, nbdfuse, the kernel's nbd-client) use it unmodified.
 //

@@ -1,5 +1,5 @@
 // A reactor: one thread that drives everything it owns (fabrics, io_uring rings, sockets) by
-// polling, and sleeps when idle (design.md §4, "Threads on real backends").
+// polling, and sleeps when idle (ARCHITECTURE.md, "Threads in the daemons").
 //
 // LOOP
 //   Poll every Pollable and run queued tasks. While there is work, keep polling. After
@@ -10,7 +10,7 @@
 //   at fdless_poll, so it is still polled that often. Busy periods never sleep.
 //   A wake-up that brings no work (a timeout, a signal for something already handled) goes back
 //   to sleep after one round instead of spinning again: an idle reactor makes a few system calls
-//   per wake-up, and wakes only for its sources and deadlines (issue 16, D9).
+//   per wake-up, and wakes only for its sources and deadlines.
 // THREADING
 //   Everything added to a reactor belongs to its thread. post() and stop() may be called from any
 //   thread; post() hands a task over through a bounded queue (never blocks: -EAGAIN when full) and

@@ -1,4 +1,4 @@
-// Reactor threads for the daemons (issue "Real system", design.md §4): one Reactor per thread,
+// Reactor threads for the daemons: one Reactor per thread,
 // count configurable (default: one per core). Everything a reactor drives (its fabric, its
 // sessions, their NBD exports) is added to it before start() and belongs to its thread from then
 // on; other threads reach it only through Reactor::post (bounded: -EAGAIN when full).

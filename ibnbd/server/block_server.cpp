@@ -309,7 +309,7 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     }
     // A force-closed id answers -ENODEV, any other id the session has not open -ENOTCONN: the
     // client re-opens a device after -ENOTCONN (this server lost it) but not after -ENODEV (an
-    // operator closed it here), so the two must not be confused (protocol.md, Decisions).
+    // operator closed it here), so the two must not be confused (docs/protocol.md, Decisions).
     if (session.retired_ids.contains(message->device_id)) return -ENODEV;
     const auto found = session.devices.find(message->device_id);
     if (found == session.devices.end() || found->second->detaching) return -ENOTCONN;
@@ -317,7 +317,7 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     const OpShape shape = shape_of(*op);
     const std::size_t expected_data = shape.carries_data ? message->bi_size : 0;
     // A FLUSH has no data and no sector; its RTRS direction is the sender's choice (the kernel's
-    // client passes rq_data_dir(), READ for REQ_OP_FLUSH, with sector (u64)-1: protocol.md §3.6).
+    // client passes rq_data_dir(), READ for REQ_OP_FLUSH, with sector (u64)-1: docs/protocol.md §3.6).
     const bool flush = shape.op == storage::Op::flush;
     if ((dir != shape.dir && !flush) || data.size() != expected_data ||
         (message->sector > (UINT64_MAX >> 9) && !flush)) {

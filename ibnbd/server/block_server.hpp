@@ -1,4 +1,4 @@
-// The IBNBD server (protocol.md §3, design.md §5): passive. It serves whatever a client opens under
+// The IBNBD server (docs/protocol.md §3): passive. It serves whatever a client opens under
 // dev_search_path; nothing is exported explicitly. Plug it into an ibtrs::Server as its handler.
 //
 // MESSAGES (all results travel as the IBTRS response errno)

@@ -1,4 +1,4 @@
-// Device name resolution on the server (protocol.md §3.9): a client's dev_name is looked up under
+// Device name resolution on the server (docs/protocol.md §3.9): a client's dev_name is looked up under
 // dev_search_path, optionally namespaced per session with %SESSNAME%, and must stay inside the
 // search root after every symlink is followed.
 //

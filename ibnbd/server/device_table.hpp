@@ -1,5 +1,5 @@
 // The devices one reactor of the server has open, one per underlying object (storage::Identity),
-// and the access-mode rules (protocol.md §3.8), whose writers are counted in the DeviceLedger
+// and the access-mode rules (docs/protocol.md §3.8), whose writers are counted in the DeviceLedger
 // shared by all reactors:
 //   ro         always allowed
 //   rw         only while nobody writes (writers == 0)

@@ -54,7 +54,7 @@ struct Request {
     std::uint16_t priority = 0;   // the client's ioprio (RNBD prio); a hint backends may pass on
 };
 
-// What the device is, as the RNBD open response reports it (protocol.md §3.5).
+// What the device is, as the RNBD open response reports it (docs/protocol.md §3.5).
 struct Geometry {
     std::uint64_t size_bytes = 0;
     std::uint32_t logical_block_size = 512;
@@ -71,7 +71,7 @@ struct Geometry {
 };
 
 // Identifies the underlying object, so that two names of one file or device count as one for
-// the access-mode rules (protocol.md §3.8).
+// the access-mode rules (docs/protocol.md §3.8).
 struct Identity {
     std::uint64_t device = 0;
     std::uint64_t inode = 0;

@@ -1,5 +1,5 @@
 // A rogue client on its own node: it speaks RTRS/RNBD by hand over the raw fabric and sends what
-// a correct client never would, one attack every `period` (protocol.md §4.3). Legitimate
+// a correct client never would, one attack every `period` (docs/protocol.md §4.3). Legitimate
 // sessions on the same server must not notice: the run's oracles and expectations check them.
 //
 // ATTACKS

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idle daemons sleep in the kernel (issue 16, D9): bench/idle_cpu.sh runs ibnbd-server and
+# Idle daemons sleep in the kernel: bench/idle_cpu.sh runs ibnbd-server and
 # ibnbd-client on loopback with --reactors 1 and 2, with no session and with one device mapped
 # and idle, and reads each daemon's CPU time from /proc/PID/stat over 3 s. Every figure must stay
 # under 5% of a core: a wide margin over the 1% goal, so that a loaded machine does not make the

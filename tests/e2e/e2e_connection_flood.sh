@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A connection flood (issue 16, D2): 2,000 plain TCP connections to the server's listen port
+# A connection flood: 2,000 plain TCP connections to the server's listen port
 # within 4 s (tests/e2e/flood.py: connect and close, random bytes, silent, part of a libfabric CM
 # request, a complete CM request with an RTRS CON_REQ and then silence), while a mapped device
 # does verified IO. Checked: a new session maps during the flood and another right after it; the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Both daemons under hostile or careless control input (issue 16, D1 D3 D4 D5 D6 D7): requests of
+# Both daemons under hostile or careless control input: requests of
 # the wrong type on both control sockets (answered, naming the field; nobody crashes), unknown
 # commands and limits named, a 70 KiB line refused and its connection closed, paths that are not
 # addresses refused by path add and map, an --nbd-socket over a regular file or another daemon's

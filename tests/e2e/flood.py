@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Floods a server's listen port with plain TCP connections that never become sessions (issue 16,
-D2), on loopback only, bounded in count and time. Kinds, in turn:
+"""Floods a server's listen port with plain TCP connections that never become sessions, on
+loopback only, bounded in count and time. Kinds, in turn:
 
   close     connect and close at once (half with a FIN, half with an RST)
   garbage   random bytes (1-300), then close

@@ -1,4 +1,4 @@
-// The IO hot path allocates nothing (design.md §4): a global operator new hook counts heap
+// The IO hot path allocates nothing: a global operator new hook counts heap
 // allocations over 10,000 IOs after warm-up, client core + server core + simulator together.
 #define BOOST_TEST_MODULE core_alloc
 #include <boost/test/unit_test.hpp>

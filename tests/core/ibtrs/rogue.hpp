@@ -1,5 +1,5 @@
 // A client that speaks IBTRS by hand over the raw fabric, so that tests can send what a correct
-// client never would (protocol.md §4.3).
+// client never would (docs/protocol.md §4.3).
 #pragma once
 
 #include <functional>

@@ -1,4 +1,4 @@
-// Handshake limits of the server (issue 16, D2; ServerConfig::max_pending_handshakes and
+// Handshake limits of the server (ServerConfig::max_pending_handshakes and
 // handshake_timeout): clients that connect and never send INFO_REQ are closed after the timeout;
 // at the limit the path that has waited longest makes room, so that silent clients cannot keep a
 // real one out; a path with more connections than the limit is refused with -EBUSY.

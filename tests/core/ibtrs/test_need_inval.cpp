@@ -1,4 +1,4 @@
-// READs whose client asks for its key to be invalidated (NEED_INVAL, protocol.md §1.7.4), as
+// READs whose client asks for its key to be invalidated (NEED_INVAL, docs/protocol.md §1.7.4), as
 // every Linux kernel client does: it registers each READ buffer with a fresh key and completes the
 // request only after RDMA WRITE (data) -> SEND_WITH_INV (that key) -> immediate of type
 // IO_RSP_W_INV. The client here is a rogue one that does what the kernel does, with a type-2

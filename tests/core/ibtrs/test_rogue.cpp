@@ -1,4 +1,4 @@
-// Rogue clients (protocol.md §4.3): every handshake and request violation closes or rejects the
+// Rogue clients (docs/protocol.md §4.3): every handshake and request violation closes or rejects the
 // offending path only; a legitimate session on the same server keeps doing verified IO.
 #include <boost/test/unit_test.hpp>
 

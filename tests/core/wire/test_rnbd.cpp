@@ -1,4 +1,4 @@
-// RNBD messages (protocol.md §3.2-§3.7).
+// RNBD messages (docs/protocol.md §3.2-§3.7).
 #include <boost/test/unit_test.hpp>
 
 #include <string>

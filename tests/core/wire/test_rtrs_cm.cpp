@@ -1,4 +1,4 @@
-// RTRS CM private data: conn_req and conn_rsp (protocol.md §1.3, §1.4).
+// RTRS CM private data: conn_req and conn_rsp (docs/protocol.md §1.3, §1.4).
 #include <boost/test/unit_test.hpp>
 
 #include "bytes.hpp"

@@ -1,4 +1,4 @@
-// RTRS immediate data (protocol.md §1.7.5) and the worked examples of Appendix B.
+// RTRS immediate data (docs/protocol.md §1.7.5) and the worked examples of Appendix B.
 #include <boost/test/unit_test.hpp>
 
 #include <climits>

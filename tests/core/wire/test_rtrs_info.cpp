@@ -1,4 +1,4 @@
-// RTRS INFO exchange, server parameters and the client's chunk table (protocol.md §1.2, §1.5).
+// RTRS INFO exchange, server parameters and the client's chunk table (docs/protocol.md §1.2, §1.5).
 #include <boost/test/unit_test.hpp>
 
 #include <string>

@@ -1,5 +1,5 @@
-// Connections libfabric's tcp provider accepted that never become a connect request (issue 16,
-// D2; fabric/ofi/ofi_fabric.hpp, PENDING CONNECTIONS): a peer that connects and closes, or sends
+// Connections libfabric's tcp provider accepted that never become a connect request
+// (fabric/ofi/ofi_fabric.hpp, PENDING CONNECTIONS): a peer that connects and closes, or sends
 // part of a CM request and closes, leaves no socket behind whatever errno the caller left set; a
 // silent one is closed after OfiConfig::pending_timeout; beyond pending_limit the oldest are
 // closed; Listener::dropped_connections() counts the closed ones; real clients still connect.

@@ -1,4 +1,4 @@
-// Access modes (protocol.md §3.8) and device name resolution with %SESSNAME% namespaces (§3.9).
+// Access modes (docs/protocol.md §3.8) and device name resolution with %SESSNAME% namespaces (§3.9).
 #include <boost/test/unit_test.hpp>
 
 #include "tests/ibnbd/block/block_cluster.hpp"

@@ -15,8 +15,8 @@ using daemon::Json;
 
 namespace {
 
-// A shard that records which thread ran each command and knows the sessions mapped on it.
-class FakeShard : public daemon::CommandHandler {
+// A handler that records which thread ran each command and knows the sessions mapped on it.
+class FakeHandler : public daemon::CommandHandler {
 public:
     void handle(const Json& request, daemon::Responder respond) override {
         {
@@ -34,13 +34,13 @@ public:
     }
     std::mutex mutex;
     std::set<std::thread::id> threads;
-    std::vector<std::string> sessions;  // shard thread only
+    std::vector<std::string> sessions;  // its reactor's thread only
 };
 
 struct Fixture {
-    explicit Fixture(std::size_t count) : threads(count), shards(count) {
-        std::vector<daemon::ClientShard> routes;
-        for (std::size_t i = 0; i < count; ++i) routes.push_back({threads.reactor(i), shards[i]});
+    explicit Fixture(std::size_t count) : threads(count), handlers(count) {
+        std::vector<daemon::ClientRoute> routes;
+        for (std::size_t i = 0; i < count; ++i) routes.push_back({threads.reactor(i), handlers[i]});
         router = std::make_unique<daemon::ClientRouter>(threads.reactor(0), routes);
         threads.start();
     }
@@ -59,7 +59,7 @@ struct Fixture {
         return *answer;
     }
     runtime::ReactorThreads threads;
-    std::vector<FakeShard> shards;
+    std::vector<FakeHandler> handlers;
     std::unique_ptr<daemon::ClientRouter> router;
 };
 
@@ -70,33 +70,33 @@ BOOST_AUTO_TEST_CASE(new_sessions_spread_over_the_reactors_and_stay_on_theirs) {
     for (const char* name : {"a", "b", "c", "d"}) {
         BOOST_CHECK(f.call({{"cmd", "map"}, {"session", name}, {"device", "vol0"}})["ok"]);
     }
-    BOOST_CHECK_EQUAL(*f.router->shard_of("a"), 0u);
-    BOOST_CHECK_EQUAL(*f.router->shard_of("b"), 1u);
-    BOOST_CHECK_EQUAL(*f.router->shard_of("c"), 2u);
-    BOOST_CHECK_EQUAL(*f.router->shard_of("d"), 0u);  // the least loaded again
+    BOOST_CHECK_EQUAL(*f.router->reactor_of("a"), 0u);
+    BOOST_CHECK_EQUAL(*f.router->reactor_of("b"), 1u);
+    BOOST_CHECK_EQUAL(*f.router->reactor_of("c"), 2u);
+    BOOST_CHECK_EQUAL(*f.router->reactor_of("d"), 0u);  // the least loaded again
     // A second device of session b goes where b lives.
     BOOST_CHECK(f.call({{"cmd", "map"}, {"session", "b"}, {"device", "vol0"}})["ok"]);
-    BOOST_CHECK_EQUAL(*f.router->shard_of("b"), 1u);
+    BOOST_CHECK_EQUAL(*f.router->reactor_of("b"), 1u);
     BOOST_CHECK_EQUAL(f.call({{"cmd", "stats"}, {"session", "c"}})["session"], "c");
     f.threads.stop();
-    BOOST_CHECK_EQUAL(f.shards[1].sessions.size(), 2u);
-    BOOST_CHECK_EQUAL(f.shards[2].sessions.size(), 1u);
+    BOOST_CHECK_EQUAL(f.handlers[1].sessions.size(), 2u);
+    BOOST_CHECK_EQUAL(f.handlers[2].sessions.size(), 1u);
 }
 
-BOOST_AUTO_TEST_CASE(each_shard_runs_on_its_own_reactor_thread) {
+BOOST_AUTO_TEST_CASE(each_route_runs_on_its_own_reactor_thread) {
     Fixture f(3);
     for (const char* name : {"a", "b", "c"}) (void)f.call({{"cmd", "map"}, {"session", name}, {"device", "vol0"}});
     f.threads.stop();
     std::set<std::thread::id> all;
-    for (auto& shard : f.shards) {
-        BOOST_REQUIRE_EQUAL(shard.threads.size(), 1u);
-        all.insert(*shard.threads.begin());
+    for (auto& handler : f.handlers) {
+        BOOST_REQUIRE_EQUAL(handler.threads.size(), 1u);
+        all.insert(*handler.threads.begin());
     }
     BOOST_CHECK_EQUAL(all.size(), 3u);
-    BOOST_CHECK(*f.shards[0].threads.begin() == std::this_thread::get_id());  // reactor 0 is the caller's
+    BOOST_CHECK(*f.handlers[0].threads.begin() == std::this_thread::get_id());  // reactor 0 is the caller's
 }
 
-BOOST_AUTO_TEST_CASE(list_merges_every_shard_and_names_the_reactor) {
+BOOST_AUTO_TEST_CASE(list_merges_every_reactor_and_names_it) {
     Fixture f(2);
     for (const char* name : {"a", "b", "c"}) (void)f.call({{"cmd", "map"}, {"session", name}, {"device", "vol0"}});
     const Json listed = f.call({{"cmd", "list"}});

@@ -1,4 +1,4 @@
-// The daemons' control sockets under hostile input (issue 16, D1 D4 D7): requests of the wrong
+// The daemons' control sockets under hostile input: requests of the wrong
 // shape are answered with an error that names the field and never take the daemon down; unknown
 // commands and limits are named; overlong lines close the connection after saying why; a client
 // that pipelines requests without reading the answers gets its connection paused, not the
