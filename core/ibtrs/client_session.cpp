@@ -81,7 +81,7 @@ Expected<std::unique_ptr<ClientSession>, int> ClientSession::create(fabric::Fabr
 void ClientSession::add_shards(const ShardLayout& layout) {
     const auto count = static_cast<std::uint32_t>(1 + layout.remote.size());
     const auto shard_config = [&](std::uint32_t index) {
-        return ShardConfig{index, count, config_.session_name, config_.policy, config_.queue_while_reconnecting};
+        return ShardConfig{index, count, config_.session_name, config_.policy};
     };
     shards_.push_back({std::make_unique<IoShard>(fabric_, shard_config(0), relay_, nullptr), nullptr});
     for (std::uint32_t index = 1; index < count; ++index) {
@@ -109,8 +109,6 @@ void ClientSession::start_next_path() {
 }
 
 void ClientSession::close() {
-    closing_ = true;
-    each_shard([](IoShard& shard) { shard.set_closing(); });
     for (auto& path : paths_) {
         if (path) path->disconnect(false);
     }
@@ -145,7 +143,6 @@ SessionStats ClientSession::stats() const {
         total.requests_completed_ok += counters.requests_completed_ok.get();
         total.requests_failed += counters.requests_failed.get();
         total.failovers += counters.failovers.get();
-        total.requests_queued += counters.requests_queued.get();
         total.permits_fenced += counters.permits_fenced.get();
         total.permits_in_use += slot.shard->permits_in_use();
     }

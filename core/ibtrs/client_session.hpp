@@ -33,13 +33,13 @@
 //              in one write-with-immediate.
 //     Errors returned at once (the handler is not called): -EINVAL (bad permit, too many entries,
 //     read buffer without remote-write access), -EMSGSIZE (user message or data too large),
-//     -ECONNABORTED (no connected path and queue_while_reconnecting is 0), -EBUSY (permit already
-//     has a request).
+//     -ECONNABORTED (no connected path: like the kernel's RTRS, the transport never waits for
+//     one; waiting is the block layer's), -EBUSY (permit already has a request).
 //     Otherwise the handler is called exactly once with 0 or a negative errno: the server's errno
-//     from the response, -ECONNABORTED when the path failed and no other path took the request, or
-//     -ETIMEDOUT when it waited longer than queue_while_reconnecting for a path. A request whose
-//     path fails is re-issued, with the same chunk, on another connected path once every
-//     connection of the failed path has drained (failover; counted in PathStats::failovered).
+//     from the response, or -ECONNABORTED when the path failed and no other path took the
+//     request. A request whose path fails is re-issued, with the same chunk, on another connected
+//     path once every connection of the failed path has drained (failover; counted in
+//     PathStats::failovered).
 //     Server errors are never retried. The handler may submit new requests and put the permit.
 //
 // LIMITS
@@ -208,7 +208,6 @@ private:
     std::size_t connected_paths_ = 0;
     std::uint64_t server_session_lost_ = 0;
     bool open_reported_ = false;
-    bool closing_ = false;
 };
 
 }  // namespace ibnbd::ibtrs

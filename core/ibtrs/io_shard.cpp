@@ -1,4 +1,4 @@
-// IoShard: permits, request submission and completion, the wait queue. Lanes are in
+// IoShard: permits, request submission and completion, fenced permits. Lanes are in
 // io_shard_lane.cpp.
 #include "core/ibtrs/io_shard.hpp"
 
@@ -11,31 +11,8 @@
 
 namespace ibnbd::ibtrs {
 
-class IoShard::QueueTimer final : public fabric::TimerHandler {
-public:
-    explicit QueueTimer(IoShard& shard) : shard_(shard) {}
-    ~QueueTimer() override { cancel(); }
-    void arm(fabric::Nanos delay) {
-        cancel();
-        id_ = shard_.fabric_.start_timer(delay, *this, 0);
-    }
-    void cancel() {
-        if (id_ != 0) shard_.fabric_.cancel_timer(id_);
-        id_ = 0;
-    }
-    void on_timer(std::uint64_t) override {
-        id_ = 0;
-        shard_.expire_queue();
-    }
-
-private:
-    IoShard& shard_;
-    fabric::TimerId id_ = 0;
-};
-
 IoShard::IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, TaskLink* home)
-    : fabric_(fabric), config_(std::move(config)), events_(std::move(events)), home_(home),
-      queue_timer_(std::make_unique<QueueTimer>(*this)) {
+    : fabric_(fabric), config_(std::move(config)), events_(std::move(events)), home_(home) {
     lanes_.reserve(kMaxPathsPerSession);
     for (std::uint32_t path = 0; path < kMaxPathsPerSession; ++path) {
         lanes_.push_back(std::make_unique<Lane>(*this, path));
@@ -71,8 +48,6 @@ int IoShard::configure(const SessionParams& params) {
     }
     permits_.resize(count, base);
     slots_.assign(count, RequestSlot{});
-    queued_.clear();
-    queued_.reserve(count);
     params_ = params;
     log().debug("ibtrs session {} shard {}: chunks {}..{} of {}", config_.session_name, config_.index, base,
                 base + count, depth);
@@ -155,11 +130,6 @@ Status<int> IoShard::request(Dir dir, Permit permit, std::span<const std::byte> 
         counters_.requests_submitted.add(1);
         return {};
     }
-    if (config_.queue_while_reconnecting > 0 && !closing_) {
-        counters_.requests_submitted.add(1);
-        queue(permit);
-        return {};
-    }
     request.state = RequestSlot::State::free;
     return unexpected(-ECONNABORTED);
 }
@@ -182,15 +152,6 @@ bool IoShard::dispatch(Permit permit) {
         excluded.set(*choice);
     }
     return false;
-}
-
-void IoShard::dispatch_or_fail(Permit permit, int error) {
-    if (config_.queue_while_reconnecting > 0 && !closing_) {
-        slot(permit).tried.reset();
-        queue(permit);
-    } else {
-        complete(permit, error);
-    }
 }
 
 // ---- completion --------------------------------------------------------------------------------
@@ -266,54 +227,6 @@ void IoShard::unfence_all() {
     for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
         if (slot(permit).state == RequestSlot::State::fenced) unfence(permit);
     }
-}
-
-// ---- waiting for a path ------------------------------------------------------------------------
-
-void IoShard::queue(Permit permit) {
-    RequestSlot& request = slot(permit);
-    request.state = RequestSlot::State::queued;
-    request.queue_deadline = fabric_.now() + config_.queue_while_reconnecting;
-    queued_.push_back(permit);
-    counters_.requests_queued.set(queued_.size());
-    if (queued_.size() == 1) arm_queue_timer();
-}
-
-void IoShard::arm_queue_timer() {
-    if (queued_.empty()) {
-        queue_timer_->cancel();
-        return;
-    }
-    const fabric::Nanos deadline = slot(queued_.front()).queue_deadline;
-    const fabric::Nanos now = fabric_.now();
-    queue_timer_->arm(deadline > now ? deadline - now : 0);
-}
-
-void IoShard::flush_queue() {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < queued_.size(); ++i) {
-        const Permit permit = queued_[i];
-        slot(permit).state = RequestSlot::State::inflight;
-        if (!dispatch(permit)) {
-            slot(permit).state = RequestSlot::State::queued;
-            queued_[kept++] = permit;
-        }
-    }
-    queued_.resize(kept);
-    counters_.requests_queued.set(kept);
-    arm_queue_timer();
-}
-
-void IoShard::expire_queue() {
-    const fabric::Nanos now = fabric_.now();
-    std::size_t expired = 0;
-    while (expired < queued_.size() && slot(queued_[expired]).queue_deadline <= now) ++expired;
-    // Deadlines are in FIFO order: every expired request is at the front.
-    std::vector<Permit> failed(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(expired));
-    queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(expired));
-    counters_.requests_queued.set(queued_.size());
-    arm_queue_timer();
-    for (const Permit permit : failed) complete(permit, -ETIMEDOUT);
 }
 
 }  // namespace ibnbd::ibtrs

@@ -66,7 +66,7 @@ private:
 // request went out on has reconnected (the server accepts a path again only once the requests it
 // brought are done, server.hpp) or the server turned out not to know the session any more.
 struct RequestSlot {
-    enum class State : std::uint8_t { free, inflight, queued, fenced };
+    enum class State : std::uint8_t { free, inflight, fenced };
     State state = State::free;
     Dir dir = Dir::write;
     bool local_done = false;     // our write-with-imm completed locally
@@ -84,7 +84,6 @@ struct RequestSlot {
     std::uint64_t cookie = 0;
     PathSet tried;  // paths this request failed on since they last (re)connected (failover)
     PathSet unanswered_on;  // paths it went out on since the server last answered for the chunk
-    fabric::Nanos queue_deadline = 0;
 };
 
 struct ShardConfig {
@@ -92,7 +91,6 @@ struct ShardConfig {
     std::uint32_t count = 1;   // shards of the session
     std::string session_name;  // for logs
     MpPolicy policy = MpPolicy::min_inflight;
-    fabric::Nanos queue_while_reconnecting = 0;
 };
 
 class IoShard {
@@ -134,8 +132,6 @@ public:
     void drain_lane(std::uint32_t path, std::uint16_t generation, bool at_once);
     void set_latency(std::uint32_t path, fabric::Nanos latency);
     void set_policy(MpPolicy policy) { config_.policy = policy; }
-    // The session is closing: requests that find no path fail instead of waiting.
-    void set_closing() { closing_ = true; }
     // The server does not know the session any more (restarted, or it dropped the session): no
     // chunk of the old session can be in use, every fenced permit comes back.
     void unfence_all();
@@ -150,8 +146,7 @@ public:
         SharedCounter<std::uint32_t> inflight;
     };
     struct Counters {
-        SharedCounter<std::uint64_t> requests_submitted, requests_completed_ok, requests_failed, failovers,
-            requests_queued;
+        SharedCounter<std::uint64_t> requests_submitted, requests_completed_ok, requests_failed, failovers;
         SharedCounter<std::uint32_t> permits_fenced;
     };
     std::uint32_t permits_in_use() const { return permits_.in_use(); }
@@ -161,7 +156,6 @@ public:
 private:
     struct Lane;
     struct LaneConn;
-    class QueueTimer;
     friend struct LaneConn;
 
     // Lanes (io_shard_lane.cpp).
@@ -193,15 +187,10 @@ private:
                               std::span<const fabric::Sge> data) const;
     void encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr);
     bool dispatch(Permit permit);
-    void dispatch_or_fail(Permit permit, int error);
     void on_request_posted_done(Lane& lane, Permit permit);
     void on_response(Lane& lane, std::uint32_t msg_id, int status);
     void complete(Permit permit, int status);
     void unfence(Permit permit);
-    void queue(Permit permit);
-    void flush_queue();
-    void expire_queue();
-    void arm_queue_timer();
     std::span<const PathView> path_views();
 
     fabric::Fabric& fabric_;
@@ -217,10 +206,7 @@ private:
     std::uint32_t lanes_used_ = 0;  // 1 + the highest path index ever connected
     std::vector<PathView> path_views_;
     PathSelector selector_;
-    std::vector<Permit> queued_;  // FIFO of requests waiting for a path
-    std::unique_ptr<QueueTimer> queue_timer_;
     PathWatcher* path_watcher_ = nullptr;
-    bool closing_ = false;
     Counters counters_;
 };
 

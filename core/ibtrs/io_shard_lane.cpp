@@ -134,7 +134,6 @@ void IoShard::lane_up(std::uint32_t path, std::uint16_t generation, const std::v
         request.unanswered_on.reset(path);  // also of requests in flight elsewhere now
         if (request.state == RequestSlot::State::fenced && request.unanswered_on.none()) unfence(permit);
     }
-    flush_queue();
     if (path_watcher_ != nullptr && lane.state == Lane::State::up) path_watcher_->on_path_usable();
 }
 
@@ -369,7 +368,7 @@ void IoShard::failover(Lane& lane) {
             ++moved_to[request.path];
             continue;
         }
-        dispatch_or_fail(permit, -ECONNABORTED);
+        complete(permit, -ECONNABORTED);  // no other path: the block layer decides whether to wait
     }
     for (std::uint32_t to = 0; to < moved_to.size(); ++to) {
         if (moved_to[to] == 0) continue;

@@ -68,9 +68,6 @@ struct ClientConfig {
     std::int32_t max_reconnect_attempts = -1;
     // Connection establishment and INFO exchange must finish within this (RTRS_CONNECT_TIMEOUT_MS).
     fabric::Nanos connect_timeout = 30 * kSecond;
-    // With no connected path, IO fails at once (0, the kernel's behaviour) or waits this long for
-    // a path to come back.
-    fabric::Nanos queue_while_reconnecting = 0;
 };
 
 struct ServerConfig {
@@ -111,7 +108,6 @@ struct SessionStats {
     std::uint64_t requests_failed = 0;
     std::uint64_t failovers = 0;
     std::uint64_t permits_in_use = 0;
-    std::uint64_t requests_queued = 0;  // currently waiting for a path (queue_while_reconnecting)
     std::uint64_t permits_fenced = 0;   // held back: the server may still use their chunks
     std::uint64_t server_session_lost = 0;  // times a path found the server without our session
 };

@@ -48,9 +48,7 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
                                                                 BlockClientHandler& handler,
                                                                 ibtrs::ShardLayout shards) {
     std::unique_ptr<BlockClient> client(new BlockClient(fabric, std::move(config), handler));
-    ibtrs::ClientConfig transport_config = client->config_.transport;
-    transport_config.queue_while_reconnecting = 0;  // the block layer queues (see the header)
-    auto transport = ibtrs::ClientSession::create(fabric, transport_config, std::move(paths), *client, shards);
+    auto transport = ibtrs::ClientSession::create(fabric, client->config_.transport, std::move(paths), *client, shards);
     if (!transport) return unexpected(transport.error());
     client->transport_ = std::move(transport.value());
     const fabric::Nanos queueing = client->config_.queue_while_reconnecting;
@@ -224,8 +222,8 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
             handler_.on_mapped(*device, error);
             remove_device(*device);
         } else {
-            io_path(0).fail_parked(device, -EIO);
-            each_copy(*device, [](BlockIoPath& path, ShardDevice& copy) { path.fail_parked(&copy, -EIO); });
+            io_path(0).fail_waiting(device, -EIO);
+            each_copy(*device, [](BlockIoPath& path, ShardDevice& copy) { path.fail_waiting(&copy, -EIO); });
         }
         return;
     }
@@ -257,7 +255,7 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
     if (before.device_id != info.device_id || before.size_bytes != info.size_bytes) {
         handler_.on_device_changed(*device, before);
     }
-    io_path(0).resume_parked(*device);
+    io_path(0).resume_waiting(*device);
 }
 
 void BlockClient::fail_pending_maps(int status) {
@@ -335,7 +333,7 @@ void BlockClient::handle_lost_devices() {
             log().warn("ibnbd client {}: the server closed device {} (id {}); its IO fails until it is remapped",
                        session, device->name(), device->info().device_id);
             device->set_state(DeviceState::closed_by_server);  // the copies fail their waiting IO
-            io_path(0).fail_parked(device.get(), -ENODEV);
+            io_path(0).fail_waiting(device.get(), -ENODEV);
             continue;
         }
         log().warn("ibnbd client {}: the server does not know device {} (id {}); re-opening it", session,

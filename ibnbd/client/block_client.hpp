@@ -15,10 +15,10 @@
 //          the id) is re-opened the same way (mapped_disconnected, OPEN, mapped); its IO waits.
 //          One whose IO it answers with -ENODEV (force-closed there) turns closed_by_server and
 //          is not re-opened until remap(): its IO fails with -ENODEV.
-// QUEUEING IO submitted while a device is mapped_disconnected, and IO whose transport failed,
-//          waits up to queue_while_reconnecting for the remap, else fails with -EIO. (The IBTRS
-//          session underneath never queues: a request must be re-encoded with the device id the
-//          remap gives.)
+// WAITING  IO submitted while a device is mapped_disconnected, and IO whose transport failed,
+//          waits up to queue_while_reconnecting for the remap, else fails with -ETIMEDOUT. Only this
+//          layer waits (the IBTRS session fails at once, as the kernel's RTRS does): a waiting
+//          request is re-encoded with the device id the remap gives.
 // SHARDS   created with an ibtrs::ShardLayout, the client has a data path (BlockIoPath) per IO
 //          shard; shard s's is for its own thread, and so are the devices' copies for shard s
 //          (BlockDevice::shard_copy). Control (SESS_INFO, OPEN, CLOSE) runs on the session's
@@ -56,7 +56,7 @@ public:
 };
 
 struct BlockClientConfig {
-    ibtrs::ClientConfig transport;          // transport.queue_while_reconnecting is not used
+    ibtrs::ClientConfig transport;
     fabric::Nanos queue_while_reconnecting = 0;
 };
 

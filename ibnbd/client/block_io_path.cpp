@@ -2,30 +2,68 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cassert>
 #include <cstring>
+
+#include "core/log.hpp"
 
 namespace ibnbd::block {
 
 using ibtrs::Dir;
 
+const char* to_string(BlockIoState state) {
+    switch (state) {
+        case BlockIoState::free: return "free";
+        case BlockIoState::permit_wait: return "permit_wait";
+        case BlockIoState::in_transport: return "in_transport";
+        case BlockIoState::waiting: return "waiting";
+        case BlockIoState::abandoned: return "abandoned";
+    }
+    return "?";
+}
+
+namespace {
+
+bool transition_allowed(BlockIoState from, BlockIoState to) {
+    using enum BlockIoState;
+    switch (from) {
+        case free: return to == permit_wait || to == in_transport || to == waiting;
+        case permit_wait: return to == in_transport || to == waiting || to == free;
+        case in_transport: return to == waiting || to == abandoned || to == free;
+        case waiting: return to == permit_wait || to == in_transport || to == free;
+        case abandoned: return to == free;
+    }
+    return false;
+}
+
+}  // namespace
+
 void BlockIo::on_permit(ibtrs::Permit granted) {
+    assert(state == BlockIoState::permit_wait);
     permit = granted;
     has_permit = true;
     path->issue_io(*this);
+}
+
+void BlockIoPath::set_state(BlockIo& io, BlockIoState to) {
+    assert(transition_allowed(io.state, to));
+    log().trace("ibnbd client io {}: {} -> {}", static_cast<const void*>(&io), to_string(io.state), to_string(to));
+    io.state = to;
+    ++io_transitions_;
 }
 
 BlockIoPath::BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting)
     : fabric_(fabric), shard_(shard), queue_while_reconnecting_(queue_while_reconnecting) {}
 
 BlockIoPath::~BlockIoPath() {
-    if (park_timer_ != 0) fabric_.cancel_timer(park_timer_);
+    if (wait_timer_ != 0) fabric_.cancel_timer(wait_timer_);
     if (!pool_.empty()) shard_.watch_paths(nullptr);
 }
 
 void BlockIoPath::allocate() {
     if (!pool_.empty()) return;
     pool_.resize(std::size_t{2} * std::max<std::uint32_t>(shard_.permit_count(), 1));
-    parked_.reserve(pool_.size());
+    waiting_.reserve(pool_.size());
     shard_.watch_paths(this);
     for (auto& io : pool_) {
         io.path = this;
@@ -40,8 +78,8 @@ void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInf
     device.state_ = state;
     if (state == from) return;
     device.loss_reported_ = false;
-    if (state == DeviceState::mapped) resume_parked(device);
-    if (state == DeviceState::closed_by_server) fail_parked(&device, -ENODEV);
+    if (state == DeviceState::mapped) resume_waiting(device);
+    if (state == DeviceState::closed_by_server) fail_waiting(&device, -ENODEV);
     if (state == DeviceState::unmapped) fail_all(device);
 }
 
@@ -54,11 +92,10 @@ BlockIo* BlockIoPath::take_io() {
 }
 
 void BlockIoPath::give_back(BlockIo& io) {
+    if (io.state != BlockIoState::free) set_state(io, BlockIoState::free);
     io.device = nullptr;
     io.handler = nullptr;
     io.has_permit = false;
-    io.parked = false;
-    io.abandoned = false;
     io.deadline = 0;
     io.next_free = free_;
     free_ = &io;
@@ -84,9 +121,11 @@ Status<int> BlockIoPath::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t
     return {};
 }
 
+// From free (a new IO) or waiting (resumed).
 void BlockIoPath::start_io(BlockIo& io) {
-    if (io.device->state() != DeviceState::mapped) return park(io);
-    if (io.has_permit) return issue_io(io);  // a retry keeps its permit (see release_or_keep)
+    if (io.device->state() != DeviceState::mapped) return wait(io);
+    if (io.has_permit) return issue_io(io);  // a retry keeps its permit (keep_permit_for_retry)
+    set_state(io, BlockIoState::permit_wait);
     if (auto permit = shard_.get_permit_wait(io)) io.on_permit(*permit);
 }
 
@@ -100,11 +139,12 @@ bool BlockIoPath::keep_permit_for_retry(BlockIo& io) {
     return false;
 }
 
+// From permit_wait (the permit came) or waiting (resumed, holding its permit).
 void BlockIoPath::issue_io(BlockIo& io) {
     DeviceIo& device = *io.device;
     if (device.state() != DeviceState::mapped || shard_.copies_may_land(io.permit)) {
         keep_permit_for_retry(io);
-        return park(io);
+        return wait(io);
     }
     wire::RnbdIo message;
     message.device_id = device.info().device_id;
@@ -121,25 +161,26 @@ void BlockIoPath::issue_io(BlockIo& io) {
     const std::size_t entries = carries_data && io.length != 0 ? 1 : 0;
     const Dir dir = io.op == wire::RnbdOp::read ? Dir::read : Dir::write;
     const auto index = static_cast<std::uint64_t>(&io - pool_.data());
-    if (auto submitted = shard_.request(dir, io.permit, usr, {&data, entries}, *this, index); !submitted) {
-        if (submitted.error() == -ECONNABORTED && queue_while_reconnecting_ > 0) {
-            keep_permit_for_retry(io);
-            return park(io);
-        }
-        release_permit(io);
-        finish_io(io, submitted.error() == -ECONNABORTED ? -EIO : submitted.error());
+    auto submitted = shard_.request(dir, io.permit, usr, {&data, entries}, *this, index);
+    if (submitted) return set_state(io, BlockIoState::in_transport);  // never completes inside request()
+    if (submitted.error() == -ECONNABORTED && queue_while_reconnecting_ > 0) {
+        keep_permit_for_retry(io);
+        return wait(io);
     }
+    release_permit(io);
+    finish_io(io, submitted.error() == -ECONNABORTED ? -EIO : submitted.error());
 }
 
 // ---- completion --------------------------------------------------------------------------------
 
 void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
     BlockIo& io = pool_[cookie];
-    if (io.abandoned) {
+    if (io.state == BlockIoState::abandoned) {
         shard_.put_permit(io.permit);
         give_back(io);
         return;
     }
+    assert(io.state == BlockIoState::in_transport);
     if (status == 0 && io.op == wire::RnbdOp::read && io.length != 0) {
         std::memcpy(io.read_into.data(), shard_.read_buffer_bytes(io.permit).data(), io.length);
     }
@@ -150,7 +191,7 @@ void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
     const bool retry = status == -ECONNABORTED || status == -ENOTCONN;
     if (retry && queue_while_reconnecting_ > 0) {
         keep_permit_for_retry(io);
-        return park(io);
+        return wait(io);
     }
     release_permit(io);
     finish_io(io, retry ? -EIO : status);
@@ -178,20 +219,22 @@ void BlockIoPath::finish_io(BlockIo& io, int status) {
 
 void BlockIoPath::fail_all(DeviceIo& device) {
     for (BlockIo& io : pool_) {
-        if (io.device != &device || io.handler == nullptr) continue;
-        if (io.parked) {
-            std::erase(parked_, &io);
-            io.parked = false;
-            release_permit(io);  // a parked retry's permit is not the transport's
-        } else if (!io.has_permit) {
-            shard_.cancel_permit_wait(io);
+        if (io.device != &device) continue;
+        switch (io.state) {
+            case BlockIoState::free:
+            case BlockIoState::abandoned: continue;
+            case BlockIoState::waiting:
+                std::erase(waiting_, &io);
+                release_permit(io);  // a waiting retry's permit is not the transport's
+                break;
+            case BlockIoState::permit_wait: shard_.cancel_permit_wait(io); break;
+            case BlockIoState::in_transport: break;
         }
         BlockIoHandler* handler = io.handler;
         const std::uint64_t cookie = io.cookie;
         device.inflight_.sub(1);
-        io.handler = nullptr;
-        if (io.has_permit) {
-            io.abandoned = true;  // the transport still owns it; its completion frees it
+        if (io.state == BlockIoState::in_transport) {
+            set_state(io, BlockIoState::abandoned);  // the transport's completion frees it
         } else {
             give_back(io);
         }
@@ -199,9 +242,9 @@ void BlockIoPath::fail_all(DeviceIo& device) {
     }
 }
 
-// ---- waiting for a remap -----------------------------------------------------------------------
+// ---- waiting for a path or a remap ---------------------------------------------------------------
 
-void BlockIoPath::park(BlockIo& io) {
+void BlockIoPath::wait(BlockIo& io) {
     if (io.device->state() == DeviceState::closed_by_server) {  // nothing to wait for but a remap
         release_permit(io);
         return finish_io(io, -ENODEV);
@@ -211,40 +254,40 @@ void BlockIoPath::park(BlockIo& io) {
         return finish_io(io, -EIO);
     }
     if (io.deadline == 0) io.deadline = fabric_.now() + queue_while_reconnecting_;
-    io.parked = true;
-    parked_.push_back(&io);
-    arm_park_timer();
+    if (io.state != BlockIoState::waiting) set_state(io, BlockIoState::waiting);  // resumed too early: again
+    waiting_.push_back(&io);
+    arm_wait_timer();
 }
 
-void BlockIoPath::resume_parked(DeviceIo& device) {
-    resume_parked_if([&](const BlockIo& io) { return io.device == &device; });
+void BlockIoPath::resume_waiting(DeviceIo& device) {
+    resume_waiting_if([&](const BlockIo& io) { return io.device == &device; });
 }
 
 // IO of a device that is still mapped waited for a path, not for a remap. Permits kept for
 // retries whose old copies can no longer land go back: the remap's own requests may need them.
 void BlockIoPath::on_path_usable() {
-    for (BlockIo* io : parked_) {
+    for (BlockIo* io : waiting_) {
         if (io->has_permit && !shard_.copies_may_land(io->permit)) release_permit(*io);
     }
-    resume_parked_if([](const BlockIo& io) { return io.device->state() == DeviceState::mapped; });
+    resume_waiting_if([](const BlockIo& io) { return io.device->state() == DeviceState::mapped; });
 }
 
+// A resumed IO leaves the list in state waiting; start_io moves it on (or back to waiting).
 template <class Predicate>
-void BlockIoPath::resume_parked_if(const Predicate& predicate) {
+void BlockIoPath::resume_waiting_if(const Predicate& predicate) {
     std::vector<BlockIo*> resumed;
-    std::erase_if(parked_, [&](BlockIo* io) {
+    std::erase_if(waiting_, [&](BlockIo* io) {
         if (!predicate(*io)) return false;
-        io->parked = false;
         resumed.push_back(io);
         return true;
     });
     for (BlockIo* io : resumed) start_io(*io);
 }
 
-void BlockIoPath::fail_parked(DeviceIo* device, int status) {
+void BlockIoPath::fail_waiting(DeviceIo* device, int status) {
     std::vector<BlockIo*> failed;
     const fabric::Nanos now = fabric_.now();
-    std::erase_if(parked_, [&](BlockIo* io) {
+    std::erase_if(waiting_, [&](BlockIo* io) {
         const bool due = device != nullptr ? io->device == device : io->deadline <= now;
         if (due) failed.push_back(io);
         return due;
@@ -255,18 +298,18 @@ void BlockIoPath::fail_parked(DeviceIo* device, int status) {
     }
 }
 
-void BlockIoPath::arm_park_timer() {
-    if (park_timer_ != 0 || parked_.empty()) return;
-    fabric::Nanos first = parked_.front()->deadline;
-    for (const BlockIo* io : parked_) first = std::min(first, io->deadline);
+void BlockIoPath::arm_wait_timer() {
+    if (wait_timer_ != 0 || waiting_.empty()) return;
+    fabric::Nanos first = waiting_.front()->deadline;
+    for (const BlockIo* io : waiting_) first = std::min(first, io->deadline);
     const fabric::Nanos now = fabric_.now();
-    park_timer_ = fabric_.start_timer(first > now ? first - now : 0, *this, 0);
+    wait_timer_ = fabric_.start_timer(first > now ? first - now : 0, *this, 0);
 }
 
 void BlockIoPath::on_timer(std::uint64_t) {
-    park_timer_ = 0;
-    fail_parked(nullptr, -ETIMEDOUT);
-    arm_park_timer();
+    wait_timer_ = 0;
+    fail_waiting(nullptr, -ETIMEDOUT);
+    arm_wait_timer();
 }
 
 }  // namespace ibnbd::block

@@ -3,8 +3,8 @@
 // waits for a remap. A BlockClient has one per shard of its IBTRS session; devices submit through
 // the path of the thread they are used on (DeviceIo).
 //
-// QUEUEING  IO submitted while a device is mapped_disconnected, and IO whose transport failed,
-//           waits up to queue_while_reconnecting, else fails with -EIO: for the remap, or (the
+// WAITING   IO submitted while a device is mapped_disconnected, and IO whose transport failed,
+//           waits up to queue_while_reconnecting, else fails with -ETIMEDOUT: for the remap, or (the
 //           device still mapped: the session kept a path) for a path of the shard to (re)connect.
 // LIMITS    the pool holds 2 × the shard's permits, allocated once by allocate(); nothing is
 //           allocated per IO.
@@ -21,7 +21,22 @@
 
 namespace ibnbd::block {
 
-// One request in flight or waiting (pre-allocated).
+// Where a block IO is in its life. One IO at a time per BlockIo (pre-allocated, pooled):
+//   free          in the pool
+//   permit_wait   queued in the shard's permit pool (holds no permit)
+//   in_transport  its request is with the transport, on its permit; the completion decides
+//   waiting       waits for a path or a remap (at most queue_while_reconnecting); holds its permit
+//                 only while an old copy of its request may still land (has_permit)
+//   abandoned     completed to its user early (force unmap) while the transport still has the
+//                 request: the transport's completion only frees it
+// Allowed transitions (asserted in BlockIoPath::set_state):
+//   free → permit_wait | in_transport | waiting       permit_wait → in_transport | waiting | free
+//   in_transport → waiting | abandoned | free          waiting → permit_wait | in_transport | free
+//   abandoned → free
+enum class BlockIoState : std::uint8_t { free, permit_wait, in_transport, waiting, abandoned };
+const char* to_string(BlockIoState state);
+
+// One block IO (pre-allocated).
 struct BlockIo : ibtrs::PermitWaiter {
     BlockIoPath* path = nullptr;
     DeviceIo* device = nullptr;
@@ -33,11 +48,10 @@ struct BlockIo : ibtrs::PermitWaiter {
     std::uint32_t length = 0;
     std::span<std::byte> read_into;
     std::span<const std::byte> write_from;
+    BlockIoState state = BlockIoState::free;
     ibtrs::Permit permit = 0;
     bool has_permit = false;
-    bool parked = false;
-    bool abandoned = false;  // completed early (force unmap); the transport completion is ignored
-    fabric::Nanos deadline = 0;
+    fabric::Nanos deadline = 0;  // of its wait, from the first time it waited
     BlockIo* next_free = nullptr;
     void on_permit(ibtrs::Permit permit) override;
 };
@@ -72,11 +86,13 @@ public:
                        std::uint32_t length, std::span<std::byte> read_into, std::span<const std::byte> write_from,
                        BlockIoHandler& handler, std::uint64_t cookie);
     // The device is mapped again: its waiting IO goes out.
-    void resume_parked(DeviceIo& device);
+    void resume_waiting(DeviceIo& device);
     // Fails waiting IO: of `device`, or (nullptr) whatever is past its deadline.
-    void fail_parked(DeviceIo* device, int status);
+    void fail_waiting(DeviceIo* device, int status);
     // Force unmap: every IO of the device completes with -EIO at once.
     void fail_all(DeviceIo& device);
+    // BlockIo state transitions so far (every one is also logged at trace level).
+    std::uint64_t io_transitions() const { return io_transitions_; }
 
 private:
     friend struct BlockIo;
@@ -86,14 +102,15 @@ private:
     bool keep_permit_for_retry(BlockIo& io);
     void release_permit(BlockIo& io);
     template <class Predicate>
-    void resume_parked_if(const Predicate& predicate);
+    void resume_waiting_if(const Predicate& predicate);
+    void set_state(BlockIo& io, BlockIoState to);
     BlockIo* take_io();
     void give_back(BlockIo& io);
     void start_io(BlockIo& io);
     void issue_io(BlockIo& io);
     void finish_io(BlockIo& io, int status);
-    void park(BlockIo& io);
-    void arm_park_timer();
+    void wait(BlockIo& io);
+    void arm_wait_timer();
     void on_io_complete(std::uint64_t cookie, int status) override;
     void on_timer(std::uint64_t cookie) override;
 
@@ -102,8 +119,9 @@ private:
     const fabric::Nanos queue_while_reconnecting_;
     std::vector<BlockIo> pool_;
     BlockIo* free_ = nullptr;
-    std::vector<BlockIo*> parked_;  // capacity pool size
-    fabric::TimerId park_timer_ = 0;
+    std::vector<BlockIo*> waiting_;  // capacity pool size
+    fabric::TimerId wait_timer_ = 0;
+    std::uint64_t io_transitions_ = 0;
     std::function<void(std::uint32_t, DeviceLoss)> device_lost_;
 };
 

@@ -180,18 +180,23 @@ BOOST_AUTO_TEST_CASE(a_remote_shards_broken_connection_takes_the_whole_path_down
     BOOST_TEST(sharded.views[0]->connects == 2u * 2u + 2u);  // shard 1 re-opened path 0's two
 }
 
-BOOST_AUTO_TEST_CASE(queued_requests_of_a_remote_shard_wait_for_the_path) {
+BOOST_AUTO_TEST_CASE(requests_of_a_remote_shard_fail_at_once_without_a_path_and_flow_when_it_returns) {
     ShardedCluster sharded(1, 13);
-    ClientConfig config = test_client_config();
-    config.queue_while_reconnecting = 3 * kSecond;
-    ClientSession& session = sharded.open(1, config);
+    ClientSession& session = sharded.open(1);
     sharded.cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
     BOOST_REQUIRE(sharded.cluster.run_until([&] { return session.connected_paths() == 0u; }, 5 * kSecond));
-    auto drivers = sharded.drivers(100, 4);
-    for (auto& driver : drivers) driver->pump();
-    sharded.cluster.run_for(300 * kMillisecond);
-    BOOST_TEST(session.shard(1).counters().requests_queued.get() > 0u);
+    sharded.cluster.run_for(kMillisecond);  // the remote shard's drain task
+    auto refused = sharded.drivers(4, 4);
+    for (auto& driver : refused) {
+        driver->pump();
+        BOOST_TEST(driver->done());
+        BOOST_TEST(driver->submit_errors == 4u);
+        BOOST_TEST(driver->last_error == -ECONNABORTED);
+    }
     sharded.cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::both);
+    BOOST_REQUIRE(sharded.cluster.run_until([&] { return session.connected_paths() == 1u; }, 10 * kSecond));
+    sharded.cluster.run_for(kMillisecond);  // the remote shard's lane_up task
+    auto drivers = sharded.drivers(100, 4);
     BOOST_REQUIRE(sharded.run(drivers, 10 * kSecond));
     expect_clean(drivers, 100);
 }

@@ -124,6 +124,35 @@ BOOST_AUTO_TEST_CASE(io_while_disconnected_fails_without_queueing) {
     BOOST_TEST(device->write(0, data, false, sink, 0).error() == -EIO);
 }
 
+// Only the block layer waits for a path (the transport fails at once): IO waits at most
+// queue_while_reconnecting, then fails with -ETIMEDOUT; once the path is back, IO flows again.
+BOOST_AUTO_TEST_CASE(io_waits_for_the_session_at_most_queue_while_reconnecting) {
+    BlockCluster cluster;
+    cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
+    auto client = cluster.client(0, "alpha", 1, 300 * kMillisecond);
+    BlockDevice* device = cluster.map(*client, 0, "vol0", AccessMode::rw);
+    BOOST_REQUIRE(device != nullptr);
+    cluster.world.set_link_state(client_address(0, 0), server_address(0), false, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return device->state() == DeviceState::mapped_disconnected; }, 5 * kSecond));
+    std::vector<std::byte> data(4096, std::byte{0x3c});
+    Collect sink;
+    const fabric::Nanos start = cluster.world.now();
+    BOOST_REQUIRE(device->write(0, data, false, sink, 1).has_value());  // accepted: it waits
+    cluster.run_for(200 * kMillisecond);
+    BOOST_TEST(sink.results.empty());
+    BOOST_REQUIRE(cluster.run_until([&] { return !sink.results.empty(); }, kSecond));
+    BOOST_TEST(sink.status_of(1) == -ETIMEDOUT);
+    BOOST_TEST(cluster.world.now() - start >= 300 * kMillisecond);
+    BOOST_TEST(cluster.world.now() - start < 500 * kMillisecond);
+
+    cluster.world.set_link_state(client_address(0, 0), server_address(0), true, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return device->state() == DeviceState::mapped; }, 10 * kSecond));
+    BOOST_REQUIRE(device->write(0, data, false, sink, 2).has_value());
+    BOOST_REQUIRE(cluster.run_until([&] { return sink.results.size() == 2u; }, kSecond));
+    BOOST_TEST(sink.status_of(2) == 0);
+    BOOST_TEST(client->transport().permits_in_use() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(io_on_a_force_closed_device_fails_until_remap_and_never_reuses_the_id) {
     // The server answers IO for a force-closed id with -ENODEV: the device says it was closed by
     // the server, its IO fails with -ENODEV (not re-opened behind the operator's back), and a
