@@ -15,9 +15,7 @@ BlockDevice::BlockDevice(BlockClient& client, std::string name, wire::AccessMode
 
 void BlockDevice::set_state(DeviceState state) {
     const DeviceState from = state_;
-    if (from == state) return;
-    state_ = state;
-    loss_reported_ = false;
+    if (!change_state(state)) return;
     share();
     client_.handler_.on_device_state(*this, from, state);
 }

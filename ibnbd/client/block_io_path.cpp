@@ -73,11 +73,7 @@ void BlockIoPath::allocate() {
 
 void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInfo& info) {
     allocate();
-    device.info_ = info;
-    const DeviceState from = device.state_;
-    device.state_ = state;
-    if (state == from) return;
-    device.loss_reported_ = false;
+    if (!device.adopt(state, info)) return;
     if (state == DeviceState::mapped) resume_waiting(device);
     if (state == DeviceState::closed_by_server) fail_waiting(&device, -ENODEV);
     if (state == DeviceState::unmapped) fail_all(device);
@@ -116,7 +112,7 @@ Status<int> BlockIoPath::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t
     io->length = length;
     io->read_into = read_into;
     io->write_from = write_from;
-    device.inflight_.add(1);
+    device.io_started();
     start_io(*io);
     return {};
 }
@@ -204,15 +200,13 @@ void BlockIoPath::release_permit(BlockIo& io) {
 }
 
 void BlockIoPath::report_loss(DeviceIo& device, DeviceLoss loss) {
-    if (device.loss_reported_ || device.state() != DeviceState::mapped || !device_lost_) return;
-    device.loss_reported_ = true;
-    device_lost_(device.info().device_id, loss);
+    if (device_lost_ && device.claim_loss_report()) device_lost_(device.info().device_id, loss);
 }
 
 void BlockIoPath::finish_io(BlockIo& io, int status) {
     BlockIoHandler* handler = io.handler;
     const std::uint64_t cookie = io.cookie;
-    io.device->inflight_.sub(1);
+    io.device->io_finished();
     give_back(io);
     handler->on_block_io_complete(cookie, status);
 }
@@ -232,7 +226,7 @@ void BlockIoPath::fail_all(DeviceIo& device) {
         }
         BlockIoHandler* handler = io.handler;
         const std::uint64_t cookie = io.cookie;
-        device.inflight_.sub(1);
+        device.io_finished();
         if (io.state == BlockIoState::in_transport) {
             set_state(io, BlockIoState::abandoned);  // the transport's completion frees it
         } else {

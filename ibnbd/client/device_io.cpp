@@ -20,6 +20,24 @@ std::string_view to_string(DeviceState state) {
 DeviceIo::DeviceIo(BlockIoPath& path, std::string name, wire::AccessMode mode)
     : path_(path), name_(std::move(name)), mode_(mode) {}
 
+bool DeviceIo::change_state(DeviceState to) {
+    if (state_ == to) return false;
+    state_ = to;
+    loss_reported_ = false;
+    return true;
+}
+
+bool DeviceIo::adopt(DeviceState state, const DeviceInfo& info) {
+    info_ = info;
+    return change_state(state);
+}
+
+bool DeviceIo::claim_loss_report() {
+    if (loss_reported_ || state_ != DeviceState::mapped) return false;
+    loss_reported_ = true;
+    return true;
+}
+
 int DeviceIo::check(wire::RnbdOp op, std::uint64_t offset, std::uint32_t length) const {
     if (state_ != DeviceState::mapped && state_ != DeviceState::mapped_disconnected) return -ENODEV;
     const bool writes = op != wire::RnbdOp::read;

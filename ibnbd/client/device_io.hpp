@@ -82,8 +82,18 @@ public:
     std::uint32_t inflight() const { return inflight_.get(); }
     std::uint32_t users() const { return users_.get(); }
 
+    // ---- for the device's data path (BlockIoPath), on its shard's thread ----
+    // A remote copy takes the state and info its BlockClient sent; true when the state changed.
+    bool adopt(DeviceState state, const DeviceInfo& info);
+    // True once per mapped state: the server did not know, or had closed, info().device_id, and
+    // this caller is the one to report it (until the next state change).
+    bool claim_loss_report();
+    void io_started() { inflight_.add(1); }
+    void io_finished() { inflight_.sub(1); }
+
 protected:
-    friend class BlockIoPath;
+    // The state changes (false: it was `to` already); a new state may report a loss again.
+    bool change_state(DeviceState to);
     Status<int> submit(wire::RnbdOp op, std::uint32_t flags, std::uint64_t offset, std::uint32_t length,
                        std::span<std::byte> read_into, std::span<const std::byte> write_from,
                        BlockIoHandler& handler, std::uint64_t cookie);

@@ -111,7 +111,7 @@ Status<int> UringBackend::submit(UringDevice& device, const Request& request, Co
         return unexpected(-EAGAIN);
     }
     free_.pop_back();
-    ++device.inflight_;
+    device.operation_started();
     ++stats_.submitted;
     count_path(slot);
     // On failure (-EBUSY, -EINTR) the entry stays queued in the ring; poll() submits it. Deferred
@@ -306,7 +306,7 @@ void UringBackend::finish(std::uint32_t index, int status) {
     Slot& slot = slots_[index];
     CompletionHandler& handler = *slot.handler;
     const std::uint64_t cookie = slot.cookie;
-    --slot.device->inflight_;
+    slot.device->operation_finished();
     free_.push_back(index);
     ++stats_.completed;
     // Last: the handler may submit again or destroy the device.

@@ -117,8 +117,15 @@ public:
     // Completions the kernel has posted and poll() has not reaped yet.
     std::uint32_t ready() const { return io_uring_cq_ready(&ring_); }
 
+    // ---- for this backend's UringDevices ----
+    // An operation on `device` (UringDevice::submit): checks it and starts its first step.
+    Status<int> submit(UringDevice& device, const Request& request, CompletionHandler& handler,
+                       std::uint64_t cookie);
+    // Open devices are counted: none may outlive the backend.
+    void device_opened() { ++open_devices_; }
+    void device_closed() { --open_devices_; }
+
 private:
-    friend class UringDevice;
     enum class Step : std::uint8_t { fsync, transfer, punch, zero_range, allocate, secure_erase };
     static constexpr std::size_t kMaxSteps = 5;
     struct Slot {
@@ -135,8 +142,6 @@ private:
 
     UringBackend(UringConfig config, int event_fd);
     int init_ring();
-    Status<int> submit(UringDevice& device, const Request& request, CompletionHandler& handler,
-                       std::uint64_t cookie);
     void plan(Slot& slot) const;
     bool start_step(std::uint32_t index);
     void continue_step(std::uint32_t index);

@@ -8,12 +8,12 @@
 namespace ibnbd::storage::uring {
 
 UringDevice::UringDevice(UringBackend& backend, OpenStore store) : backend_(backend), store_(std::move(store)) {
-    ++backend_.open_devices_;
+    backend_.device_opened();
 }
 
 UringDevice::~UringDevice() {
     assert(inflight_ == 0);
-    --backend_.open_devices_;
+    backend_.device_closed();
     close_store(store_);
 }
 

@@ -29,9 +29,11 @@ public:
     int buffered_fd() const { return store_.buffered_fd; }
     // The O_DIRECT descriptor if this range and buffer suit it, else the buffered one.
     int fd_for(std::uint64_t offset, std::uint64_t length, const std::byte* buffer) const;
+    // Its backend counts the operations it started and finished for this device.
+    void operation_started() { ++inflight_; }
+    void operation_finished() { --inflight_; }
 
 private:
-    friend class UringBackend;
     UringBackend& backend_;
     OpenStore store_;
     std::uint32_t inflight_ = 0;
