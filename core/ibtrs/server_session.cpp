@@ -43,18 +43,42 @@ void ServerSession::close_all_paths(std::string_view reason) {
     for (auto& [uuid, path] : paths_) path->close(reason);
 }
 
+const char* ServerSession::to_string(Slot::State state) {
+    switch (state) {
+        case Slot::State::idle: return "idle";
+        case Slot::State::busy: return "busy";
+        case Slot::State::busy_with_deferred: return "busy_with_deferred";
+    }
+    return "?";
+}
+
+bool ServerSession::slot_transition_allowed(Slot::State from, Slot::State to) {
+    switch (from) {
+        case Slot::State::idle: return to == Slot::State::busy;
+        case Slot::State::busy: return to == Slot::State::busy_with_deferred || to == Slot::State::idle;
+        case Slot::State::busy_with_deferred: return true;  // replaced, dropped or answered
+    }
+    return false;
+}
+
+void ServerSession::set_slot_state(std::uint32_t msg_id, Slot::State to) {
+    Slot& slot = slots_[msg_id];
+    assert(slot_transition_allowed(slot.state, to));
+    log().trace("ibtrs server session {}: chunk {} {} -> {}", name_, msg_id, to_string(slot.state), to_string(to));
+    slot.state = to;
+    ++stats_.slot_transitions;
+}
+
 bool ServerSession::chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) const {
     const Slot& slot = slots_[msg_id];
-    return (slot.state == Slot::State::busy && slot.path == &path) ||
-           (slot.has_deferred && slot.deferred_path == &path);
+    return (slot.busy() && slot.path == &path) || slot.deferred_from(path);
 }
 
 void ServerSession::on_request(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, Dir dir,
                                std::uint32_t data_len, std::uint32_t usr_len,
                                const ReadTarget& read) {
     Slot& slot = slots_[msg_id];
-    assert(slot.state == Slot::State::idle);
-    slot.state = Slot::State::busy;
+    set_slot_state(msg_id, Slot::State::busy);
     ++slot.token;
     slot.path = &path;
     slot.cid = cid;
@@ -71,7 +95,7 @@ void ServerSession::on_request(ServerPath& path, std::uint16_t cid, std::uint32_
 void ServerSession::defer(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, std::uint32_t payload) {
     Slot& slot = slots_[msg_id];
     // A newer re-issue replaces an older deferred one: that one's path already failed.
-    slot.has_deferred = true;
+    set_slot_state(msg_id, Slot::State::busy_with_deferred);
     slot.deferred_path = &path;
     slot.deferred_cid = cid;
     slot.deferred_payload = payload;
@@ -80,8 +104,7 @@ void ServerSession::defer(ServerPath& path, std::uint16_t cid, std::uint32_t msg
 }
 
 void ServerSession::respond(RequestId id, int status) {
-    if (id.msg_id >= queue_depth_ || slots_[id.msg_id].state != Slot::State::busy ||
-        slots_[id.msg_id].token != id.token) {
+    if (id.msg_id >= queue_depth_ || !slots_[id.msg_id].busy() || slots_[id.msg_id].token != id.token) {
         log().error("ibtrs server session {}: respond() for a request that is not pending (msg {})",
                     name_, id.msg_id);
         return;
@@ -94,11 +117,11 @@ void ServerSession::respond(RequestId id, int status) {
     } else {
         ++stats_.responses_dropped;
     }
-    slot.state = Slot::State::idle;
+    const bool had_deferred = slot.state == Slot::State::busy_with_deferred;
+    set_slot_state(id.msg_id, Slot::State::idle);
     slot.path = nullptr;
     --busy_chunks_;
-    if (slot.has_deferred) {
-        slot.has_deferred = false;
+    if (had_deferred) {
         ServerPath* path = slot.deferred_path;
         if (path != nullptr && path->state() == ServerPathState::connected) {
             path->on_io_request(*path->conns_[slot.deferred_cid], slot.deferred_payload);
@@ -109,14 +132,18 @@ void ServerSession::respond(RequestId id, int status) {
 
 std::uint32_t ServerSession::busy_chunks_of(const ServerPath& path) const {
     std::uint32_t count = 0;
-    for (const Slot& slot : slots_) count += slot.state == Slot::State::busy && slot.path == &path;
+    for (const Slot& slot : slots_) count += slot.busy() && slot.path == &path;
     return count;
 }
 
-void ServerSession::retire_path(std::unique_ptr<ServerPath> path) {
-    for (Slot& slot : slots_) {
-        if (slot.has_deferred && slot.deferred_path == path.get()) slot.has_deferred = false;
+void ServerSession::drop_deferred_from(const ServerPath& path) {
+    for (std::uint32_t msg_id = 0; msg_id < queue_depth_; ++msg_id) {
+        if (slots_[msg_id].deferred_from(path)) set_slot_state(msg_id, Slot::State::busy);
     }
+}
+
+void ServerSession::retire_path(std::unique_ptr<ServerPath> path) {
+    drop_deferred_from(*path);
     if (busy_chunks_of(*path) == 0) {
         forget_path(*path);
         return;
@@ -147,9 +174,9 @@ void ServerSession::drop_paths() {
 }
 
 void ServerSession::forget_path(ServerPath& path) {
+    drop_deferred_from(path);
     for (Slot& slot : slots_) {
         if (slot.path == &path) slot.path = nullptr;
-        if (slot.has_deferred && slot.deferred_path == &path) slot.has_deferred = false;
     }
 }
 

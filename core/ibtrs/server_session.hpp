@@ -56,6 +56,7 @@ struct ServerSessionStats {
     std::uint64_t responses_dropped = 0;  // the request's path was gone
     std::uint64_t deferred = 0;           // requests that waited for their chunk (failover)
     std::uint64_t violations = 0;         // requests that closed a path
+    std::uint64_t slot_transitions = 0;   // chunk slot state changes (Slot::State)
 };
 
 class ServerSession {
@@ -86,17 +87,29 @@ private:
     friend class Server;
     friend class ServerPath;
 
+    // One chunk's request. STATES
+    //   idle                no request
+    //   busy                a request is with the upper layer (storage) until respond()
+    //   busy_with_deferred  and a later request for the chunk (a re-issue after failover) waits
+    //                       behind it; respond() starts it. A newer re-issue replaces it, and it
+    //                       is dropped when its path is retired (busy again).
+    // Transitions (asserted in set_slot_state): idle → busy → busy_with_deferred → busy | idle;
+    // busy → idle; busy_with_deferred → busy_with_deferred (replaced).
     struct Slot {
-        enum class State : std::uint8_t { idle, busy };
+        enum class State : std::uint8_t { idle, busy, busy_with_deferred };
         State state = State::idle;
         std::uint32_t token = 0;
         ServerPath* path = nullptr;  // cleared when the path is destroyed
         std::uint16_t cid = 0;
         ReadTarget read{};  // desc.len 0: no data to send back
-        bool has_deferred = false;
+        // The deferred request (busy_with_deferred only).
         ServerPath* deferred_path = nullptr;
         std::uint16_t deferred_cid = 0;
         std::uint32_t deferred_payload = 0;
+        bool busy() const { return state != State::idle; }
+        bool deferred_from(const ServerPath& from) const {
+            return state == State::busy_with_deferred && deferred_path == &from;
+        }
     };
 
     std::span<std::byte> chunk(std::uint32_t index) {
@@ -108,7 +121,7 @@ private:
     void on_request(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, Dir dir,
                     std::uint32_t data_len, std::uint32_t usr_len, const ReadTarget& read);
     void defer(ServerPath& path, std::uint16_t cid, std::uint32_t msg_id, std::uint32_t payload);
-    bool chunk_busy(std::uint32_t msg_id) const { return slots_[msg_id].state == Slot::State::busy; }
+    bool chunk_busy(std::uint32_t msg_id) const { return slots_[msg_id].busy(); }
     bool chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) const;
     // Chunks whose request came through `path` and is still with the upper layer (storage).
     std::uint32_t busy_chunks_of(const ServerPath& path) const;
@@ -120,6 +133,10 @@ private:
     ServerPath* draining_path(const Uuid& sess_uuid) const;
     void drop_paths();
     void forget_path(ServerPath& path);
+    void set_slot_state(std::uint32_t msg_id, Slot::State to);
+    static bool slot_transition_allowed(Slot::State from, Slot::State to);
+    static const char* to_string(Slot::State state);
+    void drop_deferred_from(const ServerPath& path);
 
     Server& server_;
     const Uuid paths_uuid_;
