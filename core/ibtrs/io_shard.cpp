@@ -3,6 +3,7 @@
 #include "core/ibtrs/io_shard.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -125,12 +126,10 @@ Status<int> IoShard::request(Dir dir, Permit permit, std::span<const std::byte> 
     request.tried.reset();
     request.response_status = 0;
     encode_header(request, permit, usr);
-    request.state = RequestSlot::State::inflight;
-    if (dispatch(permit)) {
+    if (dispatch(permit)) {  // posted
         counters_.requests_submitted.add(1);
         return {};
     }
-    request.state = RequestSlot::State::free;
     return unexpected(-ECONNABORTED);
 }
 
@@ -159,37 +158,52 @@ bool IoShard::dispatch(Permit permit) {
 void IoShard::on_request_posted_done(Lane& lane, Permit permit) {
     if (!owns(permit)) return;
     RequestSlot& request = slot(permit);
-    if (request.state != RequestSlot::State::inflight || request.path != lane.path) return;
-    request.local_done = true;
-    if (request.response_done) {
+    if (request.path != lane.path) return;
+    if (request.state == RequestSlot::State::posted) return set_state(request, RequestSlot::State::written);
+    if (request.state == RequestSlot::State::answered) {
         lane.counters.inflight.sub(1);
         complete(permit, request.response_status);
     }
 }
 
 void IoShard::on_response(Lane& lane, std::uint32_t msg_id, int status) {
-    if (!owns(msg_id) || slot(msg_id).state != RequestSlot::State::inflight || slot(msg_id).path != lane.path ||
-        slot(msg_id).response_done) {
+    const bool awaited = owns(msg_id) && slot(msg_id).path == lane.path &&
+                         (slot(msg_id).state == RequestSlot::State::posted ||
+                          slot(msg_id).state == RequestSlot::State::written);
+    if (!awaited) {
         log().warn("ibtrs session {}: response for msg {} that is not in flight on path {} of shard {}",
                    config_.session_name, msg_id, lane.path, config_.index);
         return;
     }
     RequestSlot& request = slot(msg_id);
-    request.response_done = true;
     request.response_status = status;
     // Answered: every earlier request on the chunk is done too (the server runs them in order).
     request.unanswered_on.reset();
     // The request is done only when our own write has completed too: until then the header
     // buffer may still be read by the fabric (a retransmission), so the permit stays ours.
-    if (request.local_done) {
+    if (request.state == RequestSlot::State::written) {
         lane.counters.inflight.sub(1);
         complete(msg_id, status);
+    } else {
+        set_state(request, RequestSlot::State::answered);
     }
+}
+
+void IoShard::set_state(RequestSlot& request, RequestSlot::State to) {
+    using enum RequestSlot::State;
+    const RequestSlot::State from = request.state;
+    [[maybe_unused]] const bool allowed =
+        (from == free && (to == posted || to == fenced)) || (from == posted && to != fenced) ||
+        (from == written && (to == posted || to == free)) || (from == answered && to == free) ||
+        (from == fenced && to == free);
+    assert(allowed);
+    request.state = to;
+    counters_.slot_transitions.add(1);
 }
 
 void IoShard::complete(Permit permit, int status) {
     RequestSlot& request = slot(permit);
-    request.state = RequestSlot::State::free;
+    set_state(request, RequestSlot::State::free);
     if (status == 0) {
         counters_.requests_completed_ok.add(1);
     } else {
@@ -203,7 +217,7 @@ void IoShard::complete(Permit permit, int status) {
 void IoShard::put_permit(Permit permit) {
     RequestSlot& request = slot(permit);
     if (request.unanswered_on.none()) return permits_.put(permit);
-    request.state = RequestSlot::State::fenced;
+    set_state(request, RequestSlot::State::fenced);
     counters_.permits_fenced.add(1);
     log().debug("ibtrs session {} shard {}: permit {} fenced until its {} paths reconnect", config_.session_name,
                 config_.index, permit, request.unanswered_on.count());
@@ -211,14 +225,14 @@ void IoShard::put_permit(Permit permit) {
 
 std::uint32_t IoShard::permits_awaiting_paths() const {
     return static_cast<std::uint32_t>(std::count_if(slots_.begin(), slots_.end(), [](const RequestSlot& request) {
-        return request.state != RequestSlot::State::inflight && request.unanswered_on.any();
+        return !request.in_flight() && request.unanswered_on.any();
     }));
 }
 
 void IoShard::unfence(Permit permit) {
     RequestSlot& request = slot(permit);
     request.unanswered_on.reset();
-    request.state = RequestSlot::State::free;
+    set_state(request, RequestSlot::State::free);
     counters_.permits_fenced.sub(1);
     permits_.put(permit);  // may start a waiting request at once
 }

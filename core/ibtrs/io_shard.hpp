@@ -61,16 +61,19 @@ private:
 };
 
 // One request in flight, indexed by its permit. Pre-allocated for the shard's permits.
-// FENCED: the request ended without the server's answer (no path left, or its wait expired), so
+// FENCED: the request ended without the server's answer (no path left took it), so
 // the server may still be working on the chunk; the permit is held back until every path the
 // request went out on has reconnected (the server accepts a path again only once the requests it
 // brought are done, server.hpp) or the server turned out not to know the session any more.
+// STATES  free → posted → written | answered → free (the request completes once both its own
+//         write-with-imm completed locally and the server's response arrived, in either order);
+//         posted | written → posted (failover re-posts it on another path), → free (no path took
+//         it); free → fenced → free (unfence). Asserted in IoShard::set_state.
 struct RequestSlot {
-    enum class State : std::uint8_t { free, inflight, fenced };
+    enum class State : std::uint8_t { free, posted, written, answered, fenced };
     State state = State::free;
     Dir dir = Dir::write;
-    bool local_done = false;     // our write-with-imm completed locally
-    bool response_done = false;  // the server's response arrived
+    bool in_flight() const { return state == State::posted || state == State::written || state == State::answered; }
     std::uint8_t data_count = 0;
     std::uint16_t usr_len = 0;
     std::uint16_t cid = 0;
@@ -147,6 +150,7 @@ public:
     };
     struct Counters {
         SharedCounter<std::uint64_t> requests_submitted, requests_completed_ok, requests_failed, failovers;
+        SharedCounter<std::uint64_t> slot_transitions;  // RequestSlot state changes
         SharedCounter<std::uint32_t> permits_fenced;
     };
     std::uint32_t permits_in_use() const { return permits_.in_use(); }
@@ -190,6 +194,7 @@ private:
     void on_request_posted_done(Lane& lane, Permit permit);
     void on_response(Lane& lane, std::uint32_t msg_id, int status);
     void complete(Permit permit, int status);
+    void set_state(RequestSlot& request, RequestSlot::State to);
     void unfence(Permit permit);
     std::span<const PathView> path_views();
 

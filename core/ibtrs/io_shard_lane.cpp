@@ -258,8 +258,7 @@ Status<int> IoShard::post_request(Lane& lane, Permit permit, RequestSlot& slot) 
     slot.unanswered_on.set(lane.path);
     slot.cid = conn.cid;
     slot.generation = lane.generation;
-    slot.local_done = false;
-    slot.response_done = false;
+    set_state(slot, RequestSlot::State::posted);
     lane.counters.inflight.add(1);
     const std::uint64_t bytes = std::uint64_t{slot.data_len} + slot.usr_len;
     if (slot.dir == Dir::write) {
@@ -354,9 +353,9 @@ void IoShard::failover(Lane& lane) {
     std::vector<std::uint32_t> moved_to;  // failure path only
     for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
         RequestSlot& request = slot(permit);
-        if (request.state != RequestSlot::State::inflight || request.path != lane.path) continue;
+        if (!request.in_flight() || request.path != lane.path) continue;
         lane.counters.inflight.sub(1);
-        if (request.response_done) {  // answered; only our local completion was flushed
+        if (request.state == RequestSlot::State::answered) {  // only our local completion was flushed
             complete(permit, request.response_status);
             continue;
         }
