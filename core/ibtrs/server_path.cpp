@@ -31,12 +31,12 @@ struct ServerPath::Connection final : fabric::EndpointHandler {
     bool established = false;
     bool drained = false;
     std::uint32_t send_room = 0;  // free send-queue slots
-    struct ParkedResponse {
+    struct DeferredResponse {
         std::uint32_t msg_id;
         int status;
         ReadTarget read;
     };
-    std::vector<ParkedResponse> parked;  // responses waiting for send-queue room (capacity QD)
+    std::vector<DeferredResponse> deferred;  // responses waiting for send-queue room (capacity QD)
 };
 
 // One response as operations on the wire (post_response_ops).
@@ -122,7 +122,7 @@ Status<int> ServerPath::accept(fabric::DetachedConnectRequest& request, std::uin
     if (!endpoint) return unexpected(-ENOMEM);
     conn->endpoint = std::move(endpoint.value());
     conn->send_room = queues.max_send_wr;
-    conn->parked.reserve(depth);
+    conn->deferred.reserve(depth);
     conns_[cid] = std::move(conn);
     return {};
 }
@@ -197,7 +197,7 @@ void ServerPath::on_completion(Connection& conn, const fabric::Completion& compl
             return;
         case fabric::Opcode::rdma_write:
         case fabric::Opcode::send:  // responses are sends with key_responses
-            if (!conn.parked.empty()) retry_parked(conn);
+            if (!conn.deferred.empty()) send_deferred(conn);
             return;
         case fabric::Opcode::rdma_read: return;
     }
@@ -334,9 +334,9 @@ void ServerPath::on_io_request(Connection& conn, std::uint32_t payload) {
 void ServerPath::send_response(std::uint16_t cid, std::uint32_t msg_id, int status, const ReadTarget& read) {
     if (cid >= conns_.size() || !conns_[cid] || !conns_[cid]->endpoint) return;
     Connection& conn = *conns_[cid];
-    if (!conn.parked.empty() || !post_response(conn, msg_id, status, read)) {
-        if (state_ == ServerPathState::connected && conn.parked.size() < session_.queue_depth()) {
-            conn.parked.push_back({msg_id, status, read});  // retried from the next send completion
+    if (!conn.deferred.empty() || !post_response(conn, msg_id, status, read)) {
+        if (state_ == ServerPathState::connected && conn.deferred.size() < session_.queue_depth()) {
+            conn.deferred.push_back({msg_id, status, read});  // retried from the next send completion
         }
     }
 }
@@ -374,7 +374,7 @@ bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int statu
 // carrying the chunk's RKEY_RSP. RC keeps them in order, so the client has its data and its key
 // is invalid when the immediate arrives. Otherwise the data and the immediate travel in one
 // write-with-immediate (decision 7: two network operations per IO). The operations go out all
-// or none: without room for all of them the response waits, parked.
+// or none: without room for all of them the response is deferred.
 bool ServerPath::post_response_ops(Connection& conn, const ResponseOps& ops) {
     const bool keys = key_responses_.size() != 0;
     const bool one_write = !ops.invalidate && !keys;
@@ -407,14 +407,14 @@ bool ServerPath::post_response_ops(Connection& conn, const ResponseOps& ops) {
     return false;
 }
 
-void ServerPath::retry_parked(Connection& conn) {
+void ServerPath::send_deferred(Connection& conn) {
     std::size_t sent = 0;
-    while (sent < conn.parked.size()) {
-        const auto& parked = conn.parked[sent];
-        if (!post_response(conn, parked.msg_id, parked.status, parked.read)) break;
+    while (sent < conn.deferred.size()) {
+        const auto& response = conn.deferred[sent];
+        if (!post_response(conn, response.msg_id, response.status, response.read)) break;
         ++sent;
     }
-    conn.parked.erase(conn.parked.begin(), conn.parked.begin() + static_cast<std::ptrdiff_t>(sent));
+    conn.deferred.erase(conn.deferred.begin(), conn.deferred.begin() + static_cast<std::ptrdiff_t>(sent));
 }
 
 // ---- heartbeat (§1.9) --------------------------------------------------------------------------

@@ -83,7 +83,7 @@ private:
     void violation(std::string_view reason);
     bool post_heartbeat(std::uint32_t imm);
     void heartbeat_tick();
-    void retry_parked(Connection& conn);
+    void send_deferred(Connection& conn);
     bool post_response(Connection& conn, std::uint32_t msg_id, int status, const ReadTarget& read);
     struct ResponseOps;
     bool post_response_ops(Connection& conn, const ResponseOps& ops);

@@ -38,7 +38,7 @@ Json stats_of(const ServerPart& part) {
             {"opens", s.opens},
             {"opens_refused", s.opens_refused},
             {"ios", s.ios},
-            {"ios_waited", s.ios_waited},
+            {"ios_deferred", s.ios_deferred},
             {"io_errors", s.io_errors},
             {"bad_requests", s.bad_requests},
             {"connect_requests", t.connect_requests},

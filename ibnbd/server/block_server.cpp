@@ -63,7 +63,7 @@ void BlockServer::on_session_disconnected(ibtrs::ServerSession& transport) {
     session->disconnected = true;
     log().debug("ibnbd server: session {} disconnected, releasing {} devices", session->name,
                 session->devices.size());
-    std::erase_if(pending_opens_, [&](const PendingOpen& pending) {
+    std::erase_if(deferred_opens_, [&](const DeferredOpen& pending) {
         if (pending.session != session) return false;
         session->transport->respond(pending.id, -ENOTCONN);
         return true;
@@ -123,7 +123,7 @@ int BlockServer::handle_open(BlockSession& session, ibtrs::RequestId id, Dir dir
     }
     const int status = open_device(session, *message, data);
     if (status == -EINPROGRESS) {
-        pending_opens_.push_back({&session, id, std::move(message.value()), data});
+        deferred_opens_.push_back({&session, id, std::move(message.value()), data});
         return 0;
     }
     if (status != 0) {
@@ -176,13 +176,13 @@ int BlockServer::open_device(BlockSession& session, const wire::RnbdOpen& messag
     return 0;
 }
 
-void BlockServer::retry_pending_opens() {
-    auto pending = std::move(pending_opens_);
-    pending_opens_.clear();
+void BlockServer::retry_deferred_opens() {
+    auto pending = std::move(deferred_opens_);
+    deferred_opens_.clear();
     for (auto& open : pending) {
         const int status = open_device(*open.session, open.message, open.response);
         if (status == -EINPROGRESS) {
-            pending_opens_.push_back(std::move(open));
+            deferred_opens_.push_back(std::move(open));
         } else {
             open.session->transport->respond(open.id, status);
         }
@@ -222,7 +222,7 @@ void BlockServer::finish_detach(BlockSession& session, SessionDevice& device) {
     if (device.drain_counted) ledger_.end_drain(identity);
     if (device.close_request) session.transport->respond(*device.close_request, 0);
     session.devices.erase(device.id);
-    retry_pending_opens();
+    retry_deferred_opens();
     forget_session_if_done(session);
 }
 
@@ -337,47 +337,47 @@ int BlockServer::handle_io(BlockSession& session, ibtrs::RequestId id, Dir dir, 
     request.priority = session.version >= 2 ? message->prio : 0;
     IoContext& context = session.ios[id.msg_id];
     context = {&session, &device, id, request, nullptr};
-    if (waiting_head_ == nullptr) {
+    if (deferred_head_ == nullptr) {
         auto submitted = device.open->device->submit(context.request, *this, reinterpret_cast<std::uint64_t>(&context));
         if (!submitted && submitted.error() != -EAGAIN) {
             ++stats_.io_errors;
             return submitted.error();
         }
-        if (!submitted) submit_or_wait(context);
+        if (!submitted) defer_io(context);
     } else {
-        submit_or_wait(context);  // behind those already waiting
+        defer_io(context);  // behind those already deferred
     }
-    ++device.inflight;  // a waiting IO counts: the device and its session stay until it is done
+    ++device.inflight;  // a deferred IO counts: the device and its session stay until it is done
     ++stats_.ios;
     return 0;
 }
 
-void BlockServer::submit_or_wait(IoContext& context) {
-    ++stats_.ios_waited;
-    context.next_waiting = nullptr;
-    if (waiting_tail_ != nullptr) {
-        waiting_tail_->next_waiting = &context;
+void BlockServer::defer_io(IoContext& context) {
+    ++stats_.ios_deferred;
+    context.next_deferred = nullptr;
+    if (deferred_tail_ != nullptr) {
+        deferred_tail_->next_deferred = &context;
     } else {
-        waiting_head_ = &context;
+        deferred_head_ = &context;
     }
-    waiting_tail_ = &context;
+    deferred_tail_ = &context;
 }
 
-void BlockServer::submit_waiting() {
-    while (waiting_head_ != nullptr) {
-        IoContext& context = *waiting_head_;
+void BlockServer::submit_deferred() {
+    while (deferred_head_ != nullptr) {
+        IoContext& context = *deferred_head_;
         auto submitted = context.device->open->device->submit(context.request, *this,
                                                                reinterpret_cast<std::uint64_t>(&context));
         if (!submitted && submitted.error() == -EAGAIN) return;  // still full: the next completion retries
-        waiting_head_ = context.next_waiting;
-        if (waiting_head_ == nullptr) waiting_tail_ = nullptr;
+        deferred_head_ = context.next_deferred;
+        if (deferred_head_ == nullptr) deferred_tail_ = nullptr;
         if (!submitted) finish_io(context, submitted.error());
     }
 }
 
 void BlockServer::on_storage_complete(std::uint64_t cookie, int status) {
     finish_io(*reinterpret_cast<IoContext*>(cookie), status);
-    submit_waiting();
+    submit_deferred();
 }
 
 void BlockServer::finish_io(IoContext& context, int status) {
@@ -393,7 +393,7 @@ void BlockServer::finish_io(IoContext& context, int status) {
 void wake_on_drain(DeviceLedger& ledger, std::vector<BlockReactor> reactors) {
     ledger.on_drained([reactors = std::move(reactors)] {
         for (const BlockReactor& reactor : reactors) {
-            reactor.link->post([blocks = reactor.blocks] { blocks->retry_pending_opens(); });
+            reactor.link->post([blocks = reactor.blocks] { blocks->retry_deferred_opens(); });
         }
     });
 }

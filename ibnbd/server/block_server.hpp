@@ -52,7 +52,7 @@ struct BlockServerStats {
     std::uint64_t opens_refused = 0;
     std::uint64_t closes = 0;
     std::uint64_t ios = 0;
-    std::uint64_t ios_waited = 0;  // IO that waited for room in the storage queue
+    std::uint64_t ios_deferred = 0;  // IO deferred for want of room in the storage queue
     std::uint64_t io_errors = 0;
     std::uint64_t bad_requests = 0;
 };
@@ -86,7 +86,7 @@ public:
     // on `handler`.
     std::size_t flush_devices(storage::CompletionHandler& handler);
     // Retries the OPENs that wait for an old session's IO (a drain ended on another reactor).
-    void retry_pending_opens();
+    void retry_deferred_opens();
     // Requests in flight to storage, over every session.
     std::uint32_t inflight() const;
     const BlockServerStats& stats() const { return stats_; }
@@ -100,9 +100,9 @@ private:
         SessionDevice* device = nullptr;
         ibtrs::RequestId id{};
         storage::Request request;
-        IoContext* next_waiting = nullptr;
+        IoContext* next_deferred = nullptr;
     };
-    struct PendingOpen {
+    struct DeferredOpen {
         BlockSession* session;
         ibtrs::RequestId id;
         wire::RnbdOpen message;
@@ -110,10 +110,10 @@ private:
     };
 
     void on_storage_complete(std::uint64_t cookie, int status) override;
-    // Storage with no room (-EAGAIN: its slots are shared by every session) makes IO wait here,
+    // Storage with no room (-EAGAIN: its slots are shared by every session) defers IO here,
     // in arrival order, until a completion frees one; it is never failed for that.
-    void submit_or_wait(IoContext& context);
-    void submit_waiting();
+    void defer_io(IoContext& context);
+    void submit_deferred();
     void finish_io(IoContext& context, int status);
 
     int handle_sess_info(BlockSession& session, ibtrs::Dir dir, std::span<std::byte> data,
@@ -134,9 +134,9 @@ private:
     DeviceLedger& ledger_;
     DeviceTable table_;
     std::vector<std::unique_ptr<BlockSession>> sessions_;
-    std::vector<PendingOpen> pending_opens_;
-    IoContext* waiting_head_ = nullptr;  // FIFO through IoContext::next_waiting
-    IoContext* waiting_tail_ = nullptr;
+    std::vector<DeferredOpen> deferred_opens_;
+    IoContext* deferred_head_ = nullptr;  // FIFO through IoContext::next_deferred
+    IoContext* deferred_tail_ = nullptr;
     BlockServerStats stats_;
 };
 
@@ -146,7 +146,7 @@ struct BlockReactor {
     BlockServer* blocks = nullptr;
 };
 
-// Sets the ledger's on_drained hook: each reactor's retry_pending_opens() runs on its thread.
+// Sets the ledger's on_drained hook: each reactor's retry_deferred_opens() runs on its thread.
 void wake_on_drain(DeviceLedger& ledger, std::vector<BlockReactor> reactors);
 
 }  // namespace ibnbd::block

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(errors_while_the_storage_fails_are_the_storage_s) {
 }
 
 BOOST_AUTO_TEST_CASE(the_wait_window_is_the_queueing_time_before_the_failure) {
-    // Path 1 is usable until 100ms; an IO parked from 60ms fails with ETIMEDOUT at 560ms.
+    // Path 1 is usable until 100ms; an IO waiting from 60ms fails with ETIMEDOUT at 560ms.
     Fixture queued(500 * ms);
     queued.disconnect(0, 10 * ms);
     queued.disconnect(1, 100 * ms);

@@ -298,7 +298,7 @@ bool UringBackend::next_step(std::uint32_t index) {
 
 void UringBackend::continue_step(std::uint32_t index) {
     if (start_step(index)) return;
-    ++stats_.deferred_steps;
+    ++stats_.stalled_steps;
     stalled_.push_back(index);  // reserved: never allocates
 }
 

@@ -94,7 +94,7 @@ struct UringStats {
     std::uint64_t short_transfers = 0;   // resubmissions after a short read or write
     std::uint64_t fallbacks = 0;         // steps replaced after -EOPNOTSUPP
     std::uint64_t rejected_busy = 0;     // submit() answered -EAGAIN
-    std::uint64_t deferred_steps = 0;    // later steps that waited for room in the submission queue
+    std::uint64_t stalled_steps = 0;    // later steps that waited for room in the submission queue
 };
 
 class UringBackend final : public Backend {

@@ -118,8 +118,8 @@ private:
     std::string in_;
 };
 
-// Answers every command as a client daemon's shard would, echoing the command.
-class EchoShard : public daemon::CommandHandler {
+// Answers every command as a client daemon's reactor would, echoing the command.
+class EchoHandler : public daemon::CommandHandler {
 public:
     void handle(const Json& request, daemon::Responder respond) override {
         ++handled;
@@ -132,7 +132,7 @@ public:
 // The client daemon's control socket, as ibnbd-client wires it: ControlServer -> ClientRouter.
 struct ClientDaemon {
     ClientDaemon()
-        : router(reactor, {{reactor, shard}}),
+        : router(reactor, {{reactor, handler}}),
           control(daemon::ControlServer::listen(temp_socket("client.sock"), [this](const Json& request, auto respond) {
                       router.handle(request, std::move(respond));
                   }).value()) {
@@ -140,7 +140,7 @@ struct ClientDaemon {
     }
     ~ClientDaemon() { reactor.remove(*control); }
     runtime::Reactor reactor;
-    EchoShard shard;
+    EchoHandler handler;
     daemon::ClientRouter router;
     std::unique_ptr<daemon::ControlServer> control;
 };
@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(the_client_daemon_refuses_requests_of_the_wrong_shape_namin
     }
     // Fields a command does not use are not looked at; the daemon is still there.
     BOOST_TEST(peer.call(R"({"cmd":"list","x":{"y":[[[{}]]]}})").value("ok", false));
-    BOOST_TEST(daemon.shard.handled == 1);
+    BOOST_TEST(daemon.handler.handled == 1);
 }
 
 BOOST_AUTO_TEST_CASE(the_server_daemon_refuses_requests_of_the_wrong_shape_naming_the_field) {
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(limits_are_named_in_the_messages) {
         peer.call(R"({"cmd":"map","session":"s","device":"d","paths":["127.0.0.1"],"nbd_socket":")" + socket + "\"}");
     BOOST_TEST(contains(long_socket, "'nbd_socket'"), long_socket.dump());
     BOOST_TEST(contains(long_socket, "107"), long_socket.dump());
-    BOOST_TEST(daemon.shard.handled == 0);
+    BOOST_TEST(daemon.handler.handled == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_line_over_64_KiB_is_refused_and_closes_the_connection) {
@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(a_line_over_64_KiB_is_refused_and_closes_the_connection) {
     BOOST_TEST(refused.value("ok", true) == false);
     BOOST_TEST(contains(refused, "64 KiB"), refused.dump());
     BOOST_TEST(peer.closed_by_daemon());
-    BOOST_TEST(daemon.shard.handled == 0);
+    BOOST_TEST(daemon.handler.handled == 0);
     // Other connections are served as before.
     Peer other(daemon.control->path(), daemon.reactor);
     BOOST_TEST(other.call(R"({"cmd":"list"})").value("ok", false));
