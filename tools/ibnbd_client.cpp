@@ -15,7 +15,7 @@
 #include "ibnbd/daemon/fabric_factory.hpp"
 #include "ibnbd/daemon/pollables.hpp"
 #include "ibnbd/nbd/unix_listener.hpp"
-#include "ibnbd/runtime/reactor_link.hpp"
+#include "ibnbd/runtime/reactor_mailbox.hpp"
 #include "ibnbd/runtime/reactor_threads.hpp"
 
 namespace {
@@ -40,13 +40,13 @@ struct Options {
     int verbosity = 0;
 };
 
-// One reactor's share of the daemon: its own fabric (completion queues), the link other reactors
+// One reactor's share of the daemon: its own fabric (completion queues), the mailbox other reactors
 // reach it through, and the sessions placed on it (whose IO shards and NBD connections are spread
 // over every reactor). Destroyed after its thread stopped; sessions and NBD exports go before
 // the fabric.
 struct ReactorPart {
     daemon::OpenedFabric fabric;
-    std::unique_ptr<runtime::ReactorLink> link;
+    std::unique_ptr<runtime::ReactorMailbox> mailbox;
     std::unique_ptr<daemon::ClientService> service;
     ~ReactorPart() { service.reset(); }
 };
@@ -93,8 +93,8 @@ int run(const Options& options) {
         }
         auto part = std::make_unique<ReactorPart>();
         part->fabric = std::move(fabric.value());
-        part->link = std::make_unique<runtime::ReactorLink>(threads.reactor(i));
-        peers.push_back({&threads.reactor(i), part->fabric.fabric.get(), part->link.get()});
+        part->mailbox = std::make_unique<runtime::ReactorMailbox>(threads.reactor(i));
+        peers.push_back({&threads.reactor(i), part->fabric.fabric.get(), part->mailbox.get()});
         threads.reactor(i).add(*part->fabric.pollable);
         parts.push_back(std::move(part));
     }

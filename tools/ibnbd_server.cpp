@@ -18,7 +18,7 @@
 #include "ibnbd/daemon/pollables.hpp"
 #include "ibnbd/daemon/server_control.hpp"
 #include "ibnbd/nbd/unix_listener.hpp"
-#include "ibnbd/runtime/reactor_link.hpp"
+#include "ibnbd/runtime/reactor_mailbox.hpp"
 #include "ibnbd/runtime/reactor_threads.hpp"
 #include "ibnbd/server/block_server.hpp"
 
@@ -59,7 +59,7 @@ struct ReactorPart {
     daemon::OpenedFabric fabric;
     std::unique_ptr<storage::uring::UringBackend> storage;
     std::unique_ptr<daemon::UringPollable> storage_poll;
-    std::unique_ptr<runtime::ReactorLink> link;
+    std::unique_ptr<runtime::ReactorMailbox> mailbox;
     std::unique_ptr<block::BlockServer> blocks;
     std::unique_ptr<ibtrs::Server> server;
 };
@@ -90,7 +90,7 @@ Expected<std::unique_ptr<ReactorPart>, int> open_reactor_part(const Options& opt
     }
     part->storage = std::move(storage.value());
     part->storage_poll = std::make_unique<daemon::UringPollable>(*part->storage);
-    part->link = std::make_unique<runtime::ReactorLink>(reactor);
+    part->mailbox = std::make_unique<runtime::ReactorMailbox>(reactor);
     part->blocks = std::make_unique<block::BlockServer>(*part->storage,
                                                          block::BlockServerConfig{options.dev_search_path, &ledger});
     ibtrs::ServerConfig config;
@@ -172,8 +172,8 @@ int run(const Options& options) {
     std::vector<block::BlockReactor> blocks;
     std::vector<daemon::ServerPart> control_parts;
     for (std::size_t i = 0; i < parts.size(); ++i) {
-        peers.push_back({parts[i]->server.get(), parts[i]->link.get()});
-        blocks.push_back({parts[i]->link.get(), parts[i]->blocks.get()});
+        peers.push_back({parts[i]->server.get(), parts[i]->mailbox.get()});
+        blocks.push_back({parts[i]->mailbox.get(), parts[i]->blocks.get()});
         control_parts.push_back({threads.reactor(i), *parts[i]->blocks, *parts[i]->server});
     }
     ibtrs::join_group(directory, peers);

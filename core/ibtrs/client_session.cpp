@@ -49,7 +49,7 @@ ClientSession::ClientSession(fabric::Fabric& fabric, ClientConfig config, Client
 ClientSession::~ClientSession() {
     relay_->session = nullptr;
     for (auto& slot : shards_) {
-        if (slot.link) slot.link->post([shard = slot.shard.release()] { delete shard; });
+        if (slot.mailbox) slot.mailbox->post([shard = slot.shard.release()] { delete shard; });
     }
 }
 
@@ -60,7 +60,7 @@ Expected<std::unique_ptr<ClientSession>, int> ClientSession::create(fabric::Fabr
                                                                    ShardLayout layout) {
     const std::uint64_t cids = 1 + std::uint64_t{config.io_connections} * (1 + layout.remote.size());
     const bool remote_ok = std::all_of(layout.remote.begin(), layout.remote.end(), [](const RemoteShard& remote) {
-        return remote.fabric != nullptr && remote.link != nullptr;
+        return remote.fabric != nullptr && remote.mailbox != nullptr;
     });
     if (paths.empty() || paths.size() > kMaxPathsPerSession || !valid_session_name(config.session_name) ||
         config.io_connections == 0 || cids > wire::kMaxCidNum || !remote_ok ||
@@ -87,17 +87,17 @@ void ClientSession::add_shards(const ShardLayout& layout) {
     for (std::uint32_t index = 1; index < count; ++index) {
         const RemoteShard& remote = layout.remote[index - 1];
         shards_.push_back(
-            {std::make_unique<IoShard>(*remote.fabric, shard_config(index), relay_, layout.home), remote.link});
+            {std::make_unique<IoShard>(*remote.fabric, shard_config(index), relay_, layout.home), remote.mailbox});
     }
 }
 
 template <class Action>
 void ClientSession::each_shard(const Action& action) {
     for (auto& slot : shards_) {
-        if (slot.link == nullptr) {
+        if (slot.mailbox == nullptr) {
             action(*slot.shard);
         } else {
-            slot.link->post([shard = slot.shard.get(), action] { action(*shard); });
+            slot.mailbox->post([shard = slot.shard.get(), action] { action(*shard); });
         }
     }
 }

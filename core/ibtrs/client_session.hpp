@@ -12,7 +12,7 @@
 //     stream) until max_reconnect_attempts is used up (-1: forever, 0: never).
 //     close() disconnects every path; the session must then stay alive until closed() is true.
 //
-// SHARDS (shard_link.hpp, io_shard.hpp)
+// SHARDS (shard_control.hpp, io_shard.hpp)
 //     The session is the control part: cid 0 of every path (handshake, INFO, heartbeats), path
 //     states, reconnect. IO runs in shards, one per reactor: shard 0 on the session's fabric, one
 //     more per ShardLayout::remote entry, each on its own fabric and thread. Every shard opens
@@ -59,7 +59,7 @@
 #include "core/ibtrs/mp_policy.hpp"
 #include "core/ibtrs/permit_pool.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
-#include "core/ibtrs/shard_link.hpp"
+#include "core/ibtrs/shard_control.hpp"
 #include "core/ibtrs/test_hooks.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
@@ -78,30 +78,30 @@ struct PathSpec {
     fabric::Address destination;  // port 0: the session's default port
 };
 
-// An IO shard on another thread: its fabric (used only from that thread) and the link that runs
+// An IO shard on another thread: its fabric (used only from that thread) and the mailbox that runs
 // tasks there.
 struct RemoteShard {
     fabric::Fabric* fabric = nullptr;
-    TaskLink* link = nullptr;
+    Mailbox* mailbox = nullptr;
 };
 
 // Where the session's IO shards run. Shard 0 always runs on the session's fabric; `remote` adds
 // one shard each. `home` runs tasks on the session's thread (needed when `remote` is not empty).
 struct ShardLayout {
-    TaskLink* home = nullptr;
+    Mailbox* home = nullptr;
     std::vector<RemoteShard> remote;
 };
 
 class ClientSession {
 public:
     // Errors: -EINVAL (no paths, more than 128, bad session name, 0 IO connections, more
-    // connections per path than the protocol allows, remote shards without a home link).
+    // connections per path than the protocol allows, remote shards without a home mailbox).
     static Expected<std::unique_ptr<ClientSession>, int> create(fabric::Fabric& fabric,
                                                                 ClientConfig config,
                                                                 std::vector<PathSpec> paths,
                                                                 ClientSessionHandler& handler,
                                                                 ShardLayout layout = {});
-    // Remote shards are destroyed on their own threads, through their links.
+    // Remote shards are destroyed on their own threads, through their mailboxes.
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
@@ -163,7 +163,7 @@ private:
     class Relay;
     struct ShardSlot {
         std::unique_ptr<IoShard> shard;
-        TaskLink* link = nullptr;  // nullptr: the session's own thread
+        Mailbox* mailbox = nullptr;  // nullptr: the session's own thread
     };
 
     ClientSession(fabric::Fabric& fabric, ClientConfig config, ClientSessionHandler& handler);

@@ -12,7 +12,7 @@
 
 namespace ibnbd::ibtrs {
 
-IoShard::IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, TaskLink* home)
+IoShard::IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, Mailbox* home)
     : fabric_(fabric), config_(std::move(config)), events_(std::move(events)), home_(home) {
     lanes_.reserve(kMaxPathsPerSession);
     for (std::uint32_t path = 0; path < kMaxPathsPerSession; ++path) {

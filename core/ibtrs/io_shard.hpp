@@ -1,4 +1,4 @@
-// One IO shard of a client session (shard_link.hpp): the request path on one fabric, i.e. on one
+// One IO shard of a client session (shard_control.hpp): the request path on one fabric, i.e. on one
 // reactor thread. It owns a contiguous share of the session's permits (the server's chunks), their
 // request slots, header buffers and read buffers, and per path a "lane": this shard's IO
 // connections of that path. Requests go out, complete, fail over and wait for a path entirely
@@ -27,7 +27,7 @@
 #include "core/ibtrs/mp_policy.hpp"
 #include "core/ibtrs/permit_pool.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
-#include "core/ibtrs/shard_link.hpp"
+#include "core/ibtrs/shard_control.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
 
@@ -101,7 +101,7 @@ public:
     // `home` carries reports to the session's thread; nullptr when the session runs on this
     // shard's thread (reports are then calls). Every report task holds `events`, so it may stay
     // valid after the session is gone. Touches no fabric until connect_lane().
-    IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, TaskLink* home);
+    IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, Mailbox* home);
     ~IoShard();
     IoShard(const IoShard&) = delete;
     IoShard& operator=(const IoShard&) = delete;
@@ -201,7 +201,7 @@ private:
     fabric::Fabric& fabric_;
     ShardConfig config_;
     std::shared_ptr<ShardEvents> events_;
-    TaskLink* home_;
+    Mailbox* home_;
     SessionParams params_;
     PermitPool permits_;
     std::vector<RequestSlot> slots_;

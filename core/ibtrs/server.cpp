@@ -104,7 +104,7 @@ void Server::on_connect_request(fabric::ConnectRequest& request) {
 void Server::hand_over(Detached request, const wire::ConnReq& req, std::size_t origin, std::size_t owner) {
     ++stats_.handed_over;
     Server* target = peers_[owner].server;
-    peers_[owner].link->post([target, request = std::move(request), req, origin]() mutable {
+    peers_[owner].mailbox->post([target, request = std::move(request), req, origin]() mutable {
         target->admit_here(std::move(request), req, origin);
     });
 }
@@ -120,7 +120,7 @@ void Server::admit_here(Detached request, const wire::ConnReq& req, std::size_t 
     if (error == 0) return;
     if (origin == self_) return reject(*request, error);
     Server* listener_side = peers_[origin].server;
-    peers_[origin].link->post([listener_side, request = std::move(request), error] {
+    peers_[origin].mailbox->post([listener_side, request = std::move(request), error] {
         listener_side->reject(*request, error);
     });
 }

@@ -26,7 +26,7 @@
 // REACTORS
 //     A server on several reactors has one Server per reactor, joined by join(): they share a
 //     SessionDirectory, and each hands the connect requests of sessions owned by another reactor
-//     to that reactor's Server (detached, through its TaskLink), which checks and accepts them on
+//     to that reactor's Server (detached, through its Mailbox), which checks and accepts them on
 //     its own fabric; its refusals travel back to be rejected by the listener's reactor. So a
 //     session, its chunks, paths and connections live on one reactor, and sessions are spread over
 //     all of them. A Server that did not join is a group of one.
@@ -40,7 +40,7 @@
 
 #include "core/ibtrs/server_session.hpp"
 #include "core/ibtrs/session_directory.hpp"
-#include "core/ibtrs/shard_link.hpp"
+#include "core/ibtrs/shard_control.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
 
@@ -66,10 +66,10 @@ struct ServerStats {
 
 class Server;
 
-// Another reactor's Server, and the link that runs tasks on its thread.
+// Another reactor's Server, and the mailbox that runs tasks on its thread.
 struct ServerPeer {
     Server* server = nullptr;
-    TaskLink* link = nullptr;
+    Mailbox* mailbox = nullptr;
 };
 
 class Server : private fabric::ListenerHandler, private fabric::TimerHandler {

@@ -3,7 +3,7 @@
 // Everything in core/ibtrs is sans-IO: it acts only through fabric::Fabric (posts, timers, the
 // clock and the random stream) and reacts only to the callbacks that interface delivers. A server
 // session and all its paths belong to one Fabric, i.e. one reactor thread; a client session's
-// control part belongs to one, and each of its IO shards to its own (shard_link.hpp).
+// control part belongs to one, and each of its IO shards to its own (shard_control.hpp).
 #pragma once
 
 #include <array>
@@ -126,7 +126,7 @@ public:
     virtual void on_reconnect_attempt(std::string_view path, std::uint32_t attempt, bool succeeded) {
         (void)path, (void)attempt, (void)succeeded;
     }
-    // Session-level link events: all paths down, and a path up again after that.
+    // Session-level events: all paths down, and a path up again after that.
     virtual void on_session_disconnected() {}
     virtual void on_session_reconnected() {}
 };

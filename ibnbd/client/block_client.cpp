@@ -39,7 +39,7 @@ BlockClient::BlockClient(fabric::Fabric& fabric, BlockClientConfig config, Block
 BlockClient::~BlockClient() {
     devices_.clear();  // their copies may hold the remote paths
     for (auto& remote : paths_) {
-        if (remote.link) remote.link->post([path = remote.path.release()] { delete path; });
+        if (remote.mailbox) remote.mailbox->post([path = remote.path.release()] { delete path; });
     }
 }
 
@@ -58,7 +58,7 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
     for (std::size_t shard = 1; shard < client->transport_->shard_count(); ++shard) {
         const ibtrs::RemoteShard& remote = shards.remote[shard - 1];
         client->paths_.push_back(
-            {std::make_unique<BlockIoPath>(*remote.fabric, client->transport_->shard(shard), queueing), remote.link});
+            {std::make_unique<BlockIoPath>(*remote.fabric, client->transport_->shard(shard), queueing), remote.mailbox});
         // Runs on the shard's thread: the request travels home, where the client may be gone.
         client->paths_.back().path->on_device_lost(
             [home = shards.home, alive = std::weak_ptr<BlockClient*>(client->alive_)](std::uint32_t id, DeviceLoss loss) {
@@ -74,7 +74,7 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
 template <class Action>
 void BlockClient::each_copy(const BlockDevice& device, const Action& action) {
     for (std::size_t shard = 1; shard < paths_.size(); ++shard) {
-        paths_[shard].link->post([path = paths_[shard].path.get(), copy = device.copies_[shard - 1], action] {
+        paths_[shard].mailbox->post([path = paths_[shard].path.get(), copy = device.copies_[shard - 1], action] {
             action(*path, *copy);
         });
     }

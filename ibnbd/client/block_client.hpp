@@ -23,7 +23,7 @@
 //          shard; shard s's is for its own thread, and so are the devices' copies for shard s
 //          (BlockDevice::shard_copy). Control (SESS_INFO, OPEN, CLOSE) runs on the session's
 //          thread, which sends every device change to the copies; remote paths are destroyed on
-//          their threads, through their links.
+//          their threads, through their mailboxes.
 // LIMITS   each path's request pool holds 2 × its shard's permits, allocated once when the session
 //          first connects; nothing is allocated per IO.
 #pragma once
@@ -88,7 +88,7 @@ private:
     struct ControlOp;
     struct RemotePath {
         std::unique_ptr<BlockIoPath> path;
-        ibtrs::TaskLink* link = nullptr;  // nullptr: shard 0, this thread
+        ibtrs::Mailbox* mailbox = nullptr;  // nullptr: shard 0, this thread
     };
 
     BlockClient(fabric::Fabric& fabric, BlockClientConfig config, BlockClientHandler& handler);

@@ -97,10 +97,10 @@ ibtrs::ShardLayout ClientService::shard_layout(std::vector<std::size_t>& reactor
     ibtrs::ShardLayout layout;
     reactors = {self_};
     if (peers_.size() <= 1) return layout;
-    layout.home = peers_[self_].link;
+    layout.home = peers_[self_].mailbox;
     for (std::size_t index = 0; index < peers_.size(); ++index) {
         if (index == self_) continue;
-        layout.remote.push_back({peers_[index].fabric, peers_[index].link});
+        layout.remote.push_back({peers_[index].fabric, peers_[index].mailbox});
         reactors.push_back(index);
     }
     return layout;

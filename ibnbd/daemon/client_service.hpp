@@ -5,7 +5,7 @@
 // state for it) lives on one reactor, while its IO is spread over all of them. Its IBTRS session
 // has an IO shard per reactor (each path one IO connection per reactor), and the NBD connections
 // of its devices are handed to the reactors in turn (ShardExport), each doing its IO on its own
-// shard. Cross-thread work goes through the peers' links (Reactor::post_message).
+// shard. Cross-thread work goes through the peers' mailboxes (Reactor::post_message).
 //
 // COMMANDS (JSON, see control_server.hpp; names: ARCHITECTURE.md, glossary)
 //   map {session, paths: ["[SRC@]DST[:PORT]"...], device, access_mode: ro|rw|migration, nbd_socket?,
@@ -49,7 +49,7 @@ struct ClientServiceConfig {
 struct ReactorPeer {
     runtime::Reactor* reactor = nullptr;
     fabric::Fabric* fabric = nullptr;  // that reactor's; used only from its thread
-    ibtrs::TaskLink* link = nullptr;   // runs tasks there
+    ibtrs::Mailbox* mailbox = nullptr;   // runs tasks there
 };
 
 class ClientService : public CommandHandler {

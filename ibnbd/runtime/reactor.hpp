@@ -77,7 +77,7 @@ public:
 
     // Any thread. Errors: -EAGAIN (queue full), -ESHUTDOWN (stopped).
     Status<int> post(Task task);
-    // Any thread: a protocol message between parts of one session (ibtrs::TaskLink), which must
+    // Any thread: a protocol message between parts of one session (ibtrs::Mailbox), which must
     // not be lost: never refused, not even after stop(); their number is bounded by the protocol
     // (a few per path or device event). After the reactor's thread is gone, run_pending_tasks()
     // delivers what is left.

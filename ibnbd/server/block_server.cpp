@@ -393,7 +393,7 @@ void BlockServer::finish_io(IoContext& context, int status) {
 void wake_on_drain(DeviceLedger& ledger, std::vector<BlockReactor> reactors) {
     ledger.on_drained([reactors = std::move(reactors)] {
         for (const BlockReactor& reactor : reactors) {
-            reactor.link->post([blocks = reactor.blocks] { blocks->retry_deferred_opens(); });
+            reactor.mailbox->post([blocks = reactor.blocks] { blocks->retry_deferred_opens(); });
         }
     });
 }

@@ -140,9 +140,9 @@ private:
     BlockServerStats stats_;
 };
 
-// One reactor's BlockServer and the link to its thread.
+// One reactor's BlockServer and the mailbox to its thread.
 struct BlockReactor {
-    ibtrs::TaskLink* link = nullptr;
+    ibtrs::Mailbox* mailbox = nullptr;
     BlockServer* blocks = nullptr;
 };
 

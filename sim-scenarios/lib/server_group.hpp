@@ -1,5 +1,5 @@
 // An IBNBD server on one simulated node as it runs on `reactors` reactors (ibnbd-server
-// --reactors): per reactor a fabric view of the node, a task link, a memory storage backend, a
+// --reactors): per reactor a fabric view of the node, a mailbox, a memory storage backend, a
 // BlockServer and an ibtrs::Server, joined by a SessionDirectory and a DeviceLedger; reactor 0
 // listens. With one reactor everything sits on the node itself, as before reactors existed.
 // Used by the scenario runner (settings.server_reactors) and the block tests.
@@ -28,7 +28,7 @@ class ServerGroup {
 public:
     struct Reactor {
         std::unique_ptr<ShardFabric> view;  // none with one reactor: the node itself
-        std::unique_ptr<SimTaskLink> link;
+        std::unique_ptr<SimMailbox> mailbox;
         std::unique_ptr<storage::memory::MemoryBackend> backend;
         std::unique_ptr<block::BlockServer> blocks;
         std::unique_ptr<ibtrs::Server> server;
@@ -43,7 +43,7 @@ public:
             auto reactor = std::make_unique<Reactor>();
             if (config.reactors > 1) reactor->view = std::make_unique<ShardFabric>(node, views_);
             fabric::Fabric& fabric = reactor->view ? *reactor->view : node;
-            reactor->link = std::make_unique<SimTaskLink>(fabric);
+            reactor->mailbox = std::make_unique<SimMailbox>(fabric);
             reactor->backend = std::make_unique<storage::memory::MemoryBackend>(
                 fabric, catalog, storage::memory::MemoryBackendConfig{config.storage_queue_depth});
             reactor->blocks = std::make_unique<block::BlockServer>(
@@ -51,8 +51,8 @@ public:
             auto created = ibtrs::Server::create(fabric, config.transport, *reactor->blocks);
             assert(created.has_value());
             reactor->server = std::move(created.value());
-            peers.push_back({reactor->server.get(), reactor->link.get()});
-            blocks.push_back({reactor->link.get(), reactor->blocks.get()});
+            peers.push_back({reactor->server.get(), reactor->mailbox.get()});
+            blocks.push_back({reactor->mailbox.get(), reactor->blocks.get()});
             reactors_.push_back(std::move(reactor));
         }
         ibtrs::join_group(directory_, peers);
@@ -61,9 +61,9 @@ public:
     // Tasks still on their way refer to the servers: they run first, then everything goes
     // without further events (as a process that is gone).
     ~ServerGroup() {
-        for (auto& reactor : reactors_) reactor->link->run_all();
+        for (auto& reactor : reactors_) reactor->mailbox->run_all();
         for (auto& reactor : reactors_) reactor->server.reset();
-        for (auto& reactor : reactors_) reactor->link->run_all();
+        for (auto& reactor : reactors_) reactor->mailbox->run_all();
     }
     ServerGroup(const ServerGroup&) = delete;
     ServerGroup& operator=(const ServerGroup&) = delete;

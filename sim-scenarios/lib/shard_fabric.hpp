@@ -1,8 +1,8 @@
 // Sessions with several IO shards on the simulator, where every shard would run on its own
 // reactor (for the scenario runner's `io_shards` and the tests): a Fabric view per shard over the
 // one client node, which counts every posted entry whose memory was registered through another
-// view (a shard touching another's objects), and a TaskLink that delivers later, from the event
-// loop, as a cross-thread link would.
+// view (a shard touching another's objects), and a Mailbox that delivers later, from the event
+// loop, as a cross-thread mailbox would.
 #pragma once
 
 #include <deque>
@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "core/ibtrs/shard_link.hpp"
+#include "core/ibtrs/shard_control.hpp"
 #include "fabric/forwarding_fabric.hpp"
 
 namespace ibnbd::scenario {
@@ -136,10 +136,10 @@ private:
 };
 
 // Runs tasks from the simulator's event loop, in post order: never inside post().
-class SimTaskLink final : public ibtrs::TaskLink, private fabric::TimerHandler {
+class SimMailbox final : public ibtrs::Mailbox, private fabric::TimerHandler {
 public:
-    explicit SimTaskLink(fabric::Fabric& fabric) : fabric_(fabric) {}
-    ~SimTaskLink() override {
+    explicit SimMailbox(fabric::Fabric& fabric) : fabric_(fabric) {}
+    ~SimMailbox() override {
         for (const fabric::TimerId id : timers_) fabric_.cancel_timer(id);
     }
     void post(std::function<void()> task) override {

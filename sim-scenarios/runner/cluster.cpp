@@ -93,7 +93,7 @@ Cluster::~Cluster() {
     // Clients first (their sessions refer to nodes and fabrics), then servers; the world goes last.
     sessions_.clear();
     for (auto& shards : client_shards_) {
-        for (auto& link : shards->links) link->run_all();  // the remote shards' teardown
+        for (auto& mailbox : shards->mailboxes) mailbox->run_all();  // the remote shards' teardown
     }
     client_shards_.clear();
     client_fabrics_.clear();
@@ -144,7 +144,7 @@ void Cluster::build_clients() {
         client_fabrics_.push_back(std::make_unique<LaggingFabric>(*client_nodes_.back(), scenario_.settings.teardown_delay));
         auto shards = std::make_unique<ClientShards>();
         for (std::uint32_t s = 0; s < scenario_.settings.io_shards && scenario_.settings.io_shards > 1; ++s) {
-            shards->links.push_back(std::make_unique<SimTaskLink>(*client_fabrics_.back()));
+            shards->mailboxes.push_back(std::make_unique<SimMailbox>(*client_fabrics_.back()));
             if (s > 0) shards->views.push_back(std::make_unique<ShardFabric>(*client_fabrics_.back(), shards->registry));
         }
         client_shards_.push_back(std::move(shards));
@@ -281,9 +281,9 @@ ibtrs::ShardLayout Cluster::shard_layout(std::uint32_t client) {
     ibtrs::ShardLayout layout;
     ClientShards& shards = *client_shards_[client];
     if (shards.views.empty()) return layout;
-    layout.home = shards.links[0].get();
+    layout.home = shards.mailboxes[0].get();
     for (std::size_t s = 0; s < shards.views.size(); ++s) {
-        layout.remote.push_back({shards.views[s].get(), shards.links[s + 1].get()});
+        layout.remote.push_back({shards.views[s].get(), shards.mailboxes[s + 1].get()});
     }
     return layout;
 }

@@ -136,11 +136,11 @@ private:
     std::vector<Server> servers_;
     std::vector<fabric::sim::Node*> client_nodes_;
     std::vector<std::unique_ptr<fabric::Fabric>> client_fabrics_;  // LaggingFabric over each client node
-    // Per client node with settings.io_shards > 1: the links to its "reactors" (0: the sessions'
+    // Per client node with settings.io_shards > 1: the mailboxes of its "reactors" (0: the sessions'
     // own) and a view of its LaggingFabric per further shard.
     struct ClientShards {
         ViewRegistry registry;
-        std::vector<std::unique_ptr<SimTaskLink>> links;
+        std::vector<std::unique_ptr<SimMailbox>> mailboxes;
         std::vector<std::unique_ptr<ShardFabric>> views;
     };
     std::vector<std::unique_ptr<ClientShards>> client_shards_;

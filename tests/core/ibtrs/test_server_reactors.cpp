@@ -15,7 +15,7 @@ using namespace ibnbd;
 using namespace ibnbd::ibtrs;
 using namespace ibnbd::ibtrs::test;
 using scenario::ShardFabric;
-using scenario::SimTaskLink;
+using scenario::SimMailbox;
 using scenario::ViewRegistry;
 
 namespace {
@@ -25,11 +25,11 @@ struct ReactorServers {
         std::vector<ServerPeer> peers;
         for (std::size_t i = 0; i < reactors; ++i) {
             views.push_back(std::make_unique<ShardFabric>(cluster.server_node, registry));
-            links.push_back(std::make_unique<SimTaskLink>(*views.back()));
+            mailboxes.push_back(std::make_unique<SimMailbox>(*views.back()));
             auto created = Server::create(*views.back(), test_server_config(), cluster.target);
             BOOST_REQUIRE(created.has_value());
             servers.push_back(std::move(created.value()));
-            peers.push_back({servers.back().get(), links.back().get()});
+            peers.push_back({servers.back().get(), mailboxes.back().get()});
         }
         join_group(directory, peers);
         for (int p = 0; p < Cluster::kPaths; ++p) {
@@ -37,7 +37,7 @@ struct ReactorServers {
         }
     }
     ~ReactorServers() {
-        for (auto& link : links) link->run_all();
+        for (auto& mailbox : mailboxes) mailbox->run_all();
     }
 
     struct Client {
@@ -67,7 +67,7 @@ struct ReactorServers {
     SessionDirectory directory;
     ViewRegistry registry;
     std::vector<std::unique_ptr<ShardFabric>> views;
-    std::vector<std::unique_ptr<SimTaskLink>> links;
+    std::vector<std::unique_ptr<SimMailbox>> mailboxes;
     std::vector<std::unique_ptr<Server>> servers;
 };
 

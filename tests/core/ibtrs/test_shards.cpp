@@ -13,32 +13,32 @@ using namespace ibnbd::ibtrs;
 using namespace ibnbd::ibtrs::test;
 using fabric::sim::Direction;
 using scenario::ShardFabric;
-using scenario::SimTaskLink;
+using scenario::SimMailbox;
 using scenario::ViewRegistry;
 
 namespace {
 
-// A session whose shard 0 runs on `home` and shards 1.. on views of their own, with links that
+// A session whose shard 0 runs on `home` and shards 1.. on views of their own, with mailboxes that
 // deliver from the event loop.
 struct ShardedCluster {
     explicit ShardedCluster(std::size_t remote_shards, std::uint64_t seed = 1) : cluster(seed) {
         home = std::make_unique<ShardFabric>(cluster.client_node, registry);
-        home_link = std::make_unique<SimTaskLink>(cluster.client_node);
+        home_mailbox = std::make_unique<SimMailbox>(cluster.client_node);
         for (std::size_t i = 0; i < remote_shards; ++i) {
             views.push_back(std::make_unique<ShardFabric>(cluster.client_node, registry));
-            links.push_back(std::make_unique<SimTaskLink>(cluster.client_node));
+            mailboxes.push_back(std::make_unique<SimMailbox>(cluster.client_node));
         }
         cluster.start_server();
     }
     ~ShardedCluster() {
-        session.reset();  // remote shards are deleted by tasks on their links
+        session.reset();  // remote shards are deleted by tasks on their mailboxes
         cluster.run_for(kMillisecond);
     }
 
     ClientSession& open(int paths, ClientConfig config = test_client_config()) {
         ShardLayout layout;
-        layout.home = home_link.get();
-        for (std::size_t i = 0; i < views.size(); ++i) layout.remote.push_back({views[i].get(), links[i].get()});
+        layout.home = home_mailbox.get();
+        for (std::size_t i = 0; i < views.size(); ++i) layout.remote.push_back({views[i].get(), mailboxes[i].get()});
         auto created = ClientSession::create(*home, std::move(config), cluster.path_specs(paths), cluster.events,
                                              layout);
         BOOST_REQUIRE(created.has_value());
@@ -81,9 +81,9 @@ struct ShardedCluster {
     Cluster cluster;
     ViewRegistry registry;
     std::unique_ptr<ShardFabric> home;
-    std::unique_ptr<SimTaskLink> home_link;
+    std::unique_ptr<SimMailbox> home_mailbox;
     std::vector<std::unique_ptr<ShardFabric>> views;
-    std::vector<std::unique_ptr<SimTaskLink>> links;
+    std::vector<std::unique_ptr<SimMailbox>> mailboxes;
     std::unique_ptr<ClientSession> session;
 };
 
@@ -241,15 +241,15 @@ BOOST_AUTO_TEST_CASE(remote_shards_need_a_home_link_and_a_fabric) {
     Cluster cluster;
     ViewRegistry registry;
     ShardFabric view(cluster.client_node, registry);
-    SimTaskLink link(cluster.client_node);
+    SimMailbox mailbox(cluster.client_node);
     ShardLayout no_home;
-    no_home.remote.push_back({&view, &link});
+    no_home.remote.push_back({&view, &mailbox});
     BOOST_TEST(ClientSession::create(cluster.client_node, test_client_config(), cluster.path_specs(1), cluster.events,
                                      no_home)
                    .error() == -EINVAL);
     ShardLayout no_fabric;
-    no_fabric.home = &link;
-    no_fabric.remote.push_back({nullptr, &link});
+    no_fabric.home = &mailbox;
+    no_fabric.remote.push_back({nullptr, &mailbox});
     BOOST_TEST(ClientSession::create(cluster.client_node, test_client_config(), cluster.path_specs(1), cluster.events,
                                      no_fabric)
                    .error() == -EINVAL);

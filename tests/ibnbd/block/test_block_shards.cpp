@@ -10,7 +10,7 @@ using namespace ibnbd;
 using namespace ibnbd::block;
 using namespace ibnbd::block::test;
 using scenario::ShardFabric;
-using scenario::SimTaskLink;
+using scenario::SimMailbox;
 using scenario::ViewRegistry;
 using wire::AccessMode;
 using fabric::sim::Direction;
@@ -21,10 +21,10 @@ namespace {
 struct ShardedClient {
     explicit ShardedClient(BlockCluster& cluster, fabric::Nanos queueing = 0)
         : cluster(cluster), home(*cluster.client_nodes[0], registry), other(*cluster.client_nodes[0], registry),
-          home_link(*cluster.client_nodes[0]), other_link(*cluster.client_nodes[0]) {
+          home_mailbox(*cluster.client_nodes[0]), other_mailbox(*cluster.client_nodes[0]) {
         ibtrs::ShardLayout layout;
-        layout.home = &home_link;
-        layout.remote.push_back({&other, &other_link});
+        layout.home = &home_mailbox;
+        layout.remote.push_back({&other, &other_mailbox});
         client = cluster.client(0, "alpha", 2, queueing, layout, &home);
     }
     ~ShardedClient() {
@@ -50,7 +50,7 @@ struct ShardedClient {
     BlockCluster& cluster;
     ViewRegistry registry;
     ShardFabric home, other;
-    SimTaskLink home_link, other_link;
+    SimMailbox home_mailbox, other_mailbox;
     std::unique_ptr<BlockClient> client;
 };
 

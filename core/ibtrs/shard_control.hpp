@@ -3,7 +3,7 @@
 // the others each on a fabric of their own, driven by another thread. Control (handshake on cid 0,
 // heartbeats, path states, reconnect) stays with the session; each shard owns its share of the
 // permits and, per path, its own IO connections. The two sides exchange the messages below; for
-// a shard on another thread they travel as tasks through a TaskLink, otherwise they are calls.
+// a shard on another thread they travel as tasks through a Mailbox, otherwise they are calls.
 //
 // Either side must cope with an answer that arrives inside the call that caused it (the same
 // thread) or much later (another thread), and must ignore reports of an older path generation.
@@ -23,9 +23,9 @@ namespace ibnbd::ibtrs {
 // exactly once. Control messages only (a few per path event): never on the IO path. post() must
 // not drop a task; an implementation that cannot deliver any more (shutdown) may discard them,
 // and the objects they address must then be torn down on their own thread by other means.
-class TaskLink {
+class Mailbox {
 public:
-    virtual ~TaskLink() = default;
+    virtual ~Mailbox() = default;
     virtual void post(std::function<void()> task) = 0;
 };
 
