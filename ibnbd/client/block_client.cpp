@@ -37,9 +37,9 @@ BlockClient::BlockClient(fabric::Fabric& fabric, BlockClientConfig config, Block
     : fabric_(fabric), config_(std::move(config)), handler_(handler) {}
 
 BlockClient::~BlockClient() {
-    devices_.clear();  // their copies may hold the remote paths
-    for (auto& remote : paths_) {
-        if (remote.mailbox) remote.mailbox->post([path = remote.path.release()] { delete path; });
+    devices_.clear();  // their copies may hold the remote BlockShards
+    for (auto& remote : shards_) {
+        if (remote.mailbox) remote.mailbox->post([shard = remote.shard.release()] { delete shard; });
     }
 }
 
@@ -52,15 +52,15 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
     if (!transport) return unexpected(transport.error());
     client->transport_ = std::move(transport.value());
     const fabric::Nanos queueing = client->config_.queue_while_reconnecting;
-    client->paths_.push_back({std::make_unique<BlockIoPath>(fabric, client->transport_->shard(0), queueing), nullptr});
+    client->shards_.push_back({std::make_unique<BlockShard>(fabric, client->transport_->shard(0), queueing), nullptr});
     BlockClient* self = client.get();
-    client->paths_[0].path->on_device_lost([self](std::uint32_t id, DeviceLoss loss) { self->queue_lost(id, loss); });
+    client->shards_[0].shard->on_device_lost([self](std::uint32_t id, DeviceLoss loss) { self->queue_lost(id, loss); });
     for (std::size_t shard = 1; shard < client->transport_->shard_count(); ++shard) {
         const ibtrs::RemoteShard& remote = shards.remote[shard - 1];
-        client->paths_.push_back(
-            {std::make_unique<BlockIoPath>(*remote.fabric, client->transport_->shard(shard), queueing), remote.mailbox});
+        client->shards_.push_back(
+            {std::make_unique<BlockShard>(*remote.fabric, client->transport_->shard(shard), queueing), remote.mailbox});
         // Runs on the shard's thread: the request travels home, where the client may be gone.
-        client->paths_.back().path->on_device_lost(
+        client->shards_.back().shard->on_device_lost(
             [home = shards.home, alive = std::weak_ptr<BlockClient*>(client->alive_)](std::uint32_t id, DeviceLoss loss) {
                 home->post([alive, id, loss] {
                     if (auto client = alive.lock()) (*client)->queue_lost(id, loss);
@@ -73,16 +73,16 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
 
 template <class Action>
 void BlockClient::each_copy(const BlockDevice& device, const Action& action) {
-    for (std::size_t shard = 1; shard < paths_.size(); ++shard) {
-        paths_[shard].mailbox->post([path = paths_[shard].path.get(), copy = device.copies_[shard - 1], action] {
-            action(*path, *copy);
+    for (std::size_t shard = 1; shard < shards_.size(); ++shard) {
+        shards_[shard].mailbox->post([part = shards_[shard].shard.get(), copy = device.copies_[shard - 1], action] {
+            action(*part, *copy);
         });
     }
 }
 
 void BlockClient::share(const BlockDevice& device) {
-    each_copy(device, [state = device.state(), info = device.info()](BlockIoPath& path, ShardDevice& copy) {
-        path.update(copy, state, info);
+    each_copy(device, [state = device.state(), info = device.info()](BlockShard& part, ShardDevice& copy) {
+        part.update(copy, state, info);
     });
 }
 
@@ -101,7 +101,7 @@ void BlockClient::on_open(int status) {
         return;
     }
     opened_ = true;
-    io_path(0).allocate();
+    block_shard(0).allocate();
     send_sess_info();
 }
 
@@ -222,8 +222,8 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
             handler_.on_mapped(*device, error);
             remove_device(*device);
         } else {
-            io_path(0).fail_waiting(device, -EIO);
-            each_copy(*device, [](BlockIoPath& path, ShardDevice& copy) { path.fail_waiting(&copy, -EIO); });
+            block_shard(0).fail_waiting(device, -EIO);
+            each_copy(*device, [](BlockShard& part, ShardDevice& copy) { part.fail_waiting(&copy, -EIO); });
         }
         return;
     }
@@ -255,7 +255,7 @@ void BlockClient::on_open_done(ControlOp& op, int status) {
     if (before.device_id != info.device_id || before.size_bytes != info.size_bytes) {
         handler_.on_device_changed(*device, before);
     }
-    io_path(0).resume_waiting(*device);
+    block_shard(0).resume_waiting(*device);
 }
 
 void BlockClient::fail_pending_maps(int status) {
@@ -301,7 +301,7 @@ Status<int> BlockClient::remap(BlockDevice& device) {
 Status<int> BlockClient::unmap(BlockDevice& device, bool force) {
     if (device.state() == DeviceState::unmapped) return unexpected(-ENODEV);
     if (!force && (device.users_all() != 0 || device.inflight_all() != 0)) return unexpected(-EBUSY);
-    if (force) io_path(0).fail_all(device);  // the copies fail theirs when they learn of unmapped
+    if (force) block_shard(0).fail_all(device);  // the copies fail theirs when they learn of unmapped
     const bool tell_server = device.state() == DeviceState::mapped && ready_;
     const std::uint32_t device_id = device.info().device_id;
     device.set_state(DeviceState::unmapped);
@@ -333,7 +333,7 @@ void BlockClient::handle_lost_devices() {
             log().warn("ibnbd client {}: the server closed device {} (id {}); its IO fails until it is remapped",
                        session, device->name(), device->info().device_id);
             device->set_state(DeviceState::closed_by_server);  // the copies fail their waiting IO
-            io_path(0).fail_waiting(device.get(), -ENODEV);
+            block_shard(0).fail_waiting(device.get(), -ENODEV);
             continue;
         }
         log().warn("ibnbd client {}: the server does not know device {} (id {}); re-opening it", session,

@@ -19,12 +19,12 @@
 //          waits up to queue_while_reconnecting for the remap, else fails with -ETIMEDOUT. Only this
 //          layer waits (the IBTRS session fails at once, as the kernel's RTRS does): a waiting
 //          request is re-encoded with the device id the remap gives.
-// SHARDS   created with an ibtrs::ShardLayout, the client has a data path (BlockIoPath) per IO
+// SHARDS   created with an ibtrs::ShardLayout, the client has a BlockShard per IO
 //          shard; shard s's is for its own thread, and so are the devices' copies for shard s
 //          (BlockDevice::shard_copy). Control (SESS_INFO, OPEN, CLOSE) runs on the session's
-//          thread, which sends every device change to the copies; remote paths are destroyed on
+//          thread, which sends every device change to the copies; remote BlockShards are destroyed on
 //          their threads, through their mailboxes.
-// LIMITS   each path's request pool holds 2 × its shard's permits, allocated once when the session
+// LIMITS   each BlockShard's pool holds 2 × its shard's permits, allocated once when the session
 //          first connects; nothing is allocated per IO.
 #pragma once
 
@@ -37,7 +37,7 @@
 #include "core/ibtrs/client_session.hpp"
 #include "core/wire/rnbd.hpp"
 #include "ibnbd/client/block_device.hpp"
-#include "ibnbd/client/block_io_path.hpp"
+#include "ibnbd/client/block_shard.hpp"
 
 namespace ibnbd::block {
 
@@ -74,9 +74,9 @@ public:
     Status<int> remap(BlockDevice& device);
 
     ibtrs::ClientSession& transport() { return *transport_; }
-    std::size_t shard_count() const { return paths_.size(); }
-    // Shard `shard`'s data path: use it only on that shard's thread.
-    BlockIoPath& io_path(std::size_t shard) { return *paths_[shard].path; }
+    std::size_t shard_count() const { return shards_.size(); }
+    // IO shard `shard`'s BlockShard: use it only on that shard's thread.
+    BlockShard& block_shard(std::size_t shard) { return *shards_[shard].shard; }
     const std::list<std::unique_ptr<BlockDevice>>& devices() const { return devices_; }
     BlockDevice* find(std::string_view name);
     bool ready() const { return ready_; }
@@ -86,8 +86,8 @@ public:
 private:
     friend class BlockDevice;
     struct ControlOp;
-    struct RemotePath {
-        std::unique_ptr<BlockIoPath> path;
+    struct ShardPart {
+        std::unique_ptr<BlockShard> shard;
         ibtrs::Mailbox* mailbox = nullptr;  // nullptr: shard 0, this thread
     };
 
@@ -113,7 +113,7 @@ private:
     void on_sess_info_done(ControlOp& op, int status);
     void on_open_done(ControlOp& op, int status);
     void fail_pending_maps(int status);
-    using DeviceLoss = BlockIoPath::DeviceLoss;
+    using DeviceLoss = BlockShard::DeviceLoss;
     void queue_lost(std::uint32_t device_id, DeviceLoss loss);
     void handle_lost_devices();
     void remove_device(BlockDevice& device);
@@ -129,7 +129,7 @@ private:
     std::unique_ptr<ibtrs::ClientSession> transport_;
     std::list<std::unique_ptr<BlockDevice>> devices_;
     std::list<std::unique_ptr<ControlOp>> controls_;
-    std::vector<RemotePath> paths_;  // by shard; [0] is this thread's
+    std::vector<ShardPart> shards_;  // by shard; [0] is this thread's
     std::uint8_t version_ = wire::kRnbdVersionMajor;
     bool opened_ = false;
     bool ready_ = false;  // SESS_INFO done on the current establishment

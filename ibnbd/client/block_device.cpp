@@ -7,9 +7,9 @@
 namespace ibnbd::block {
 
 BlockDevice::BlockDevice(BlockClient& client, std::string name, wire::AccessMode mode)
-    : DeviceIo(client.io_path(0), std::move(name), mode), client_(client) {
+    : DeviceIo(client.block_shard(0), std::move(name), mode), client_(client) {
     for (std::size_t shard = 1; shard < client.shard_count(); ++shard) {
-        copies_.push_back(std::make_shared<ShardDevice>(client.io_path(shard), name_, mode_));
+        copies_.push_back(std::make_shared<ShardDevice>(client.block_shard(shard), name_, mode_));
     }
 }
 

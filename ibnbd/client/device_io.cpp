@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-#include "ibnbd/client/block_io_path.hpp"
+#include "ibnbd/client/block_shard.hpp"
 
 namespace ibnbd::block {
 
@@ -17,8 +17,8 @@ std::string_view to_string(DeviceState state) {
     return "unknown";
 }
 
-DeviceIo::DeviceIo(BlockIoPath& path, std::string name, wire::AccessMode mode)
-    : path_(path), name_(std::move(name)), mode_(mode) {}
+DeviceIo::DeviceIo(BlockShard& shard, std::string name, wire::AccessMode mode)
+    : shard_(shard), name_(std::move(name)), mode_(mode) {}
 
 bool DeviceIo::change_state(DeviceState to) {
     if (state_ == to) return false;
@@ -63,10 +63,10 @@ Status<int> DeviceIo::submit(wire::RnbdOp op, std::uint32_t flags, std::uint64_t
                                 std::span<std::byte> read_into, std::span<const std::byte> write_from,
                                 BlockIoHandler& handler, std::uint64_t cookie) {
     if (const int error = check(op, offset, length); error != 0) return unexpected(error);
-    if (state_ == DeviceState::mapped_disconnected && path_.queue_while_reconnecting() == 0) {
+    if (state_ == DeviceState::mapped_disconnected && shard_.queue_while_reconnecting() == 0) {
         return unexpected(-EIO);
     }
-    return path_.submit(*this, op, flags, offset, length, read_into, write_from, handler, cookie);
+    return shard_.submit(*this, op, flags, offset, length, read_into, write_from, handler, cookie);
 }
 
 Status<int> DeviceIo::read(std::uint64_t offset, std::span<std::byte> destination, BlockIoHandler& handler,

@@ -1,5 +1,5 @@
 // The IO face of a mapped IBNBD device on one IO shard (docs/protocol.md §3.6, §3.11): the checks and
-// the submission of reads, writes, flushes, discards and write-zeroes onto that shard's BlockIoPath.
+// the submission of reads, writes, flushes, discards and write-zeroes onto that shard's BlockShard.
 // BlockDevice (block_device.hpp) is a device's face on the session's own thread; ShardDevice is
 // its copy on another reactor, kept current by the BlockClient through tasks.
 //
@@ -33,7 +33,7 @@
 
 namespace ibnbd::block {
 
-class BlockIoPath;
+class BlockShard;
 
 enum class DeviceState : std::uint8_t { init, mapped, mapped_disconnected, closed_by_server, unmapped };
 std::string_view to_string(DeviceState state);
@@ -54,7 +54,7 @@ struct DeviceInfo {
 
 class DeviceIo {
 public:
-    DeviceIo(BlockIoPath& path, std::string name, wire::AccessMode mode);
+    DeviceIo(BlockShard& shard, std::string name, wire::AccessMode mode);
     virtual ~DeviceIo() = default;
     DeviceIo(const DeviceIo&) = delete;
     DeviceIo& operator=(const DeviceIo&) = delete;
@@ -82,7 +82,7 @@ public:
     std::uint32_t inflight() const { return inflight_.get(); }
     std::uint32_t users() const { return users_.get(); }
 
-    // ---- for the device's data path (BlockIoPath), on its shard's thread ----
+    // ---- for the device's BlockShard, on its shard's thread ----
     // A remote copy takes the state and info its BlockClient sent; true when the state changed.
     bool adopt(DeviceState state, const DeviceInfo& info);
     // True once per mapped state: the server did not know, or had closed, info().device_id, and
@@ -99,7 +99,7 @@ protected:
                        BlockIoHandler& handler, std::uint64_t cookie);
     int check(wire::RnbdOp op, std::uint64_t offset, std::uint32_t length) const;
 
-    BlockIoPath& path_;
+    BlockShard& shard_;
     const std::string name_;
     const wire::AccessMode mode_;
     DeviceState state_ = DeviceState::init;
@@ -110,7 +110,7 @@ protected:
 };
 
 // A device's face on a remote shard: state and info are copies the BlockClient sends (through
-// BlockIoPath::update).
+// BlockShard::update).
 class ShardDevice final : public DeviceIo {
 public:
     using DeviceIo::DeviceIo;

@@ -113,7 +113,7 @@ Status<int> UringBackend::submit(UringDevice& device, const Request& request, Co
     free_.pop_back();
     device.operation_started();
     ++stats_.submitted;
-    count_path(slot);
+    count_io_mode(slot);
     // On failure (-EBUSY, -EINTR) the entry stays queued in the ring; poll() submits it. Deferred
     // only while other operations are in flight: alone, it goes at once (latency at queue depth 1).
     if (!config_.defer_submit || inflight() == 1) (void)io_uring_submit(&ring_);
@@ -140,7 +140,7 @@ void UringBackend::plan(Slot& slot) const {
     if (request.flags.fua && zeroes_range(request.op)) add(Step::fsync);
 }
 
-void UringBackend::count_path(const Slot& slot) {
+void UringBackend::count_io_mode(const Slot& slot) {
     const Request& request = slot.request;
     if (request.op != Op::read && request.op != Op::write) return;
     const int fd = slot.device->fd_for(request.offset, request.length, request.buffer.data());

@@ -147,7 +147,7 @@ private:
     void continue_step(std::uint32_t index);
     void prepare_step(io_uring_sqe* sqe, Slot& slot);
     void prepare_transfer(io_uring_sqe* sqe, Slot& slot);
-    void count_path(const Slot& slot);
+    void count_io_mode(const Slot& slot);
     // Completion side: each returns true if the operation finished (its handler was called).
     bool on_cqe(std::uint32_t index, int result);
     bool on_transfer(std::uint32_t index, int result);

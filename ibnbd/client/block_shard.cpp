@@ -1,4 +1,4 @@
-#include "ibnbd/client/block_io_path.hpp"
+#include "ibnbd/client/block_shard.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -42,36 +42,36 @@ void BlockIo::on_permit(ibtrs::Permit granted) {
     assert(state == BlockIoState::permit_wait);
     permit = granted;
     has_permit = true;
-    path->issue_io(*this);
+    shard->issue_io(*this);
 }
 
-void BlockIoPath::set_state(BlockIo& io, BlockIoState to) {
+void BlockShard::set_state(BlockIo& io, BlockIoState to) {
     assert(transition_allowed(io.state, to));
     log().trace("ibnbd client io {}: {} -> {}", static_cast<const void*>(&io), to_string(io.state), to_string(to));
     io.state = to;
     ++io_transitions_;
 }
 
-BlockIoPath::BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting)
+BlockShard::BlockShard(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting)
     : fabric_(fabric), shard_(shard), queue_while_reconnecting_(queue_while_reconnecting) {}
 
-BlockIoPath::~BlockIoPath() {
+BlockShard::~BlockShard() {
     if (wait_timer_ != 0) fabric_.cancel_timer(wait_timer_);
     if (!pool_.empty()) shard_.watch_paths(nullptr);
 }
 
-void BlockIoPath::allocate() {
+void BlockShard::allocate() {
     if (!pool_.empty()) return;
     pool_.resize(std::size_t{2} * std::max<std::uint32_t>(shard_.permit_count(), 1));
     waiting_.reserve(pool_.size());
     shard_.watch_paths(this);
     for (auto& io : pool_) {
-        io.path = this;
+        io.shard = this;
         give_back(io);
     }
 }
 
-void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInfo& info) {
+void BlockShard::update(ShardDevice& device, DeviceState state, const DeviceInfo& info) {
     allocate();
     if (!device.adopt(state, info)) return;
     if (state == DeviceState::mapped) resume_waiting(device);
@@ -81,13 +81,13 @@ void BlockIoPath::update(ShardDevice& device, DeviceState state, const DeviceInf
 
 // ---- submission ------------------------------------------------------------------------------
 
-BlockIo* BlockIoPath::take_io() {
+BlockIo* BlockShard::take_io() {
     BlockIo* io = free_;
     if (io != nullptr) free_ = io->next_free;
     return io;
 }
 
-void BlockIoPath::give_back(BlockIo& io) {
+void BlockShard::give_back(BlockIo& io) {
     if (io.state != BlockIoState::free) set_state(io, BlockIoState::free);
     io.device = nullptr;
     io.handler = nullptr;
@@ -97,7 +97,7 @@ void BlockIoPath::give_back(BlockIo& io) {
     free_ = &io;
 }
 
-Status<int> BlockIoPath::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t flags, std::uint64_t offset,
+Status<int> BlockShard::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t flags, std::uint64_t offset,
                                 std::uint32_t length, std::span<std::byte> read_into,
                                 std::span<const std::byte> write_from, BlockIoHandler& handler,
                                 std::uint64_t cookie) {
@@ -118,7 +118,7 @@ Status<int> BlockIoPath::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t
 }
 
 // From free (a new IO) or waiting (resumed).
-void BlockIoPath::start_io(BlockIo& io) {
+void BlockShard::start_io(BlockIo& io) {
     if (io.device->state() != DeviceState::mapped) return wait(io);
     if (io.has_permit) return issue_io(io);  // a retry keeps its permit (keep_permit_for_retry)
     set_state(io, BlockIoState::permit_wait);
@@ -128,7 +128,7 @@ void BlockIoPath::start_io(BlockIo& io) {
 // After a transport failure a copy of the request may still reach the server on the path that
 // broke: it waits, with its permit, until that path has reconnected (the server then dropped or
 // answered the old copy), so that it cannot go out again on another chunk before the old one lands.
-bool BlockIoPath::keep_permit_for_retry(BlockIo& io) {
+bool BlockShard::keep_permit_for_retry(BlockIo& io) {
     if (shard_.copies_may_land(io.permit)) return true;
     shard_.put_permit(io.permit);
     io.has_permit = false;
@@ -136,7 +136,7 @@ bool BlockIoPath::keep_permit_for_retry(BlockIo& io) {
 }
 
 // From permit_wait (the permit came) or waiting (resumed, holding its permit).
-void BlockIoPath::issue_io(BlockIo& io) {
+void BlockShard::issue_io(BlockIo& io) {
     DeviceIo& device = *io.device;
     if (device.state() != DeviceState::mapped || shard_.copies_may_land(io.permit)) {
         keep_permit_for_retry(io);
@@ -169,7 +169,7 @@ void BlockIoPath::issue_io(BlockIo& io) {
 
 // ---- completion --------------------------------------------------------------------------------
 
-void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
+void BlockShard::on_io_complete(std::uint64_t cookie, int status) {
     BlockIo& io = pool_[cookie];
     if (io.state == BlockIoState::abandoned) {
         shard_.put_permit(io.permit);
@@ -193,17 +193,17 @@ void BlockIoPath::on_io_complete(std::uint64_t cookie, int status) {
     finish_io(io, retry ? -EIO : status);
 }
 
-void BlockIoPath::release_permit(BlockIo& io) {
+void BlockShard::release_permit(BlockIo& io) {
     if (!io.has_permit) return;
     shard_.put_permit(io.permit);  // fenced by the shard while old copies may land
     io.has_permit = false;
 }
 
-void BlockIoPath::report_loss(DeviceIo& device, DeviceLoss loss) {
+void BlockShard::report_loss(DeviceIo& device, DeviceLoss loss) {
     if (device_lost_ && device.claim_loss_report()) device_lost_(device.info().device_id, loss);
 }
 
-void BlockIoPath::finish_io(BlockIo& io, int status) {
+void BlockShard::finish_io(BlockIo& io, int status) {
     BlockIoHandler* handler = io.handler;
     const std::uint64_t cookie = io.cookie;
     io.device->io_finished();
@@ -211,7 +211,7 @@ void BlockIoPath::finish_io(BlockIo& io, int status) {
     handler->on_block_io_complete(cookie, status);
 }
 
-void BlockIoPath::fail_all(DeviceIo& device) {
+void BlockShard::fail_all(DeviceIo& device) {
     for (BlockIo& io : pool_) {
         if (io.device != &device) continue;
         switch (io.state) {
@@ -238,7 +238,7 @@ void BlockIoPath::fail_all(DeviceIo& device) {
 
 // ---- waiting for a path or a remap ---------------------------------------------------------------
 
-void BlockIoPath::wait(BlockIo& io) {
+void BlockShard::wait(BlockIo& io) {
     if (io.device->state() == DeviceState::closed_by_server) {  // nothing to wait for but a remap
         release_permit(io);
         return finish_io(io, -ENODEV);
@@ -253,13 +253,13 @@ void BlockIoPath::wait(BlockIo& io) {
     arm_wait_timer();
 }
 
-void BlockIoPath::resume_waiting(DeviceIo& device) {
+void BlockShard::resume_waiting(DeviceIo& device) {
     resume_waiting_if([&](const BlockIo& io) { return io.device == &device; });
 }
 
 // IO of a device that is still mapped waited for a path, not for a remap. Permits kept for
 // retries whose old copies can no longer land go back: the remap's own requests may need them.
-void BlockIoPath::on_path_usable() {
+void BlockShard::on_path_usable() {
     for (BlockIo* io : waiting_) {
         if (io->has_permit && !shard_.copies_may_land(io->permit)) release_permit(*io);
     }
@@ -268,7 +268,7 @@ void BlockIoPath::on_path_usable() {
 
 // A resumed IO leaves the list in state waiting; start_io moves it on (or back to waiting).
 template <class Predicate>
-void BlockIoPath::resume_waiting_if(const Predicate& predicate) {
+void BlockShard::resume_waiting_if(const Predicate& predicate) {
     std::vector<BlockIo*> resumed;
     std::erase_if(waiting_, [&](BlockIo* io) {
         if (!predicate(*io)) return false;
@@ -278,7 +278,7 @@ void BlockIoPath::resume_waiting_if(const Predicate& predicate) {
     for (BlockIo* io : resumed) start_io(*io);
 }
 
-void BlockIoPath::fail_waiting(DeviceIo* device, int status) {
+void BlockShard::fail_waiting(DeviceIo* device, int status) {
     std::vector<BlockIo*> failed;
     const fabric::Nanos now = fabric_.now();
     std::erase_if(waiting_, [&](BlockIo* io) {
@@ -292,7 +292,7 @@ void BlockIoPath::fail_waiting(DeviceIo* device, int status) {
     }
 }
 
-void BlockIoPath::arm_wait_timer() {
+void BlockShard::arm_wait_timer() {
     if (wait_timer_ != 0 || waiting_.empty()) return;
     fabric::Nanos first = waiting_.front()->deadline;
     for (const BlockIo* io : waiting_) first = std::min(first, io->deadline);
@@ -300,7 +300,7 @@ void BlockIoPath::arm_wait_timer() {
     wait_timer_ = fabric_.start_timer(first > now ? first - now : 0, *this, 0);
 }
 
-void BlockIoPath::on_timer(std::uint64_t) {
+void BlockShard::on_timer(std::uint64_t) {
     wait_timer_ = 0;
     fail_waiting(nullptr, -ETIMEDOUT);
     arm_wait_timer();

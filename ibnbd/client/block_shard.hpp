@@ -1,7 +1,7 @@
-// The data path of an IBNBD client session on one IO shard (one reactor): a pre-allocated pool
-// of requests, the RNBD IO messages, copies through the shard's registered buffers, and IO that
-// waits for a remap. A BlockClient has one per shard of its IBTRS session; devices submit through
-// the path of the thread they are used on (DeviceIo).
+// The block layer's part of one IO shard of an IBNBD client session (one reactor): a
+// pre-allocated pool of block IOs, the RNBD IO messages, copies through the shard's registered
+// buffers, and IO that waits for a path or a remap. A BlockClient has one per IO shard; devices
+// submit through the BlockShard of the thread they are used on (DeviceIo).
 //
 // WAITING   IO submitted while a device is mapped_disconnected, and IO whose transport failed,
 //           waits up to queue_while_reconnecting, else fails with -ETIMEDOUT: for the remap, or (the
@@ -9,7 +9,7 @@
 // LIMITS    the pool holds 2 × the shard's permits, allocated once by allocate(); nothing is
 //           allocated per IO.
 // THREADING the shard's thread only. Constructing touches no fabric, so the session's thread may
-//           build a remote shard's path and hand it over.
+//           build a remote shard's BlockShard and hand it over.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +29,7 @@ namespace ibnbd::block {
 //                 only while an old copy of its request may still land (has_permit)
 //   abandoned     completed to its user early (force unmap) while the transport still has the
 //                 request: the transport's completion only frees it
-// Allowed transitions (asserted in BlockIoPath::set_state):
+// Allowed transitions (asserted in BlockShard::set_state):
 //   free → permit_wait | in_transport | waiting       permit_wait → in_transport | waiting | free
 //   in_transport → waiting | abandoned | free          waiting → permit_wait | in_transport | free
 //   abandoned → free
@@ -38,7 +38,7 @@ const char* to_string(BlockIoState state);
 
 // One block IO (pre-allocated).
 struct BlockIo : ibtrs::PermitWaiter {
-    BlockIoPath* path = nullptr;
+    BlockShard* shard = nullptr;
     DeviceIo* device = nullptr;
     BlockIoHandler* handler = nullptr;
     std::uint64_t cookie = 0;
@@ -56,12 +56,12 @@ struct BlockIo : ibtrs::PermitWaiter {
     void on_permit(ibtrs::Permit permit) override;
 };
 
-class BlockIoPath : private ibtrs::IoHandler, private ibtrs::PathWatcher, private fabric::TimerHandler {
+class BlockShard : private ibtrs::IoHandler, private ibtrs::PathWatcher, private fabric::TimerHandler {
 public:
-    BlockIoPath(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting);
-    ~BlockIoPath() override;
-    BlockIoPath(const BlockIoPath&) = delete;
-    BlockIoPath& operator=(const BlockIoPath&) = delete;
+    BlockShard(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting);
+    ~BlockShard() override;
+    BlockShard(const BlockShard&) = delete;
+    BlockShard& operator=(const BlockShard&) = delete;
 
     // Sizes the pool from the shard's permits; once (later calls do nothing).
     void allocate();
