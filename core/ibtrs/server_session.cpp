@@ -43,15 +43,6 @@ void ServerSession::close_all_paths(std::string_view reason) {
     for (auto& [uuid, path] : paths_) path->close(reason);
 }
 
-const char* ServerSession::to_string(Slot::State state) {
-    switch (state) {
-        case Slot::State::idle: return "idle";
-        case Slot::State::busy: return "busy";
-        case Slot::State::busy_with_deferred: return "busy_with_deferred";
-    }
-    return "?";
-}
-
 bool ServerSession::slot_transition_allowed(Slot::State from, Slot::State to) {
     switch (from) {
         case Slot::State::idle: return to == Slot::State::busy;
@@ -64,7 +55,6 @@ bool ServerSession::slot_transition_allowed(Slot::State from, Slot::State to) {
 void ServerSession::set_slot_state(std::uint32_t msg_id, Slot::State to) {
     Slot& slot = slots_[msg_id];
     assert(slot_transition_allowed(slot.state, to));
-    log().trace("ibtrs server session {}: chunk {} {} -> {}", name_, msg_id, to_string(slot.state), to_string(to));
     slot.state = to;
     ++stats_.slot_transitions;
 }

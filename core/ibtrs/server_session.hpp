@@ -135,7 +135,6 @@ private:
     void forget_path(ServerPath& path);
     void set_slot_state(std::uint32_t msg_id, Slot::State to);
     static bool slot_transition_allowed(Slot::State from, Slot::State to);
-    static const char* to_string(Slot::State state);
     void drop_deferred_from(const ServerPath& path);
 
     Server& server_;

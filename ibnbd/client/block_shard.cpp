@@ -1,26 +1,13 @@
 #include "ibnbd/client/block_shard.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
-
-#include "core/log.hpp"
 
 namespace ibnbd::block {
 
 using ibtrs::Dir;
-
-const char* to_string(BlockIoState state) {
-    switch (state) {
-        case BlockIoState::free: return "free";
-        case BlockIoState::permit_wait: return "permit_wait";
-        case BlockIoState::in_transport: return "in_transport";
-        case BlockIoState::waiting: return "waiting";
-        case BlockIoState::abandoned: return "abandoned";
-    }
-    return "?";
-}
 
 namespace {
 
@@ -47,7 +34,6 @@ void BlockIo::on_permit(ibtrs::Permit granted) {
 
 void BlockShard::set_state(BlockIo& io, BlockIoState to) {
     assert(transition_allowed(io.state, to));
-    log().trace("ibnbd client io {}: {} -> {}", static_cast<const void*>(&io), to_string(io.state), to_string(to));
     io.state = to;
     ++io_transitions_;
 }

@@ -34,7 +34,6 @@ namespace ibnbd::block {
 //   in_transport → waiting | abandoned | free          waiting → permit_wait | in_transport | free
 //   abandoned → free
 enum class BlockIoState : std::uint8_t { free, permit_wait, in_transport, waiting, abandoned };
-const char* to_string(BlockIoState state);
 
 // One block IO (pre-allocated).
 struct BlockIo : ibtrs::PermitWaiter {
@@ -91,7 +90,7 @@ public:
     void fail_waiting(DeviceIo* device, int status);
     // Force unmap: every IO of the device completes with -EIO at once.
     void fail_all(DeviceIo& device);
-    // BlockIo state transitions so far (every one is also logged at trace level).
+    // BlockIo state transitions so far (counted, not logged: one IO makes several).
     std::uint64_t io_transitions() const { return io_transitions_; }
 
 private:
