@@ -44,7 +44,7 @@ ClientPath::ClientPath(ClientSession& session, std::uint32_t index, const PathSp
       source_(spec.source),
       destination_(spec.destination),
       name_(path_name(spec.source, spec.destination)),
-      first_conn_(first_conn),
+      may_create_session_(first_conn),
       heartbeat_(session.config().heartbeat),
       timers_(session.fabric_, *this) {
     for (auto& byte : sess_uuid_) byte = static_cast<std::uint8_t>(fabric_.random_u64());
@@ -72,10 +72,18 @@ PathStats ClientPath::stats() const {
 void ClientPath::set_state(ClientPathState to, std::string_view reason) {
     const ClientPathState from = state_;
     assert(transition_allowed(from, to));
+    assert(!draining_ || to == ClientPathState::connecting_err || to == ClientPathState::reconnecting ||
+           to == ClientPathState::closing);
     state_ = to;
     ++stats_.state_transitions;
     log().debug("ibtrs client path {}: {} -> {} ({})", name_, to_string(from), to_string(to), reason);
     session_.handler_.on_path_state(name_, from, to, reason);
+}
+
+void ClientPath::set_history(History to) {
+    assert(to > history_);
+    log().debug("ibtrs client path {}: history {} -> {}", name_, static_cast<int>(history_), static_cast<int>(to));
+    history_ = to;
 }
 
 void ClientPath::on_timer(std::uint64_t cookie) {
@@ -110,8 +118,9 @@ void ClientPath::begin_attempt() {
     ++recon_cnt_;
     // While another path is connected, the server must still have the session: a reconnect only
     // joins it, so that a server which lost the session (a fast restart) says so (-ENXIO) instead
-    // of silently making a new one beside the session the other paths believe in.
-    attempt_first_conn_ = first_conn_ && session_.connected_paths() == 0;
+    // of silently making a new one beside the session the other paths believe in. Alone, a path
+    // that ever connected may re-create the session (the server rebooted).
+    attempt_first_conn_ = (may_create_session_ || connected_before()) && session_.connected_paths() == 0;
     lanes_pending_ = 0;
     service_ = std::make_unique<Connection>(*this);
     timers_.start(connect_timer, session_.config().connect_timeout);
@@ -154,11 +163,12 @@ int ClientPath::check_conn_rsp(std::span<const std::byte> private_data) {
         log().warn("ibtrs client path {}: server parameters out of range", name_);
         return -ECONNRESET;
     }
-    const bool adopt = std::exchange(adopt_new_depth_, false);
-    if (ever_connected_ && queue_depth_seen_ != rsp->queue_depth && !adopt) {
+    const bool adopt = depth_rule_ == DepthRule::adopt_next;
+    if (adopt) depth_rule_ = DepthRule::keep;  // for this attempt only
+    if (connected_before() && queue_depth_seen_ != rsp->queue_depth && !adopt) {
         log().warn("ibtrs client path {}: queue depth changed {} -> {}, auto-reconnect disabled",
                    name_, queue_depth_seen_, rsp->queue_depth);
-        auto_reconnect_disabled_ = true;
+        depth_rule_ = DepthRule::changed_stopped;
         return -ECONNRESET;
     }
     const int status = session_.adopt_params({rsp->queue_depth, rsp->max_io_size, rsp->max_hdr_size});
@@ -226,10 +236,8 @@ void ClientPath::on_info_response(std::uint32_t byte_len) {
         return fail("bad INFO_RSP");
     }
     timers_.cancel(connect_timer);
-    const bool reconnected = ever_connected_;
-    ever_connected_ = true;
-    first_conn_ = true;  // a path that ever connected may re-create the session (server reboot)
-    first_attempt_done_ = true;
+    const bool reconnected = connected_before();
+    if (!reconnected) set_history(History::connected_before);
     if (reconnected) {
         ++stats_.reconnects_ok;
         session_.handler_.on_reconnect_attempt(name_, reconnect_attempts_, true);
@@ -350,7 +358,7 @@ void ClientPath::fail(std::string_view reason) {
         case ClientPathState::connecting:
             set_state(ClientPathState::connecting_err, reason);
             ++stats_.reconnects_failed;
-            if (ever_connected_ || first_attempt_done_) {
+            if (history_ != History::untried) {
                 session_.handler_.on_reconnect_attempt(name_, reconnect_attempts_, false);
             }
             break;
@@ -399,8 +407,8 @@ void ClientPath::finish_drain() {
 void ClientPath::after_drain() {
     switch (state_) {
         case ClientPathState::connecting_err: {
-            const bool first_failure = !ever_connected_ && !first_attempt_done_;
-            first_attempt_done_ = true;
+            const bool first_failure = history_ == History::untried;
+            if (first_failure) set_history(History::first_attempt_failed);
             set_state(ClientPathState::reconnecting, "connect attempt failed");
             if (first_failure) session_.on_path_first_attempt_failed(*this);
             if (state_ == ClientPathState::reconnecting) schedule_reconnect();
@@ -409,20 +417,20 @@ void ClientPath::after_drain() {
         case ClientPathState::reconnecting: schedule_reconnect(); return;
         case ClientPathState::closing:
             set_state(ClientPathState::closed, "closed");
-            if (remove_when_closed_) set_state(ClientPathState::dead, "removed");
+            if (manual_action_ == ManualAction::remove_when_closed) set_state(ClientPathState::dead, "removed");
             return;
         default: return;
     }
 }
 
 void ClientPath::schedule_reconnect() {
-    if (reconnect_now_) {
-        reconnect_now_ = false;
+    if (manual_action_ == ManualAction::reconnect_at_once) {
+        manual_action_ = ManualAction::none;
         timers_.start(reconnect_timer, 0);
         return;
     }
     const std::int32_t max_attempts = session_.config().max_reconnect_attempts;
-    if (auto_reconnect_disabled_) return close_for_good("auto-reconnect disabled");
+    if (depth_rule_ == DepthRule::changed_stopped) return close_for_good("auto-reconnect disabled");
     if (max_attempts >= 0 && reconnect_attempts_ >= static_cast<std::uint32_t>(max_attempts)) {
         return close_for_good("reconnect attempts exhausted");
     }
@@ -441,20 +449,19 @@ void ClientPath::close_for_good(std::string_view reason) {
 Status<int> ClientPath::reconnect() {
     switch (state_) {
         case ClientPathState::closed:
-            adopt_new_depth_ = auto_reconnect_disabled_;
-            auto_reconnect_disabled_ = false;
+            depth_rule_ = depth_rule_ == DepthRule::changed_stopped ? DepthRule::adopt_next : DepthRule::keep;
             reconnect_attempts_ = 0;
             set_state(ClientPathState::reconnecting, "manual reconnect");
             timers_.start(reconnect_timer, 0);
             return {};
         case ClientPathState::connected:
             reconnect_attempts_ = 0;
-            reconnect_now_ = true;
+            manual_action_ = ManualAction::reconnect_at_once;
             fail("manual reconnect");
             return {};
         case ClientPathState::reconnecting:
             if (draining_) {
-                reconnect_now_ = true;
+                manual_action_ = ManualAction::reconnect_at_once;
             } else {
                 timers_.start(reconnect_timer, 0);
             }
@@ -465,10 +472,14 @@ Status<int> ClientPath::reconnect() {
 }
 
 void ClientPath::disconnect(bool remove) {
-    remove_when_closed_ = remove_when_closed_ || remove;
+    if (remove) {
+        manual_action_ = ManualAction::remove_when_closed;
+    } else if (manual_action_ == ManualAction::reconnect_at_once) {
+        manual_action_ = ManualAction::none;  // the path closes instead
+    }
     switch (state_) {
         case ClientPathState::closed:
-            if (remove_when_closed_) set_state(ClientPathState::dead, "removed");
+            if (manual_action_ == ManualAction::remove_when_closed) set_state(ClientPathState::dead, "removed");
             return;
         case ClientPathState::dead:
         case ClientPathState::closing: return;

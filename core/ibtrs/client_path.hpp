@@ -48,6 +48,17 @@ private:
     friend class ClientSession;
     struct Connection;
 
+    // What the path has been through, beside its state: it decides whether an attempt may create
+    // the server's session and whether a failed attempt counts as a failed reconnect. Only moves
+    // forward.
+    enum class History : std::uint8_t { untried, first_attempt_failed, connected_before };
+    // A server that comes back with another queue depth stops automatic reconnects (the permits
+    // are sized by it) until an operator's reconnect accepts the new depth for one attempt.
+    enum class DepthRule : std::uint8_t { keep, changed_stopped, adopt_next };
+    // What an operator asked for that waits for the drain in progress: the next attempt without
+    // delay, or removal once closed. A disconnect replaces a waiting reconnect.
+    enum class ManualAction : std::uint8_t { none, reconnect_at_once, remove_when_closed };
+
     enum TimerKind : std::uint64_t {
         heartbeat_timer,
         reconnect_timer,
@@ -91,6 +102,8 @@ private:
     void schedule_reconnect();
     void close_for_good(std::string_view reason);
     void set_state(ClientPathState to, std::string_view reason);
+    void set_history(History to);
+    bool connected_before() const { return history_ == History::connected_before; }
 
     ClientSession& session_;
     fabric::Fabric& fabric_;
@@ -99,15 +112,12 @@ private:
     const fabric::Address destination_;
     const std::string name_;
     Uuid sess_uuid_{};
-    bool first_conn_;  // may create the server session (false: only join it)
+    const bool may_create_session_;  // this path was started as the session's first
     bool attempt_first_conn_ = false;  // what the current attempt sends
-    bool ever_connected_ = false;
-    bool first_attempt_done_ = false;
-    bool auto_reconnect_disabled_ = false;
-    bool reconnect_now_ = false;  // manual reconnect: no delay after the drain
-    bool adopt_new_depth_ = false;  // manual reconnect: a changed queue depth may be accepted
-    bool remove_when_closed_ = false;
-    bool draining_ = false;
+    bool draining_ = false;  // a drain is in progress: only in connecting_err, reconnecting, closing
+    History history_ = History::untried;
+    DepthRule depth_rule_ = DepthRule::keep;
+    ManualAction manual_action_ = ManualAction::none;
     std::uint32_t drain_pending_ = 0;  // cid 0 and shards not drained yet
     std::uint32_t lanes_pending_ = 0;  // shards whose IO connections are not up yet
     std::uint64_t lane_receipts_ = 0;  // the shards' received counters at the last heartbeat tick

@@ -148,6 +148,29 @@ BOOST_AUTO_TEST_CASE(the_next_path_starts_when_the_first_one_cannot_connect) {
     BOOST_TEST(cluster.path(0).state() != ClientPathState::connected);
 }
 
+BOOST_AUTO_TEST_CASE(a_disconnect_cancels_a_manual_reconnect_waiting_for_its_drain) {
+    // A manual reconnect during a drain asks for an attempt without delay once the drain ends; a
+    // disconnect before that end closes the path instead. A later manual reconnect of the closed
+    // path must then follow the usual backoff after a failed attempt, not the stale request.
+    Cluster cluster;
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.connect_timeout = 100 * kMillisecond;
+    config.reconnect_delay = 2 * kSecond;
+    config.reconnect_max_delay = 2 * kSecond;
+    config.reconnect_jitter = 0;
+    ClientSession& session = cluster.open(1, config);
+    BOOST_REQUIRE(session.reconnect_path(0).has_value());   // connected: fails the path, drains
+    BOOST_REQUIRE(session.disconnect_path(0).has_value());  // before the drain has ended
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::closed; }, kSecond));
+
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    const std::uint64_t failed_before = cluster.path(0).stats().reconnects_failed;
+    BOOST_REQUIRE(session.reconnect_path(0).has_value());
+    cluster.run_for(kSecond);  // one attempt fails after 100 ms; the next waits 2 s
+    BOOST_TEST(cluster.path(0).stats().reconnects_failed - failed_before == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(reconnect_attempt_limit_is_honoured) {
     Cluster cluster;
     cluster.start_server();
