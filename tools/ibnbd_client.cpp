@@ -34,7 +34,7 @@ struct Options {
     std::uint32_t hb_missed = 5;
     std::uint32_t reconnect_delay_ms = 1000;
     std::int32_t max_reconnect_attempts = -1;
-    std::uint32_t queue_while_reconnecting_ms = 0;
+    std::uint32_t wait_while_reconnecting_ms = 0;
     std::size_t reactors = runtime::ReactorThreads::default_count();
     std::uint32_t spin_polls = runtime::ReactorConfig{}.spin_polls;
     int verbosity = 0;
@@ -78,7 +78,7 @@ int run(const Options& options) {
     config.transport.reconnect_delay = std::uint64_t{options.reconnect_delay_ms} * ibtrs::kMillisecond;
     config.transport.reconnect_jitter = config.transport.reconnect_delay / 4;
     config.transport.max_reconnect_attempts = options.max_reconnect_attempts;
-    config.queue_while_reconnecting = std::uint64_t{options.queue_while_reconnecting_ms} * ibtrs::kMillisecond;
+    config.wait_while_reconnecting = std::uint64_t{options.wait_while_reconnecting_ms} * ibtrs::kMillisecond;
     runtime::ReactorConfig reactor_config;
     reactor_config.spin_polls = options.spin_polls;
     runtime::ReactorThreads threads(options.reactors, reactor_config);
@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
     app.add_option("--reconnect-delay-ms", options.reconnect_delay_ms, "first reconnect delay (doubles, capped)");
     app.add_option("--max-reconnect-attempts", options.max_reconnect_attempts, "-1 forever, 0 never")
         ->check(CLI::Range(-1, 9999));
-    app.add_option("--queue-while-reconnecting-ms", options.queue_while_reconnecting_ms,
+    app.add_option("--wait-while-reconnecting-ms", options.wait_while_reconnecting_ms,
                    "how long IO waits for a path to return before failing (0: fail at once)");
     app.add_option("--reactors", options.reactors,
                    "reactor threads: each session's IO and NBD connections are spread over them, its control "

@@ -23,7 +23,7 @@
 //     after every shard has drained it.
 //
 // IO
-//     get_permit() / get_permit_wait() / put_permit(): permits, one per server chunk; the session's
+//     get_permit() / get_permit_or_queue() / put_permit(): permits, one per server chunk; the session's
 //     methods use shard 0's share, shard(s) gives shard s's.
 //     request(): submits one request on the permit; `usr` (the user message, e.g. an RNBD header) is
 //     copied, `data` must stay valid and registered until the completion:
@@ -112,10 +112,12 @@ public:
 
     // ---- IO: shard 0's (see IoShard); the session's thread only ----
     std::optional<Permit> get_permit() { return home_shard().get_permit(); }
-    std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return home_shard().get_permit_wait(waiter); }
+    std::optional<Permit> get_permit_or_queue(PermitQueueEntry& entry) {
+        return home_shard().get_permit_or_queue(entry);
+    }
     void put_permit(Permit permit) { home_shard().put_permit(permit); }
-    // Stops waiting for a permit; false if `waiter` was not waiting.
-    bool cancel_permit_wait(PermitWaiter& waiter) { return home_shard().cancel_permit_wait(waiter); }
+    // Takes `entry` out of the permit queue; false if it was not queued.
+    bool cancel_queued_permit(PermitQueueEntry& entry) { return home_shard().cancel_queued_permit(entry); }
     Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
                         std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie) {
         return home_shard().request(dir, permit, usr, data, handler, cookie);

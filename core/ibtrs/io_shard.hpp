@@ -1,14 +1,15 @@
 // One IO shard of a client session (shard_control.hpp): the request path on one fabric, i.e. on one
 // reactor thread. It owns a contiguous share of the session's permits (the server's chunks), their
 // request slots, header buffers and read buffers, and per path a "lane": this shard's IO
-// connections of that path. Requests go out, complete, fail over and wait for a path entirely
-// inside the shard; nothing on that path touches another thread.
+// connections of that path. Requests go out, complete and fail over entirely inside the shard;
+// nothing on that path touches another thread.
 //
 // IO API (the shard's thread only): the same contract as ClientSession's IO methods, which are
 // shard 0's. Permits are the session's chunk numbers: shard s hands out only its own range.
 //
 // CONTROL (from the session, see ShardEvents for the answers): connect_lane() opens the lane's
-// connections in cid order; lane_up() makes it carry IO (and flushes requests waiting for a path);
+// connections in cid order; lane_up() makes it carry IO (and frees the permits fenced for it alone,
+// telling the PathWatcher that a path is usable);
 // drain_lane() disconnects it, waits for its flush (at most LaneConnect::drain_timeout) and only
 // then re-issues its requests on another lane of this shard (failover after drain).
 //
@@ -108,7 +109,7 @@ public:
 
     // ---- IO (see ClientSession) ----
     std::optional<Permit> get_permit() { return permits_.try_get(); }
-    std::optional<Permit> get_permit_wait(PermitWaiter& waiter) { return permits_.get_or_wait(waiter); }
+    std::optional<Permit> get_permit_or_queue(PermitQueueEntry& entry) { return permits_.get_or_queue(entry); }
     // A permit whose last request ended without the server's answer is fenced (see RequestSlot)
     // instead of coming back at once.
     void put_permit(Permit permit);
@@ -120,7 +121,7 @@ public:
     // Permits not in flight whose last request may still land (fenced, or kept for a retry); they
     // come back when the paths reconnect. The shard's thread only (it reads every slot).
     std::uint32_t permits_awaiting_paths() const;
-    bool cancel_permit_wait(PermitWaiter& waiter) { return permits_.cancel_wait(waiter); }
+    bool cancel_queued_permit(PermitQueueEntry& entry) { return permits_.cancel_queued(entry); }
     Status<int> request(Dir dir, Permit permit, std::span<const std::byte> usr,
                         std::span<const fabric::Sge> data, IoHandler& handler, std::uint64_t cookie);
     fabric::Sge read_buffer(Permit permit, std::uint32_t length) const;
@@ -162,26 +163,22 @@ private:
     struct LaneConn;
     friend struct LaneConn;
 
-    // Lanes (io_shard_lane.cpp).
+    // Lanes' lives (io_shard_lane.cpp): connect, receives, failure, drain, failover.
     void connect_next(Lane& lane);
     void on_cm_event(LaneConn& conn, const fabric::CmEvent& event);
-    void on_completion(LaneConn& conn, const fabric::Completion& completion);
-    void on_imm(LaneConn& conn, const fabric::Completion& completion);
-    void on_rkey_response(LaneConn& conn, const fabric::Completion& completion);
     Status<int> post_rkey_recv(LaneConn& conn, std::uint32_t slot);
-    Status<int> repost_recv(LaneConn& conn, const fabric::Completion& completion);
     void on_conn_established(LaneConn& conn, std::span<const std::byte> private_data);
     void lane_failed(Lane& lane, std::string_view reason);
     void on_conn_drained(LaneConn& conn);
     void finish_drain(Lane& lane);
     void on_lane_timer(Lane& lane, std::uint64_t kind);
     Status<int> post_empty_recvs(LaneConn& conn, std::uint32_t count);
-    Status<int> post_request(Lane& lane, Permit permit, RequestSlot& slot);
     void failover(Lane& lane);
     template <class Report>
     void report(Report&& report);
 
-    // Requests (io_shard.cpp).
+    // Requests (io_shard.cpp): from submission to the post on a lane, and from the lane's
+    // completions to the handler.
     int configure(const SessionParams& params);
     // The shard's chunks are permits_.base() .. base + capacity - 1.
     std::size_t offset(Permit permit) const { return permit - permits_.base(); }
@@ -191,6 +188,11 @@ private:
                               std::span<const fabric::Sge> data) const;
     void encode_header(RequestSlot& slot, Permit permit, std::span<const std::byte> usr);
     bool dispatch(Permit permit);
+    Status<int> post_request(Lane& lane, Permit permit, RequestSlot& slot);
+    void on_completion(LaneConn& conn, const fabric::Completion& completion);
+    void on_imm(LaneConn& conn, const fabric::Completion& completion);
+    void on_rkey_response(LaneConn& conn, const fabric::Completion& completion);
+    Status<int> repost_recv(LaneConn& conn, const fabric::Completion& completion);
     void on_request_posted_done(Lane& lane, Permit permit);
     void on_response(Lane& lane, std::uint32_t msg_id, int status);
     void complete(Permit permit, int status);

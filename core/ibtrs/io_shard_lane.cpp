@@ -1,4 +1,5 @@
-// IoShard lanes: a shard's IO connections of one path - connect, carry requests, drain, fail over.
+// IoShard lanes: a shard's IO connections of one path - connect, come up, fail, drain, fail over.
+// What a lane carries (posts and completions of requests) is in io_shard.cpp.
 #include <algorithm>
 #include <cerrno>
 
@@ -110,12 +111,6 @@ Status<int> IoShard::post_rkey_recv(LaneConn& conn, std::uint32_t slot) {
     return {};
 }
 
-// Puts back the receive a completion consumed: the same key buffer, or an empty one.
-Status<int> IoShard::repost_recv(LaneConn& conn, const fabric::Completion& completion) {
-    if (conn.rkey_buffers.size() == 0) return post_empty_recvs(conn, 1);
-    return post_rkey_recv(conn, WorkContext::unpack(completion.context).slot);
-}
-
 Status<int> IoShard::post_empty_recvs(LaneConn& conn, std::uint32_t count) {
     const std::uint64_t context = WorkContext{WorkKind::recv, conn.cid, conn.lane.generation, 0}.pack();
     return ibtrs::post_empty_recvs(fabric_, *conn.endpoint, context, count);
@@ -154,121 +149,6 @@ void IoShard::on_cm_event(LaneConn& conn, const fabric::CmEvent& event) {
             lane_failed(conn.lane, "disconnected");
             return on_conn_drained(conn);
     }
-}
-
-void IoShard::on_completion(LaneConn& conn, const fabric::Completion& completion) {
-    if (completion.status != fabric::WcStatus::success) {
-        if (completion.status != fabric::WcStatus::flushed) {
-            log().warn("ibtrs session {} shard {}: cid {} {} failed: {}", config_.session_name, config_.index,
-                       conn.cid, fabric::to_string(completion.opcode), fabric::to_string(completion.status));
-            lane_failed(conn.lane, "work completion error");
-        }
-        return;
-    }
-    const WorkContext context = WorkContext::unpack(completion.context);
-    switch (completion.opcode) {
-        case fabric::Opcode::recv_rdma_with_imm: return on_imm(conn, completion);
-        case fabric::Opcode::recv:
-            if (conn.rkey_buffers.size() != 0 && completion.has_imm) return on_rkey_response(conn, completion);
-            return lane_failed(conn.lane, "unexpected send from server");
-        case fabric::Opcode::rdma_write:
-            if (context.kind == WorkKind::io_request && context.generation == conn.lane.generation) {
-                on_request_posted_done(conn.lane, context.slot);
-            }
-            return;
-        case fabric::Opcode::send:
-        case fabric::Opcode::rdma_read: return;
-    }
-}
-
-void IoShard::on_imm(LaneConn& conn, const fabric::Completion& completion) {
-    conn.lane.counters.received.add(1);
-    if (completion.recv_consumed && !repost_recv(conn, completion)) {
-        return lane_failed(conn.lane, "re-posting a receive failed");
-    }
-    const wire::Imm imm = wire::imm_decode(completion.imm);
-    switch (imm.type) {
-        case wire::ImmType::io_rsp:
-        case wire::ImmType::io_rsp_w_inv: {
-            const wire::IoRsp rsp = wire::io_rsp_decode(imm.payload);
-            return on_response(conn.lane, rsp.msg_id, rsp.status);
-        }
-        case wire::ImmType::hb_msg:
-        case wire::ImmType::hb_ack:
-        case wire::ImmType::io_req:
-        default:
-            // Heartbeats belong to cid 0 (the session's), requests to the server.
-            log().warn("ibtrs session {} shard {}: unexpected immediate {:#x} on cid {}", config_.session_name,
-                       config_.index, completion.imm, conn.cid);
-            return;
-    }
-}
-
-// A response as a send-with-immediate whose payload is the chunk's next key (NEW_RKEY_F): the key
-// applies to the chunk before its permit can carry another request.
-void IoShard::on_rkey_response(LaneConn& conn, const fabric::Completion& completion) {
-    Lane& lane = conn.lane;
-    lane.counters.received.add(1);
-    const std::uint32_t slot = WorkContext::unpack(completion.context).slot;
-    const wire::Imm imm = wire::imm_decode(completion.imm);
-    const auto message = wire::decode_rkey_rsp(conn.rkey_buffers.span().subspan(
-        std::size_t{slot} * wire::kRkeyRspSize, std::min<std::size_t>(completion.byte_len, wire::kRkeyRspSize)));
-    if (imm.type != wire::ImmType::io_rsp && imm.type != wire::ImmType::io_rsp_w_inv) {
-        return lane_failed(lane, "send with an unexpected immediate");
-    }
-    const wire::IoRsp rsp = wire::io_rsp_decode(imm.payload);
-    if (!message || message->buf_id != rsp.msg_id || message->buf_id >= lane.chunks.size()) {
-        return lane_failed(lane, "malformed RKEY_RSP");
-    }
-    if (!post_rkey_recv(conn, slot)) return lane_failed(lane, "re-posting a receive failed");
-    lane.chunks[message->buf_id].rkey = message->rkey;
-    lane.counters.rkey_updates.add(1);
-    on_response(lane, rsp.msg_id, rsp.status);
-}
-
-// ---- IO ----------------------------------------------------------------------------------------
-
-Status<int> IoShard::post_request(Lane& lane, Permit permit, RequestSlot& slot) {
-    if (lane.state != Lane::State::up) return unexpected(-ENOTCONN);
-    LaneConn& conn = *lane.conns[permit % lane.conns.size()];
-    const wire::RemoteChunk& chunk = lane.chunks[permit];
-    const std::uint32_t remote_offset = slot.dir == Dir::write ? 0 : slot.data_len;
-    const auto payload = wire::io_req_payload(permit, wire::mem_bits(params_.queue_depth),
-                                              slot.data_len + slot.usr_len);
-    if (!payload) return unexpected(-EMSGSIZE);
-    const std::uint32_t imm = wire::imm_encode(wire::ImmType::io_req, *payload);
-
-    std::array<fabric::Sge, fabric::kMaxSge> sges{};
-    std::size_t count = 0;
-    if (slot.dir == Dir::write) {
-        for (std::size_t i = 0; i < slot.data_count; ++i) sges[count++] = slot.data[i];
-    }
-    sges[count++] = headers_.sge(offset(permit) * params_.max_hdr_size, slot.hdr_len);
-    const std::uint64_t context = WorkContext{WorkKind::io_request, conn.cid, lane.generation, permit}.pack();
-    const auto posted = conn.endpoint->post_write(context, {sges.data(), count},
-                                                  {chunk.addr + remote_offset, chunk.rkey}, &imm);
-    if (!posted) {
-        if (posted.error() == fabric::Errc::queue_full) return unexpected(-EAGAIN);
-        log().warn("ibtrs session {} shard {}: request post on path {} failed: {}", config_.session_name,
-                   config_.index, lane.path, fabric::to_string(posted.error()));
-        lane.timers.start(Lane::deferred_fail_timer, 0);  // not inside the caller's submission
-        return unexpected(-EIO);
-    }
-    slot.path = lane.path;
-    slot.unanswered_on.set(lane.path);
-    slot.cid = conn.cid;
-    slot.generation = lane.generation;
-    set_state(slot, RequestSlot::State::posted);
-    lane.counters.inflight.add(1);
-    const std::uint64_t bytes = std::uint64_t{slot.data_len} + slot.usr_len;
-    if (slot.dir == Dir::write) {
-        lane.counters.write_count.add(1);
-        lane.counters.write_bytes.add(bytes);
-    } else {
-        lane.counters.read_count.add(1);
-        lane.counters.read_bytes.add(bytes);
-    }
-    return {};
 }
 
 // ---- failure, drain, failover ------------------------------------------------------------------

@@ -26,30 +26,30 @@ std::optional<Permit> PermitPool::try_get() {
     return std::nullopt;
 }
 
-std::optional<Permit> PermitPool::get_or_wait(PermitWaiter& waiter) {
-    assert(!waiter.waiting);
-    if (first_waiter_ == nullptr) {
+std::optional<Permit> PermitPool::get_or_queue(PermitQueueEntry& entry) {
+    assert(!entry.queued);
+    if (queue_head_ == nullptr) {
         if (auto permit = try_get()) return permit;
     }
-    waiter.waiting = true;
-    waiter.next_waiter = nullptr;
-    if (last_waiter_) {
-        last_waiter_->next_waiter = &waiter;
+    entry.queued = true;
+    entry.next_queued = nullptr;
+    if (queue_tail_) {
+        queue_tail_->next_queued = &entry;
     } else {
-        first_waiter_ = &waiter;
+        queue_head_ = &entry;
     }
-    last_waiter_ = &waiter;
+    queue_tail_ = &entry;
     return std::nullopt;
 }
 
-bool PermitPool::cancel_wait(PermitWaiter& waiter) {
-    if (!waiter.waiting) return false;
-    PermitWaiter* previous = nullptr;
-    for (PermitWaiter* w = first_waiter_; w; previous = w, w = w->next_waiter) {
-        if (w != &waiter) continue;
-        (previous ? previous->next_waiter : first_waiter_) = w->next_waiter;
-        if (last_waiter_ == w) last_waiter_ = previous;
-        w->waiting = false;
+bool PermitPool::cancel_queued(PermitQueueEntry& entry) {
+    if (!entry.queued) return false;
+    PermitQueueEntry* previous = nullptr;
+    for (PermitQueueEntry* w = queue_head_; w; previous = w, w = w->next_queued) {
+        if (w != &entry) continue;
+        (previous ? previous->next_queued : queue_head_) = w->next_queued;
+        if (queue_tail_ == w) queue_tail_ = previous;
+        w->queued = false;
         return true;
     }
     return false;
@@ -62,11 +62,11 @@ bool PermitPool::is_used(Permit permit) const {
 
 void PermitPool::put(Permit permit) {
     assert(is_used(permit));
-    if (PermitWaiter* waiter = first_waiter_) {
-        first_waiter_ = waiter->next_waiter;
-        if (!first_waiter_) last_waiter_ = nullptr;
-        waiter->waiting = false;
-        waiter->on_permit(permit);  // ownership moves; the bit stays set
+    if (PermitQueueEntry* first = queue_head_) {
+        queue_head_ = first->next_queued;
+        if (!queue_head_) queue_tail_ = nullptr;
+        first->queued = false;
+        first->on_permit(permit);  // ownership moves; the bit stays set
         return;
     }
     const Permit index = permit - base_;

@@ -14,18 +14,18 @@ namespace ibnbd::ibtrs {
 
 using Permit = std::uint32_t;  // the chunk index, 0..queue_depth-1
 
-// Someone waiting for a permit (the "wait" form). Intrusive: the pool links waiters through
-// `next_waiter`, so waiting allocates nothing. A waiter may wait for one permit at a time.
-class PermitWaiter {
+// Whoever queues for a permit (the "queue" form). Intrusive: the pool links entries through
+// `next_queued`, so queueing allocates nothing. An entry is queued for one permit at a time.
+class PermitQueueEntry {
 public:
-    virtual ~PermitWaiter() = default;
-    // Called from put() with a permit that now belongs to the waiter.
+    virtual ~PermitQueueEntry() = default;
+    // Called from put() with a permit that now belongs to the entry.
     virtual void on_permit(Permit permit) = 0;
 
 private:
     friend class PermitPool;
-    PermitWaiter* next_waiter = nullptr;
-    bool waiting = false;
+    PermitQueueEntry* next_queued = nullptr;
+    bool queued = false;
 };
 
 class PermitPool {
@@ -36,14 +36,14 @@ public:
     // Sizes the pool to permits base .. base + count - 1; only while no permit is in use (setup).
     void resize(std::uint32_t count, Permit base = 0);
 
-    // The no-wait form: the lowest free permit, or nullopt when all are in use.
+    // The no-queue form: the lowest free permit, or nullopt when all are in use.
     std::optional<Permit> try_get();
-    // The wait form: a permit now if one is free; otherwise `waiter` is queued (FIFO) and gets
+    // The queue form: a permit now if one is free; otherwise `entry` is queued (FIFO) and gets
     // one through on_permit() when it is put back.
-    std::optional<Permit> get_or_wait(PermitWaiter& waiter);
-    // Removes a queued waiter; false if it was not waiting.
-    bool cancel_wait(PermitWaiter& waiter);
-    // Returns a permit; hands it straight to the first waiter if there is one.
+    std::optional<Permit> get_or_queue(PermitQueueEntry& entry);
+    // Removes a queued entry; false if it was not queued.
+    bool cancel_queued(PermitQueueEntry& entry);
+    // Returns a permit; hands it straight to the first queued entry if there is one.
     void put(Permit permit);
 
     std::uint32_t capacity() const { return capacity_; }
@@ -57,8 +57,8 @@ private:
     std::uint32_t capacity_ = 0;
     Permit base_ = 0;
     std::atomic<std::uint32_t> in_use_{0};
-    PermitWaiter* first_waiter_ = nullptr;
-    PermitWaiter* last_waiter_ = nullptr;
+    PermitQueueEntry* queue_head_ = nullptr;
+    PermitQueueEntry* queue_tail_ = nullptr;
 };
 
 }  // namespace ibnbd::ibtrs

@@ -62,6 +62,7 @@ struct ServerStats {
     // NEED_INVAL reads answered without invalidation, because the fabric cannot send with
     // invalidate (ofi): the client must invalidate its key itself (docs/protocol.md §1.7.4).
     std::uint64_t invalidations_unsupported = 0;
+    std::uint64_t slot_transitions = 0;  // chunk slot state changes of every session (Slot::State)
 };
 
 class Server;

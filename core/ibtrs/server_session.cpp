@@ -56,7 +56,7 @@ void ServerSession::set_slot_state(std::uint32_t msg_id, Slot::State to) {
     Slot& slot = slots_[msg_id];
     assert(slot_transition_allowed(slot.state, to));
     slot.state = to;
-    ++stats_.slot_transitions;
+    ++server_.stats_.slot_transitions;
 }
 
 bool ServerSession::chunk_busy_on(std::uint32_t msg_id, const ServerPath& path) const {

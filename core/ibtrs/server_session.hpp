@@ -56,7 +56,6 @@ struct ServerSessionStats {
     std::uint64_t responses_dropped = 0;  // the request's path was gone
     std::uint64_t deferred = 0;           // requests that waited for their chunk (failover)
     std::uint64_t violations = 0;         // requests that closed a path
-    std::uint64_t slot_transitions = 0;   // chunk slot state changes (Slot::State)
 };
 
 class ServerSession {

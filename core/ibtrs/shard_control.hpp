@@ -60,7 +60,7 @@ public:
     virtual void on_lane_failed(std::uint32_t shard, std::uint32_t path, std::uint16_t generation,
                                 std::string reason) = 0;
     // Answer to drain_lane(): every connection of the lane is flushed and closed, and its
-    // requests were moved to other paths of the shard (or queued, or failed).
+    // requests were moved to other paths of the shard (or failed).
     virtual void on_lane_drained(std::uint32_t shard, std::uint32_t path, std::uint16_t generation) = 0;
     // `ios` requests of `from` went to `to` during that drain.
     virtual void on_lane_failover(std::uint32_t from, std::uint32_t to, std::uint32_t ios) = 0;

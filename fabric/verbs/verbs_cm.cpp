@@ -1,4 +1,4 @@
-// Device: the RDMA CM event channel. An event names its object through rdma_cm_id::context (a
+// RdmaDevice: the RDMA CM event channel. An event names its object through rdma_cm_id::context (a
 // CmOwner); a listener that is gone leaves a null context behind, and its connect requests are
 // rejected. A detached connect request's id has a null context too until a fabric accepts it
 // (librdmacm drops the events of an id not accepted yet anyway). Every event is acknowledged right
@@ -14,7 +14,7 @@
 
 namespace ibnbd::fabric::verbs {
 
-std::size_t Device::poll_cm(std::size_t budget) {
+std::size_t RdmaDevice::poll_cm(std::size_t budget) {
     std::size_t delivered = 0;
     dispatching_ = true;
     while (delivered < budget) {
@@ -33,7 +33,7 @@ std::size_t Device::poll_cm(std::size_t budget) {
     return delivered;
 }
 
-std::size_t Device::dispatch(rdma_cm_event* event) {
+std::size_t RdmaDevice::dispatch(rdma_cm_event* event) {
     verbs_log().trace("cm event {} (status {})", cm_event_name(event->event), event->status);
     if (event->event == RDMA_CM_EVENT_CONNECT_REQUEST) return dispatch_connect_request(event);
     auto* owner = static_cast<CmOwner*>(event->id->context);
@@ -47,7 +47,7 @@ std::size_t Device::dispatch(rdma_cm_event* event) {
     return delivered;
 }
 
-std::size_t Device::dispatch_connect_request(rdma_cm_event* event) {
+std::size_t RdmaDevice::dispatch_connect_request(rdma_cm_event* event) {
     rdma_cm_id* request_id = event->id;
     auto* owner = static_cast<CmOwner*>(event->listen_id->context);
     bool adopted = false;

@@ -19,7 +19,7 @@ constexpr Nanos kRemovalDrain = 1'000'000'000;
 
 }  // namespace
 
-Connection::Connection(Device& device, EndpointHandler& handler, QueueSizes queues)
+Connection::Connection(RdmaDevice& device, EndpointHandler& handler, QueueSizes queues)
     : CmOwner(Kind::connection),
       device_(device),
       handler_(&handler),
@@ -85,7 +85,7 @@ rdma_conn_param Connection::connection_parameters(std::span<const std::byte> pri
     return param;
 }
 
-Expected<Connection*, Errc> Connection::connect(Device& device, const SocketAddress& destination,
+Expected<Connection*, Errc> Connection::connect(RdmaDevice& device, const SocketAddress& destination,
                                                 const SocketAddress* source,
                                                 std::span<const std::byte> private_data,
                                                 EndpointHandler& handler, QueueSizes queues) {
@@ -108,14 +108,14 @@ Expected<Connection*, Errc> Connection::connect(Device& device, const SocketAddr
     return device.adopt(std::move(connection));
 }
 
-Expected<Connection*, Errc> Connection::accept(Device& device, rdma_cm_id* id, const rdma_conn_param& request,
+Expected<Connection*, Errc> Connection::accept(RdmaDevice& device, rdma_cm_id* id, const rdma_conn_param& request,
                                                std::span<const std::byte> private_data,
                                                EndpointHandler& handler, QueueSizes queues) {
     std::unique_ptr<Connection> connection(new Connection(device, handler, queues));
     connection->id_ = id;
     id->context = static_cast<CmOwner*>(connection.get());
     Connection* adopted = device.adopt(std::move(connection));
-    // From here on the Device owns the id; a failure leaves an orphan the Device destroys.
+    // From here on the RdmaDevice owns the id; a failure leaves an orphan the RdmaDevice destroys.
     auto fail = [adopted](Errc error) -> Expected<Connection*, Errc> {
         adopted->orphaned_ = true;
         adopted->handler_ = nullptr;

@@ -11,10 +11,10 @@
 //                      and disconnected is delivered once both rings are empty
 //   closed             terminal: after disconnected, rejected or unreachable
 //
-// A Connection is owned by the Device and outlives its Endpoint (VerbsEndpoint): when the Endpoint
+// A Connection is owned by the RdmaDevice and outlives its Endpoint (VerbsEndpoint): when the Endpoint
 // is destroyed the connection becomes an orphan - silent, disconnected if it was up - and the
-// Device destroys it once it is closed and, if it was ever established, TIMEWAIT_EXIT arrived.
-// Callbacks happen only in deliver_one() and on_cm_event(), which the Device calls from poll();
+// RdmaDevice destroys it once it is closed and, if it was ever established, TIMEWAIT_EXIT arrived.
+// Callbacks happen only in deliver_one() and on_cm_event(), which the RdmaDevice calls from poll();
 // each makes at most one callback, as its last action.
 #pragma once
 
@@ -42,13 +42,13 @@ public:
     // Active side: starts address resolution towards `destination`. A failure after the id exists
     // is reported as unreachable from poll(). Errors: invalid_argument (a queue size of 0),
     // no_resources (queues beyond the device's limits, or an rdma-core allocation failed).
-    static Expected<Connection*, Errc> connect(Device& device, const SocketAddress& destination,
+    static Expected<Connection*, Errc> connect(RdmaDevice& device, const SocketAddress& destination,
                                                const SocketAddress* source,
                                                std::span<const std::byte> private_data,
                                                EndpointHandler& handler, QueueSizes queues);
     // Passive side: takes ownership of `id` (a connect request's) even when it fails; accepts
     // with `private_data`. `request` is the request's connection parameters.
-    static Expected<Connection*, Errc> accept(Device& device, rdma_cm_id* id, const rdma_conn_param& request,
+    static Expected<Connection*, Errc> accept(RdmaDevice& device, rdma_cm_id* id, const rdma_conn_param& request,
                                               std::span<const std::byte> private_data,
                                               EndpointHandler& handler, QueueSizes queues);
     ~Connection();
@@ -71,7 +71,7 @@ public:
     // The Endpoint is gone: no more callbacks; disconnects if needed.
     void orphan();
 
-    // ---- for the Device ----
+    // ---- for the RdmaDevice ----
     // Returns whether a callback was made.
     bool on_cm_event(const rdma_cm_event& event);
     // Makes at most one callback (or one silent step of an orphan); returns whether it did.
@@ -88,7 +88,7 @@ private:
     struct LocalSges;
     static constexpr std::size_t kBatch = 16;
 
-    Connection(Device& device, EndpointHandler& handler, QueueSizes queues);
+    Connection(RdmaDevice& device, EndpointHandler& handler, QueueSizes queues);
     Status<Errc> create_cq(QueueSizes queues);
     Status<Errc> create_qp(QueueSizes queues);
     rdma_conn_param connection_parameters(std::span<const std::byte> private_data) const;
@@ -122,7 +122,7 @@ private:
     int poll_cq();
     void record(const ibv_wc& wc);
 
-    Device& device_;
+    RdmaDevice& device_;
     EndpointHandler* handler_;  // nullptr once silent
     State state_ = State::closed;
     rdma_cm_id* id_ = nullptr;

@@ -49,10 +49,10 @@ struct DeviceList {
 
 }  // namespace
 
-Device::Device(const VerbsConfig& config) : config_(config) {}
+RdmaDevice::RdmaDevice(const VerbsConfig& config) : config_(config) {}
 
-Expected<std::unique_ptr<Device>, Errc> Device::open(const VerbsConfig& config) {
-    std::unique_ptr<Device> device(new Device(config));
+Expected<std::unique_ptr<RdmaDevice>, Errc> RdmaDevice::open(const VerbsConfig& config) {
+    std::unique_ptr<RdmaDevice> device(new RdmaDevice(config));
     if (auto opened = device->open_channels(); !opened) return unexpected(opened.error());
     if (auto chosen = device->choose_context(); !chosen) return unexpected(chosen.error());
     if (auto opened = device->open_resources(); !opened) return unexpected(opened.error());
@@ -61,7 +61,7 @@ Expected<std::unique_ptr<Device>, Errc> Device::open(const VerbsConfig& config) 
     return device;
 }
 
-Status<Errc> Device::open_channels() {
+Status<Errc> RdmaDevice::open_channels() {
     cm_channel_ = rdma_create_event_channel();
     if (cm_channel_ == nullptr) {
         const int error = errno;
@@ -72,7 +72,7 @@ Status<Errc> Device::open_channels() {
     return {};
 }
 
-ibv_context* Device::context_for_address(ibv_context** list, int count) {
+ibv_context* RdmaDevice::context_for_address(ibv_context** list, int count) {
     auto resolved = resolve_address(Address{config_.address, 0});
     if (!resolved) {
         verbs_log().error("VerbsConfig::address '{}' is not an IP address", config_.address);
@@ -93,7 +93,7 @@ ibv_context* Device::context_for_address(ibv_context** list, int count) {
     return listed ? found : nullptr;
 }
 
-Status<Errc> Device::choose_context() {
+Status<Errc> RdmaDevice::choose_context() {
     DeviceList devices;
     if (devices.list == nullptr || devices.count == 0) {
         verbs_log().error("no RDMA device (no driver loaded, or no rxe/siw link: `rdma link show`)");
@@ -119,7 +119,7 @@ Status<Errc> Device::choose_context() {
     return {};
 }
 
-Status<Errc> Device::open_resources() {
+Status<Errc> RdmaDevice::open_resources() {
     if (ibv_query_device(context_, &attr_) != 0) {
         verbs_log().error("ibv_query_device({}): {}", name(), errno_text(errno));
         return unexpected(Errc::backend_error);
@@ -147,7 +147,7 @@ Status<Errc> Device::open_resources() {
 // Type-2 windows - and with them SEND_WITH_INV and LOCAL_INV, which the same generation of
 // devices brings - are used only where one can be allocated: the capability flags alone do not
 // say whether the provider library implements alloc_mw.
-void Device::probe_windows() {
+void RdmaDevice::probe_windows() {
     // rxe writes the kernel's struct ib_wc flags into the user's completion queue unchanged, and
     // its provider copies them into ibv_wc: the kernel's IB_WC_WITH_INVALIDATE (1 << 2) arrives
     // where libibverbs has IBV_WC_IP_CSUM_OK, which rxe never reports. Seen on Linux 6.1.
@@ -165,12 +165,12 @@ void Device::probe_windows() {
                       windows_supported_ ? std::string() : errno_text(error));
 }
 
-Device::~Device() {
+RdmaDevice::~RdmaDevice() {
     assert(endpoints_ == 0 && "every Endpoint must be destroyed before its VerbsFabric");
     assert(listeners_.empty() && "every Listener must be destroyed before its VerbsFabric");
     assert(memory_regions_ == 0 && "every MemoryRegion must be destroyed before its VerbsFabric");
     assert(memory_windows_ == 0 && "every MemoryWindow must be destroyed before its VerbsFabric");
-    // Their ids are on this Device's event channel, which goes now.
+    // Their ids are on this RdmaDevice's event channel, which goes now.
     assert(detached_requests_ == 0 &&
            "every detached request this VerbsFabric received must be answered before it is destroyed");
     // Connections still waiting for TIMEWAIT_EXIT are released now (see verbs_fabric.hpp).
@@ -185,24 +185,24 @@ Device::~Device() {
     if (cm_channel_) rdma_destroy_event_channel(cm_channel_);
 }
 
-std::string Device::name() const {
+std::string RdmaDevice::name() const {
     return context_ ? ibv_get_device_name(context_->device) : "";
 }
 
-Connection* Device::adopt(std::unique_ptr<Connection> connection) {
+Connection* RdmaDevice::adopt(std::unique_ptr<Connection> connection) {
     connections_.push_back(std::move(connection));
     return connections_.back().get();
 }
 
-void Device::add(VerbsListener* listener) {
+void RdmaDevice::add(VerbsListener* listener) {
     listeners_.push_back(listener);
 }
 
-void Device::remove(VerbsListener* listener) {
+void RdmaDevice::remove(VerbsListener* listener) {
     std::erase(listeners_, listener);
 }
 
-void Device::destroy_unowned_id(rdma_cm_id* id) {
+void RdmaDevice::destroy_unowned_id(rdma_cm_id* id) {
     id->context = nullptr;
     if (dispatching_) {
         doomed_ids_.push_back(id);
@@ -211,12 +211,12 @@ void Device::destroy_unowned_id(rdma_cm_id* id) {
     rdma_destroy_id(id);
 }
 
-bool Device::events_pending() const {
+bool RdmaDevice::events_pending() const {
     std::array<epoll_event, 2> events{};
     return epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 0) > 0;
 }
 
-void Device::drain_completion_channel() {
+void RdmaDevice::drain_completion_channel() {
     for (;;) {
         ibv_cq* cq = nullptr;
         void* cq_context = nullptr;
@@ -226,7 +226,7 @@ void Device::drain_completion_channel() {
     }
 }
 
-std::size_t Device::poll_connections(std::size_t budget) {
+std::size_t RdmaDevice::poll_connections(std::size_t budget) {
     std::size_t delivered = 0;
     const std::size_t count = connections_.size();
     if (count == 0) return 0;
@@ -240,7 +240,7 @@ std::size_t Device::poll_connections(std::size_t budget) {
     return delivered;
 }
 
-void Device::reap() {
+void RdmaDevice::reap() {
     const Nanos now = monotonic_now();
     std::erase_if(connections_, [this, now](const std::unique_ptr<Connection>& connection) {
         if (!connection->reapable(now)) return false;
@@ -249,7 +249,7 @@ void Device::reap() {
     });
 }
 
-VerbsStats Device::stats() const {
+VerbsStats RdmaDevice::stats() const {
     VerbsStats stats = stats_;
     stats.connections = connections_.size();
     stats.lingering = static_cast<std::size_t>(std::count_if(

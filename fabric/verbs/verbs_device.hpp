@@ -35,13 +35,13 @@ struct CmOwner {
 
 using fabric::monotonic_now;  // fabric/host_fabric.hpp
 
-class Device {
+class RdmaDevice {
 public:
     // Errors: see VerbsFabric::create().
-    static Expected<std::unique_ptr<Device>, Errc> open(const VerbsConfig& config);
-    ~Device();
-    Device(const Device&) = delete;
-    Device& operator=(const Device&) = delete;
+    static Expected<std::unique_ptr<RdmaDevice>, Errc> open(const VerbsConfig& config);
+    ~RdmaDevice();
+    RdmaDevice(const RdmaDevice&) = delete;
+    RdmaDevice& operator=(const RdmaDevice&) = delete;
 
     const VerbsConfig& config() const { return config_; }
     ibv_context* context() const { return context_; }
@@ -67,7 +67,7 @@ public:
     // after the event being dispatched has been acknowledged.
     void destroy_unowned_id(rdma_cm_id* id);
     void count_endpoint(int delta) { endpoints_ += delta; }
-    // Detached connect requests whose id is still on this Device's CM event channel. A sibling
+    // Detached connect requests whose id is still on this RdmaDevice's CM event channel. A sibling
     // fabric's thread takes one off when it accepts it, hence atomic.
     void count_detached_request(int delta) { detached_requests_ += delta; }
     void count_memory_region(int delta) { memory_regions_ += delta; }
@@ -88,7 +88,7 @@ public:
     void reap();
 
 private:
-    explicit Device(const VerbsConfig& config);
+    explicit RdmaDevice(const VerbsConfig& config);
     Status<Errc> open_channels();
     Status<Errc> choose_context();
     ibv_context* context_for_address(ibv_context** list, int count);

@@ -1,4 +1,4 @@
-// The Endpoint handed to users: a handle on a Connection, which the Device owns and which outlives
+// The Endpoint handed to users: a handle on a Connection, which the RdmaDevice owns and which outlives
 // the handle (see verbs_connection.hpp). Destroying the handle orphans the connection.
 #pragma once
 
@@ -9,7 +9,7 @@ namespace ibnbd::fabric::verbs {
 
 class VerbsEndpoint final : public Endpoint {
 public:
-    VerbsEndpoint(Device& device, Connection& connection) : device_(device), connection_(connection) {
+    VerbsEndpoint(RdmaDevice& device, Connection& connection) : device_(device), connection_(connection) {
         device_.count_endpoint(+1);
     }
     ~VerbsEndpoint() override {
@@ -49,7 +49,7 @@ public:
     const Address& local_address() const override { return connection_.local_address(); }
 
 private:
-    Device& device_;
+    RdmaDevice& device_;
     Connection& connection_;
 };
 

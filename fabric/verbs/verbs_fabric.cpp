@@ -20,12 +20,12 @@ constexpr unsigned kBusyEventCheckInterval = 16;
 }  // namespace
 
 Expected<std::unique_ptr<VerbsFabric>, Errc> VerbsFabric::create(const VerbsConfig& config) {
-    auto device = Device::open(config);
+    auto device = RdmaDevice::open(config);
     if (!device) return unexpected(device.error());
     return std::unique_ptr<VerbsFabric>(new VerbsFabric(std::move(*device)));
 }
 
-VerbsFabric::VerbsFabric(std::unique_ptr<Device> device) : device_(std::move(device)) {}
+VerbsFabric::VerbsFabric(std::unique_ptr<RdmaDevice> device) : device_(std::move(device)) {}
 
 VerbsFabric::~VerbsFabric() = default;
 

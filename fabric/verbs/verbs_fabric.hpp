@@ -221,7 +221,7 @@
 
 namespace ibnbd::fabric::verbs {
 
-class Device;
+class RdmaDevice;
 
 // What the backend keeps track of beyond the interface, for operators and tests.
 struct VerbsStats {
@@ -294,9 +294,9 @@ public:
     VerbsStats stats() const;
 
 private:
-    explicit VerbsFabric(std::unique_ptr<Device> device);
+    explicit VerbsFabric(std::unique_ptr<RdmaDevice> device);
 
-    std::unique_ptr<Device> device_;
+    std::unique_ptr<RdmaDevice> device_;
     bool polling_ = false;
     bool last_poll_full_ = false;
     unsigned busy_polls_ = 0;

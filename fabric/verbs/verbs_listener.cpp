@@ -16,7 +16,7 @@ constexpr int kBacklog = 128;
 
 }  // namespace
 
-VerbsListener::VerbsListener(Device& device, ListenerHandler& handler)
+VerbsListener::VerbsListener(RdmaDevice& device, ListenerHandler& handler)
     : CmOwner(Kind::listener), device_(device), handler_(handler) {
     device_.add(this);
 }
@@ -26,7 +26,7 @@ VerbsListener::~VerbsListener() {
     if (id_) device_.destroy_unowned_id(id_);
 }
 
-Expected<std::unique_ptr<VerbsListener>, Errc> VerbsListener::create(Device& device, const Address& address,
+Expected<std::unique_ptr<VerbsListener>, Errc> VerbsListener::create(RdmaDevice& device, const Address& address,
                                                                      ListenerHandler& handler) {
     std::unique_ptr<VerbsListener> listener(new VerbsListener(device, handler));
     if (auto opened = listener->open(address); !opened) return unexpected(opened.error());
@@ -99,7 +99,7 @@ Status<Errc> IncomingRequest::check_accept(std::span<const std::byte> private_da
     return {};
 }
 
-Expected<std::unique_ptr<Endpoint>, Errc> IncomingRequest::accept(Device& device,
+Expected<std::unique_ptr<Endpoint>, Errc> IncomingRequest::accept(RdmaDevice& device,
                                                                   std::span<const std::byte> private_data,
                                                                   EndpointHandler& handler, QueueSizes queues) {
     answered_ = true;
@@ -122,7 +122,7 @@ Status<Errc> IncomingRequest::reject(std::span<const std::byte> private_data) {
 
 // ---- VerbsConnectRequest -----------------------------------------------------------------------
 
-VerbsConnectRequest::VerbsConnectRequest(Device& device, const rdma_cm_event& event)
+VerbsConnectRequest::VerbsConnectRequest(RdmaDevice& device, const rdma_cm_event& event)
     : device_(device), request_(event) {
     if (event.param.conn.private_data != nullptr) {
         private_data_ = {static_cast<const std::byte*>(event.param.conn.private_data),
@@ -157,7 +157,7 @@ Expected<std::unique_ptr<DetachedConnectRequest>, Errc> VerbsConnectRequest::det
 
 // ---- VerbsDetachedRequest ----------------------------------------------------------------------
 
-VerbsDetachedRequest::VerbsDetachedRequest(Device& home, const IncomingRequest& request,
+VerbsDetachedRequest::VerbsDetachedRequest(RdmaDevice& home, const IncomingRequest& request,
                                            std::span<const std::byte> private_data)
     : home_(home), request_(request), private_data_(private_data.begin(), private_data.end()) {
     home_.count_detached_request(+1);
@@ -177,7 +177,7 @@ Status<Errc> VerbsDetachedRequest::reject(std::span<const std::byte> private_dat
     return rejected;
 }
 
-Expected<std::unique_ptr<Endpoint>, Errc> VerbsDetachedRequest::accept_on(Device& device,
+Expected<std::unique_ptr<Endpoint>, Errc> VerbsDetachedRequest::accept_on(RdmaDevice& device,
                                                                           std::span<const std::byte> private_data,
                                                                           EndpointHandler& handler,
                                                                           QueueSizes queues) {

@@ -25,7 +25,7 @@ int ibv_access(std::uint32_t access) {
 
 }  // namespace
 
-VerbsMemoryRegion::VerbsMemoryRegion(Device& device, std::byte* data, std::size_t size, std::uint32_t access,
+VerbsMemoryRegion::VerbsMemoryRegion(RdmaDevice& device, std::byte* data, std::size_t size, std::uint32_t access,
                                      ibv_mr* mr)
     : device_(device), data_(data), size_(size), access_(access), mr_(mr) {
     device_.count_memory_region(+1);
@@ -37,7 +37,7 @@ VerbsMemoryRegion::~VerbsMemoryRegion() {
     device_.count_memory_region(-1);
 }
 
-Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> VerbsMemoryRegion::create(Device& device, std::byte* data,
+Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> VerbsMemoryRegion::create(RdmaDevice& device, std::byte* data,
                                                                              std::size_t size,
                                                                              std::uint32_t access) {
     if (data == nullptr || size == 0 || access == 0 || (access & ~kKnownAccess) != 0) {
@@ -54,7 +54,7 @@ Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> VerbsMemoryRegion::create(Dev
     return std::unique_ptr<VerbsMemoryRegion>(new VerbsMemoryRegion(device, data, size, access, mr));
 }
 
-VerbsMemoryWindow::VerbsMemoryWindow(Device& device, ibv_mw* mw) : device_(device), mw_(mw) {
+VerbsMemoryWindow::VerbsMemoryWindow(RdmaDevice& device, ibv_mw* mw) : device_(device), mw_(mw) {
     device_.count_memory_window(+1);
 }
 
@@ -64,7 +64,7 @@ VerbsMemoryWindow::~VerbsMemoryWindow() {
     device_.count_memory_window(-1);
 }
 
-Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> VerbsMemoryWindow::create(Device& device) {
+Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> VerbsMemoryWindow::create(RdmaDevice& device) {
     if (!device.windows_supported()) return unexpected(Errc::not_supported);
     ibv_mw* mw = ibv_alloc_mw(device.pd(), IBV_MW_TYPE_2);
     if (mw == nullptr) {

@@ -12,12 +12,12 @@
 
 namespace ibnbd::fabric::verbs {
 
-class Device;
+class RdmaDevice;
 
 class VerbsMemoryRegion final : public MemoryRegion {
 public:
     // Errors: invalid_argument (null data, size 0, access 0 or unknown bits), registration_failed.
-    static Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> create(Device& device, std::byte* data,
+    static Expected<std::unique_ptr<VerbsMemoryRegion>, Errc> create(RdmaDevice& device, std::byte* data,
                                                                      std::size_t size, std::uint32_t access);
     ~VerbsMemoryRegion() override;
 
@@ -29,12 +29,12 @@ public:
     }
     std::uint32_t lkey() const { return mr_->lkey; }
     ibv_mr* mr() const { return mr_; }
-    const Device& device() const { return device_; }
+    const RdmaDevice& device() const { return device_; }
 
 private:
-    VerbsMemoryRegion(Device& device, std::byte* data, std::size_t size, std::uint32_t access, ibv_mr* mr);
+    VerbsMemoryRegion(RdmaDevice& device, std::byte* data, std::size_t size, std::uint32_t access, ibv_mr* mr);
 
-    Device& device_;
+    RdmaDevice& device_;
     std::byte* data_;
     std::size_t size_;
     std::uint32_t access_;
@@ -44,13 +44,13 @@ private:
 class VerbsMemoryWindow final : public MemoryWindow {
 public:
     // Errors: not_supported (the device has no type-2 windows), no_resources (ibv_alloc_mw failed).
-    static Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> create(Device& device);
+    static Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> create(RdmaDevice& device);
     // ibv_dealloc_mw: invalidates the key at once.
     ~VerbsMemoryWindow() override;
 
     std::uint32_t rkey() const override { return bound_once_ ? mw_->rkey : 0; }
     ibv_mw* mw() const { return mw_; }
-    const Device& device() const { return device_; }
+    const RdmaDevice& device() const { return device_; }
     // The key the next bind gets: ibv_inc_rkey() of the newest bind's (or the initial) key.
     std::uint32_t next_key() const { return ibv_inc_rkey(mw_->rkey); }
     // A bind to `key` was posted. Providers name the window by mw->rkey in the next bind (rxe
@@ -62,9 +62,9 @@ public:
     }
 
 private:
-    VerbsMemoryWindow(Device& device, ibv_mw* mw);
+    VerbsMemoryWindow(RdmaDevice& device, ibv_mw* mw);
 
-    Device& device_;
+    RdmaDevice& device_;
     ibv_mw* mw_;
     bool bound_once_ = false;
 };

@@ -16,7 +16,7 @@ namespace {
 enum TimerKind : std::uint64_t { deferred_controls_timer, lost_timer };
 }
 
-struct BlockClient::ControlOp final : ibtrs::PermitWaiter, ibtrs::IoHandler {
+struct BlockClient::ControlOp final : ibtrs::PermitQueueEntry, ibtrs::IoHandler {
     enum class Kind : std::uint8_t { sess_info, open, close };
     ControlOp(BlockClient& owner, Kind kind) : client(owner), kind(kind) {}
     void on_permit(Permit granted) override { client.issue_control(*this, granted); }
@@ -51,7 +51,7 @@ Expected<std::unique_ptr<BlockClient>, int> BlockClient::create(fabric::Fabric& 
     auto transport = ibtrs::ClientSession::create(fabric, client->config_.transport, std::move(paths), *client, shards);
     if (!transport) return unexpected(transport.error());
     client->transport_ = std::move(transport.value());
-    const fabric::Nanos queueing = client->config_.queue_while_reconnecting;
+    const fabric::Nanos queueing = client->config_.wait_while_reconnecting;
     client->shards_.push_back({std::make_unique<BlockShard>(fabric, client->transport_->shard(0), queueing), nullptr});
     BlockClient* self = client.get();
     client->shards_[0].shard->on_device_lost([self](std::uint32_t id, DeviceLoss loss) { self->queue_lost(id, loss); });
@@ -157,7 +157,7 @@ void BlockClient::send_close(std::uint32_t device_id) {
 void BlockClient::start_control(std::unique_ptr<ControlOp> owned) {
     ControlOp& op = *owned;
     controls_.push_back(std::move(owned));
-    if (auto permit = transport_->get_permit_wait(op)) issue_control(op, *permit);
+    if (auto permit = transport_->get_permit_or_queue(op)) issue_control(op, *permit);
 }
 
 void BlockClient::issue_control(ControlOp& op, Permit permit) {

@@ -16,7 +16,7 @@
 //          One whose IO it answers with -ENODEV (force-closed there) turns closed_by_server and
 //          is not re-opened until remap(): its IO fails with -ENODEV.
 // WAITING  IO submitted while a device is mapped_disconnected, and IO whose transport failed,
-//          waits up to queue_while_reconnecting for the remap, else fails with -ETIMEDOUT. Only this
+//          waits up to wait_while_reconnecting for the remap, else fails with -ETIMEDOUT. Only this
 //          layer waits (the IBTRS session fails at once, as the kernel's RTRS does): a waiting
 //          request is re-encoded with the device id the remap gives.
 // SHARDS   created with an ibtrs::ShardLayout, the client has a BlockShard per IO
@@ -57,7 +57,7 @@ public:
 
 struct BlockClientConfig {
     ibtrs::ClientConfig transport;
-    fabric::Nanos queue_while_reconnecting = 0;
+    fabric::Nanos wait_while_reconnecting = 0;
 };
 
 class BlockClient : private ibtrs::ClientSessionHandler, private fabric::TimerHandler {
@@ -75,8 +75,9 @@ public:
 
     ibtrs::ClientSession& transport() { return *transport_; }
     std::size_t shard_count() const { return shards_.size(); }
-    // IO shard `shard`'s BlockShard: use it only on that shard's thread.
+    // IO shard `shard`'s BlockShard: use it only on that shard's thread (its counters: any thread).
     BlockShard& block_shard(std::size_t shard) { return *shards_[shard].shard; }
+    const BlockShard& block_shard(std::size_t shard) const { return *shards_[shard].shard; }
     const std::list<std::unique_ptr<BlockDevice>>& devices() const { return devices_; }
     BlockDevice* find(std::string_view name);
     bool ready() const { return ready_; }

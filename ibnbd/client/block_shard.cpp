@@ -14,10 +14,10 @@ namespace {
 bool transition_allowed(BlockIoState from, BlockIoState to) {
     using enum BlockIoState;
     switch (from) {
-        case free: return to == permit_wait || to == in_transport || to == waiting;
-        case permit_wait: return to == in_transport || to == waiting || to == free;
+        case free: return to == permit_queued || to == in_transport || to == waiting;
+        case permit_queued: return to == in_transport || to == waiting || to == free;
         case in_transport: return to == waiting || to == abandoned || to == free;
-        case waiting: return to == permit_wait || to == in_transport || to == free;
+        case waiting: return to == permit_queued || to == in_transport || to == free;
         case abandoned: return to == free;
     }
     return false;
@@ -26,7 +26,7 @@ bool transition_allowed(BlockIoState from, BlockIoState to) {
 }  // namespace
 
 void BlockIo::on_permit(ibtrs::Permit granted) {
-    assert(state == BlockIoState::permit_wait);
+    assert(state == BlockIoState::permit_queued);
     permit = granted;
     has_permit = true;
     shard->issue_io(*this);
@@ -35,11 +35,11 @@ void BlockIo::on_permit(ibtrs::Permit granted) {
 void BlockShard::set_state(BlockIo& io, BlockIoState to) {
     assert(transition_allowed(io.state, to));
     io.state = to;
-    ++io_transitions_;
+    io_transitions_.add(1);
 }
 
-BlockShard::BlockShard(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting)
-    : fabric_(fabric), shard_(shard), queue_while_reconnecting_(queue_while_reconnecting) {}
+BlockShard::BlockShard(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos wait_while_reconnecting)
+    : fabric_(fabric), shard_(shard), wait_while_reconnecting_(wait_while_reconnecting) {}
 
 BlockShard::~BlockShard() {
     if (wait_timer_ != 0) fabric_.cancel_timer(wait_timer_);
@@ -107,8 +107,8 @@ Status<int> BlockShard::submit(DeviceIo& device, wire::RnbdOp op, std::uint32_t 
 void BlockShard::start_io(BlockIo& io) {
     if (io.device->state() != DeviceState::mapped) return wait(io);
     if (io.has_permit) return issue_io(io);  // a retry keeps its permit (keep_permit_for_retry)
-    set_state(io, BlockIoState::permit_wait);
-    if (auto permit = shard_.get_permit_wait(io)) io.on_permit(*permit);
+    set_state(io, BlockIoState::permit_queued);
+    if (auto permit = shard_.get_permit_or_queue(io)) io.on_permit(*permit);
 }
 
 // After a transport failure a copy of the request may still reach the server on the path that
@@ -121,7 +121,7 @@ bool BlockShard::keep_permit_for_retry(BlockIo& io) {
     return false;
 }
 
-// From permit_wait (the permit came) or waiting (resumed, holding its permit).
+// From permit_queued (the permit came) or waiting (resumed, holding its permit).
 void BlockShard::issue_io(BlockIo& io) {
     DeviceIo& device = *io.device;
     if (device.state() != DeviceState::mapped || shard_.copies_may_land(io.permit)) {
@@ -145,7 +145,7 @@ void BlockShard::issue_io(BlockIo& io) {
     const auto index = static_cast<std::uint64_t>(&io - pool_.data());
     auto submitted = shard_.request(dir, io.permit, usr, {&data, entries}, *this, index);
     if (submitted) return set_state(io, BlockIoState::in_transport);  // never completes inside request()
-    if (submitted.error() == -ECONNABORTED && queue_while_reconnecting_ > 0) {
+    if (submitted.error() == -ECONNABORTED && wait_while_reconnecting_ > 0) {
         keep_permit_for_retry(io);
         return wait(io);
     }
@@ -171,7 +171,7 @@ void BlockShard::on_io_complete(std::uint64_t cookie, int status) {
     // A transport failure, or a device id the server does not know, is not the server's answer
     // to the IO: with queueing, try again on a path that comes back or after the re-open.
     const bool retry = status == -ECONNABORTED || status == -ENOTCONN;
-    if (retry && queue_while_reconnecting_ > 0) {
+    if (retry && wait_while_reconnecting_ > 0) {
         keep_permit_for_retry(io);
         return wait(io);
     }
@@ -207,7 +207,7 @@ void BlockShard::fail_all(DeviceIo& device) {
                 std::erase(waiting_, &io);
                 release_permit(io);  // a waiting retry's permit is not the transport's
                 break;
-            case BlockIoState::permit_wait: shard_.cancel_permit_wait(io); break;
+            case BlockIoState::permit_queued: shard_.cancel_queued_permit(io); break;
             case BlockIoState::in_transport: break;
         }
         BlockIoHandler* handler = io.handler;
@@ -229,11 +229,11 @@ void BlockShard::wait(BlockIo& io) {
         release_permit(io);
         return finish_io(io, -ENODEV);
     }
-    if (queue_while_reconnecting_ == 0) {
+    if (wait_while_reconnecting_ == 0) {
         release_permit(io);
         return finish_io(io, -EIO);
     }
-    if (io.deadline == 0) io.deadline = fabric_.now() + queue_while_reconnecting_;
+    if (io.deadline == 0) io.deadline = fabric_.now() + wait_while_reconnecting_;
     if (io.state != BlockIoState::waiting) set_state(io, BlockIoState::waiting);  // resumed too early: again
     waiting_.push_back(&io);
     arm_wait_timer();

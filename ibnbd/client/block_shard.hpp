@@ -4,7 +4,7 @@
 // submit through the BlockShard of the thread they are used on (DeviceIo).
 //
 // WAITING   IO submitted while a device is mapped_disconnected, and IO whose transport failed,
-//           waits up to queue_while_reconnecting, else fails with -ETIMEDOUT: for the remap, or (the
+//           waits up to wait_while_reconnecting, else fails with -ETIMEDOUT: for the remap, or (the
 //           device still mapped: the session kept a path) for a path of the shard to (re)connect.
 // LIMITS    the pool holds 2 × the shard's permits, allocated once by allocate(); nothing is
 //           allocated per IO.
@@ -22,21 +22,21 @@
 namespace ibnbd::block {
 
 // Where a block IO is in its life. One IO at a time per BlockIo (pre-allocated, pooled):
-//   free          in the pool
-//   permit_wait   queued in the shard's permit pool (holds no permit)
-//   in_transport  its request is with the transport, on its permit; the completion decides
-//   waiting       waits for a path or a remap (at most queue_while_reconnecting); holds its permit
-//                 only while an old copy of its request may still land (has_permit)
-//   abandoned     completed to its user early (force unmap) while the transport still has the
-//                 request: the transport's completion only frees it
+//   free           in the pool
+//   permit_queued  queued in the shard's permit pool (holds no permit)
+//   in_transport   its request is with the transport, on its permit; the completion decides
+//   waiting        waits for a path or a remap (at most wait_while_reconnecting); holds its permit
+//                  only while an old copy of its request may still land (has_permit)
+//   abandoned      completed to its user early (force unmap) while the transport still has the
+//                  request: the transport's completion only frees it
 // Allowed transitions (asserted in BlockShard::set_state):
-//   free → permit_wait | in_transport | waiting       permit_wait → in_transport | waiting | free
-//   in_transport → waiting | abandoned | free          waiting → permit_wait | in_transport | free
+//   free → permit_queued | in_transport | waiting     permit_queued → in_transport | waiting | free
+//   in_transport → waiting | abandoned | free         waiting → permit_queued | in_transport | free
 //   abandoned → free
-enum class BlockIoState : std::uint8_t { free, permit_wait, in_transport, waiting, abandoned };
+enum class BlockIoState : std::uint8_t { free, permit_queued, in_transport, waiting, abandoned };
 
 // One block IO (pre-allocated).
-struct BlockIo : ibtrs::PermitWaiter {
+struct BlockIo : ibtrs::PermitQueueEntry {
     BlockShard* shard = nullptr;
     DeviceIo* device = nullptr;
     BlockIoHandler* handler = nullptr;
@@ -57,7 +57,7 @@ struct BlockIo : ibtrs::PermitWaiter {
 
 class BlockShard : private ibtrs::IoHandler, private ibtrs::PathWatcher, private fabric::TimerHandler {
 public:
-    BlockShard(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos queue_while_reconnecting);
+    BlockShard(fabric::Fabric& fabric, ibtrs::IoShard& shard, fabric::Nanos wait_while_reconnecting);
     ~BlockShard() override;
     BlockShard(const BlockShard&) = delete;
     BlockShard& operator=(const BlockShard&) = delete;
@@ -73,7 +73,7 @@ public:
     }
     fabric::Fabric& fabric() { return fabric_; }
     ibtrs::IoShard& shard() { return shard_; }
-    fabric::Nanos queue_while_reconnecting() const { return queue_while_reconnecting_; }
+    fabric::Nanos wait_while_reconnecting() const { return wait_while_reconnecting_; }
 
     // A remote device's new state and info from the session's thread. mapped: its waiting IO
     // goes out (with the new device id); closed_by_server: its waiting IO fails with -ENODEV;
@@ -90,8 +90,8 @@ public:
     void fail_waiting(DeviceIo* device, int status);
     // Force unmap: every IO of the device completes with -EIO at once.
     void fail_all(DeviceIo& device);
-    // BlockIo state transitions so far (counted, not logged: one IO makes several).
-    std::uint64_t io_transitions() const { return io_transitions_; }
+    // BlockIo state transitions so far (counted, not logged: one IO makes several); any thread.
+    std::uint64_t io_transitions() const { return io_transitions_.get(); }
 
 private:
     friend struct BlockIo;
@@ -115,12 +115,12 @@ private:
 
     fabric::Fabric& fabric_;
     ibtrs::IoShard& shard_;
-    const fabric::Nanos queue_while_reconnecting_;
+    const fabric::Nanos wait_while_reconnecting_;
     std::vector<BlockIo> pool_;
     BlockIo* free_ = nullptr;
     std::vector<BlockIo*> waiting_;  // capacity pool size
     fabric::TimerId wait_timer_ = 0;
-    std::uint64_t io_transitions_ = 0;
+    ibtrs::SharedCounter<std::uint64_t> io_transitions_;
     std::function<void(std::uint32_t, DeviceLoss)> device_lost_;
 };
 

@@ -63,7 +63,7 @@ Status<int> DeviceIo::submit(wire::RnbdOp op, std::uint32_t flags, std::uint64_t
                                 std::span<std::byte> read_into, std::span<const std::byte> write_from,
                                 BlockIoHandler& handler, std::uint64_t cookie) {
     if (const int error = check(op, offset, length); error != 0) return unexpected(error);
-    if (state_ == DeviceState::mapped_disconnected && shard_.queue_while_reconnecting() == 0) {
+    if (state_ == DeviceState::mapped_disconnected && shard_.wait_while_reconnecting() == 0) {
         return unexpected(-EIO);
     }
     return shard_.submit(*this, op, flags, offset, length, read_into, write_from, handler, cookie);

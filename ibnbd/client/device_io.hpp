@@ -13,7 +13,7 @@
 //   does not queue), -EAGAIN (more requests than the shard's request pool holds).
 //   Errors in the completion: the server's errno; -EIO when the device was force-unmapped or the
 //   session failed without queueing; -ETIMEDOUT when it waited longer than
-//   queue_while_reconnecting for the session to come back; -ENODEV when the server closed the
+//   wait_while_reconnecting for the session to come back; -ENODEV when the server closed the
 //   device (force_close there): the device turns closed_by_server and stays so until a remap.
 //   The server's -ENOTCONN (it does not know the device id: it lost the session) is not passed
 //   on: the device is re-opened and the IO waits for that like for a remap (or fails with -EIO

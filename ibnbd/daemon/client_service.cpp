@@ -179,7 +179,7 @@ void ClientService::map(const Json& request, Responder respond) {
     if (found == sessions_.end()) {
         if (paths.empty()) return respond(error_response(-EINVAL, "a new session needs at least one --path"));
         auto session = std::make_unique<Session>(*this, session_name);
-        block::BlockClientConfig config{config_.transport, config_.queue_while_reconnecting};
+        block::BlockClientConfig config{config_.transport, config_.wait_while_reconnecting};
         config.transport.session_name = session_name;
         auto client = block::BlockClient::create(fabric_, config, paths, *session, shard_layout(session->reactors));
         if (!client) {
@@ -424,15 +424,19 @@ Json ClientService::stats(const Session& session) const {
                          {"rkey_updates", s.rkey_updates},
                          {"reconnects_ok", s.reconnects_ok},
                          {"reconnects_failed", s.reconnects_failed},
+                         {"state_transitions", s.state_transitions},
                          {"cur_latency_ns", s.cur_latency}});
     }
-    Json shards = Json::array();
+    Json io_shards = Json::array();
     for (std::size_t shard = 0; shard < transport.shard_count(); ++shard) {
         const auto& counters = transport.shard(shard).counters();
-        shards.push_back({{"reactor", session.reactors[shard]},
-                          {"requests_completed_ok", counters.requests_completed_ok.get()},
-                          {"requests_failed", counters.requests_failed.get()},
-                          {"failovers", counters.failovers.get()}});
+        io_shards.push_back({{"reactor", session.reactors[shard]},
+                             {"requests_completed_ok", counters.requests_completed_ok.get()},
+                             {"requests_failed", counters.requests_failed.get()},
+                             {"failovers", counters.failovers.get()},
+                             {"permits_fenced", counters.permits_fenced.get()},
+                             {"slot_transitions", counters.slot_transitions.get()},
+                             {"io_transitions", session.client->block_shard(shard).io_transitions()}});
     }
     const ibtrs::SessionStats& totals = transport.stats();
     return {{"ok", true},
@@ -443,7 +447,9 @@ Json ClientService::stats(const Session& session) const {
             {"requests_completed_ok", totals.requests_completed_ok},
             {"requests_failed", totals.requests_failed},
             {"failovers", totals.failovers},
-            {"shards", shards},
+            {"permits_fenced", totals.permits_fenced},
+            {"server_session_lost", totals.server_session_lost},
+            {"io_shards", io_shards},
             {"paths", paths}};
 }
 

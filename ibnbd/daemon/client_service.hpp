@@ -42,7 +42,7 @@ namespace ibnbd::daemon {
 struct ClientServiceConfig {
     std::string nbd_dir = "/run/ibnbd";  // default NBD socket directory
     ibtrs::ClientConfig transport;        // session_name is set per session
-    fabric::Nanos queue_while_reconnecting = 0;
+    fabric::Nanos wait_while_reconnecting = 0;
 };
 
 // One reactor of the daemon, as the others see it.

@@ -51,7 +51,8 @@ Json stats_of(const ServerPart& part) {
             {"handshakes_timed_out", t.handshakes_timed_out},
             {"connections_dropped", part.server.dropped_connections()},
             {"reads_invalidated", t.reads_invalidated},
-            {"invalidations_unsupported", t.invalidations_unsupported}};
+            {"invalidations_unsupported", t.invalidations_unsupported},
+            {"slot_transitions", t.slot_transitions}};
 }
 
 Json merge_stats(std::vector<Json> answers) {

@@ -244,8 +244,8 @@ Status<int> BlockServer::force_close(std::string_view name, std::uint32_t device
     return unexpected(-ENOENT);
 }
 
-std::vector<ExportedDevice> BlockServer::devices() const {
-    std::vector<ExportedDevice> result;
+std::vector<MappingInfo> BlockServer::devices() const {
+    std::vector<MappingInfo> result;
     for (const auto& session : sessions_) {
         if (session->disconnected) continue;
         for (const auto& [id, device] : session->devices) {

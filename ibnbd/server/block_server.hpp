@@ -57,8 +57,8 @@ struct BlockServerStats {
     std::uint64_t bad_requests = 0;
 };
 
-// What an operator sees of one mapped device.
-struct ExportedDevice {
+// What an operator sees of one mapping: a session's open of a device (`list`).
+struct MappingInfo {
     std::string session;
     std::uint32_t device_id = 0;
     std::string name;
@@ -81,7 +81,7 @@ public:
     // the id is not reused. Errors: -ENOENT (no such session or device).
     Status<int> force_close(std::string_view session, std::uint32_t device_id);
 
-    std::vector<ExportedDevice> devices() const;
+    std::vector<MappingInfo> devices() const;
     // Submits a flush to every open device (shutdown); returns how many completions will follow
     // on `handler`.
     std::size_t flush_devices(storage::CompletionHandler& handler);

@@ -228,7 +228,7 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
         config.transport.reconnect_jitter = settings.reconnect_jitter;
         config.transport.max_reconnect_attempts = settings.max_reconnect_attempts;
         config.transport.connect_timeout = settings.connect_timeout;
-        config.queue_while_reconnecting = settings.queue_while_reconnecting;
+        config.wait_while_reconnecting = settings.wait_while_reconnecting;
         std::vector<ibtrs::PathSpec> specs;
         for (std::uint32_t p : session->paths) {
             specs.push_back({{paths_[p].client_address, 0}, {paths_[p].server_address, kPort}});

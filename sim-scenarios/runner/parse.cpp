@@ -54,7 +54,7 @@ void parse_settings(const YAML::Node& node, ParseErrors& errors, Settings& out) 
         rc.i32("max_attempts", out.max_reconnect_attempts, -1, 1'000'000);
     }
     map.duration("connect_timeout", out.connect_timeout);
-    map.duration("queue_while_reconnecting", out.queue_while_reconnecting);
+    map.duration("wait_while_reconnecting", out.wait_while_reconnecting);
     if (const YAML::Node network = map.child("network"); network.IsDefined()) {
         MapReader net(network, map.key_path("network"), errors);
         net.duration("transport_timeout", out.transport_timeout);

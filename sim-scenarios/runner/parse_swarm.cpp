@@ -149,7 +149,7 @@ void parse_swarm(const YAML::Node& node, ParseErrors& errors, SwarmSpec& out) {
     map.u32_range("io_connections", out.io_connections.low, out.io_connections.high, 1, 64);
     map.u32_range("server_reactors", out.server_reactors.low, out.server_reactors.high, 1, 8);
     parse_heartbeats(map, out);
-    parse_list<Nanos>(map, "queue_while_reconnecting", "a duration", out.queue_while_reconnecting, parse_duration);
+    parse_list<Nanos>(map, "wait_while_reconnecting", "a duration", out.wait_while_reconnecting, parse_duration);
     parse_fault_types(map, out.fault_types);
     map.u32_range("faults", out.faults.low, out.faults.high, 0, 64);
     map.duration("window", out.window);

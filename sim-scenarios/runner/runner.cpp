@@ -113,7 +113,7 @@ private:
         UsablePathMargins margins = default_usable_path_margins(s_.settings);
         if (s_.expect.usable_path_margin) margins.after_fault = margins.remap = s_.expect.usable_path_margin;
         usable_path_ = std::make_unique<UsablePathOracle>(std::move(topology), plan_, margins,
-                                                          s_.settings.queue_while_reconnecting, observers_);
+                                                          s_.settings.wait_while_reconnecting, observers_);
         usable_path_->watch_fenced_permits([this](std::uint32_t device) {
             ibtrs::ClientSession& transport = cluster_->session(cluster_->devices()[device].session).block->transport();
             for (std::size_t shard = 0; shard < transport.shard_count(); ++shard) {

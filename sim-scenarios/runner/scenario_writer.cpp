@@ -145,7 +145,7 @@ private:
         pair("max_attempts", st.max_reconnect_attempts);
         out_ << YAML::EndMap;
         pair("connect_timeout", exact_duration(st.connect_timeout));
-        pair("queue_while_reconnecting", exact_duration(st.queue_while_reconnecting));
+        pair("wait_while_reconnecting", exact_duration(st.wait_while_reconnecting));
         out_ << YAML::Key << "network" << YAML::Value << YAML::Flow << YAML::BeginMap;
         pair("transport_timeout", exact_duration(st.transport_timeout));
         pair("retransmit_interval", exact_duration(st.retransmit_interval));

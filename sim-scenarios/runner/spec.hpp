@@ -80,7 +80,7 @@ struct Settings {
     Nanos reconnect_jitter = 5 * kMs;
     std::int32_t max_reconnect_attempts = -1;
     Nanos connect_timeout = 2 * kSec;
-    Nanos queue_while_reconnecting = 0;    // block layer: IO waits this long for a remap
+    Nanos wait_while_reconnecting = 0;    // block layer: IO waits this long for a remap
     // The simulated network (fabric/sim/config.hpp).
     Nanos transport_timeout = 20 * kMs;
     Nanos retransmit_interval = 2 * kMs;
@@ -191,7 +191,7 @@ struct SwarmSpec {
     Range<std::uint32_t> io_shards{1, 1};      // per client session
     Range<std::uint32_t> io_connections{1, 1};  // per path and shard
     Range<std::uint32_t> server_reactors{1, 1};  // per run
-    std::vector<Nanos> queue_while_reconnecting{0, 500 * kMs};
+    std::vector<Nanos> wait_while_reconnecting{0, 500 * kMs};
     // Heartbeats of the clients and of the servers, drawn independently (asymmetric detection).
     // Empty lists and unset ranges: the file's settings.
     std::vector<Nanos> heartbeat_intervals;

@@ -48,15 +48,15 @@ private:
     void settings(Settings& settings) {
         settings.policy = pick(swarm_.policies);
         settings.queue_depth = pick(swarm_.queue_depths);
-        settings.queue_while_reconnecting = pick(swarm_.queue_while_reconnecting);
+        settings.wait_while_reconnecting = pick(swarm_.wait_while_reconnecting);
         settings.io_shards = in(swarm_.io_shards);
         settings.io_connections = in(swarm_.io_connections);
         settings.server_reactors = in(swarm_.server_reactors);
         heartbeats(settings);
-        draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, queue_while_reconnecting {}, io_shards {}, "
-                                     "io_connections {}, server_reactors {}",
+        draws_.push_back(fmt::format("swarm settings: policy {}, queue_depth {}, wait_while_reconnecting {}, "
+                                     "io_shards {}, io_connections {}, server_reactors {}",
                                      ibtrs::to_string(settings.policy), settings.queue_depth,
-                                     format_duration(settings.queue_while_reconnecting), settings.io_shards,
+                                     format_duration(settings.wait_while_reconnecting), settings.io_shards,
                                      settings.io_connections, settings.server_reactors));
         draws_.push_back(fmt::format("swarm heartbeats: client {} x{}, server {} x{}",
                                      format_duration(settings.heartbeat_interval), settings.heartbeat_missed_max,

@@ -83,8 +83,8 @@ UsablePathMargins default_usable_path_margins(const Settings& settings) {
 }
 
 UsablePathOracle::UsablePathOracle(OracleTopology topology, const FaultPlan& plan, UsablePathMargins margins,
-                                   Nanos queue_while_reconnecting, RunObserver& report)
-    : topology_(std::move(topology)), margins_(margins), queue_while_reconnecting_(queue_while_reconnecting),
+                                   Nanos wait_while_reconnecting, RunObserver& report)
+    : topology_(std::move(topology)), margins_(margins), wait_while_reconnecting_(wait_while_reconnecting),
       report_(report), connected_(topology_.path_server.size()), mapped_(topology_.devices.size(), true) {
     add_plan_windows(plan);
 }
@@ -216,9 +216,9 @@ void UsablePathOracle::io_done(Nanos t, std::uint32_t device, std::uint64_t, IoK
     const OracleTopology::Device& d = topology_.devices[device];
     const Nanos started = t - latency;
     if (storage_failing(d, started, t)) return;
-    // ETIMEDOUT: the IO waited queue_while_reconnecting for a path. Any other error is decided at
+    // ETIMEDOUT: the IO waited wait_while_reconnecting for a path. Any other error is decided at
     // the failure instant: the IO may have been on a path that broke at once after it started.
-    const Nanos waited = status == -ETIMEDOUT ? queue_while_reconnecting_ : 0;
+    const Nanos waited = status == -ETIMEDOUT ? wait_while_reconnecting_ : 0;
     const Nanos window_from = std::max(started, t > waited ? t - waited : 0);
     // A device waiting for its remap may fail IO for as long as the remap may take, and the
     // server may refuse to open it again while IO of the old session is still in slow storage.

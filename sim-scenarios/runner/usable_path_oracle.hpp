@@ -3,7 +3,7 @@
 // A path is usable at time t when, for the whole margin before t, the client saw it connected,
 // no fault held its link (down, clogged, flapping, heartbeats lost, a connection error) and its
 // server was up. An IO's wait window is the failure instant, or for ETIMEDOUT (the IO waited
-// for a remap and none came) [failure - queue_while_reconnecting, failure], clamped to its start.
+// for a remap and none came) [failure - wait_while_reconnecting, failure], clamped to its start.
 // An IO that failed with any error while a path of its session was usable somewhere in its
 // window is a violation, unless a storage_error fault on its device overlapped the IO (then the
 // error may be the storage's answer), or its device waits for a remap while IO of its session
@@ -67,7 +67,7 @@ public:
     // `report` hears about violations (the run stops at the first one). `plan` times are relative
     // to the start of the workload, which the "safety" phase event marks.
     UsablePathOracle(OracleTopology topology, const FaultPlan& plan, UsablePathMargins margins,
-                     Nanos queue_while_reconnecting, RunObserver& report);
+                     Nanos wait_while_reconnecting, RunObserver& report);
 
     // Whether the device's session holds permits back now (IoShard::permits_awaiting_paths).
     void watch_fenced_permits(std::function<bool(std::uint32_t device)> probe) { fenced_ = std::move(probe); }
@@ -112,7 +112,7 @@ private:
 
     OracleTopology topology_;
     UsablePathMargins margins_;
-    Nanos queue_while_reconnecting_;
+    Nanos wait_while_reconnecting_;
     RunObserver& report_;
     const Layout* layout_ = nullptr;
     Nanos origin_ = 0;                               // the workload start, absolute

@@ -18,7 +18,7 @@ fi
 SERVER_CONTROL=$WORK/server.sock
 mkdir -p "$WORK/vols" && truncate -s 64M "$WORK/vols/vol0" "$WORK/vols/vol1"
 start_server --control-socket "$SERVER_CONTROL"
-start_client --queue-while-reconnecting-ms 20000  # IO rides out a heartbeat miss on a loaded machine
+start_client --wait-while-reconnecting-ms 20000  # IO rides out a heartbeat miss on a loaded machine
 "$BIN/ibnbd" map --session e2e --path "127.0.0.1:$PORT" --device vol0 || fail "map"
 
 expect_answer() {  # expect_answer SOCK LINE TEXT: the answer is a refusal containing TEXT

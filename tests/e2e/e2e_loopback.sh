@@ -5,7 +5,7 @@
 BIN=$1; source "$(dirname "$0")/lib.sh"
 need nbdcopy nbdinfo cmp
 mkdir -p "$WORK/vols" && truncate -s 256M "$WORK/vols/vol0"
-start_server
+start_server --control-socket "$WORK/server.sock"
 start_client
 "$BIN/ibnbd" map --session e2e --path "127.0.0.1:$PORT" --device vol0 || fail "map"
 "$BIN/ibnbd" --json list | grep -q '"state": "mapped"' || fail "list does not show the mapped device"
@@ -17,6 +17,14 @@ cmp -n 67108864 "$WORK/in.bin" "$WORK/out.bin" || fail "data read back differs"
 cmp -n 67108864 "$WORK/in.bin" "$WORK/vols/vol0" || fail "data on the server's file differs"
 cmp -n $(( 192 * 1024 * 1024 )) -i 67108864 "$WORK/out.bin" /dev/zero || fail "the rest is not zeros"
 "$BIN/ibnbd" stats --session e2e | grep -q connected || fail "stats"
+# Every request took its server chunk slot from idle to busy and back (2 state changes or more).
+"$BIN/ibnbd" --control-socket "$WORK/server.sock" --json stats --session any > "$WORK/stats.json" || fail "server stats"
+python3 - "$WORK/stats.json" <<'PY' || fail "server stats: $(cat "$WORK/stats.json")"
+import json, sys
+stats = json.load(open(sys.argv[1]))
+assert stats["ios"] >= 512, "the server did not count the IO"
+assert stats["slot_transitions"] >= 2 * stats["ios"], "chunk slot transitions not counted"
+PY
 "$BIN/ibnbd" map --session e2e --device nope; [ $? = 1 ] || fail "mapping a missing device must fail with exit 1"
 "$BIN/ibnbd" map --session nowhere --path 127.0.0.1:1 --device vol0 2> "$WORK/nowhere.txt"
 [ $? = 1 ] || fail "mapping from a server nobody runs must fail with exit 1"

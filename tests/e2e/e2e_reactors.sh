@@ -28,11 +28,17 @@ for s in 0 1; do
     cmp -n 33554432 "$WORK/in$s.bin" "$WORK/a$s.bin" && cmp -n 33554432 "$WORK/in$s.bin" "$WORK/b$s.bin" ||
         fail "a reader of r$s read wrong data"
     "$BIN/ibnbd" --json stats --session r$s | tr -d ' \n' > "$WORK/stats.json"
-    shards=$(grep -o '"shards":\[[^]]*\]' "$WORK/stats.json")
-    [ "$(grep -o '"reactor":' <<< "$shards" | wc -l)" = 2 ] || fail "session r$s has not one IO shard per reactor: $shards"
-    for ok in $(grep -o '"requests_completed_ok":[0-9]*' <<< "$shards" | tr -dc '0-9\n'); do
-        [ "$ok" -ge 512 ] || fail "a reactor of session r$s did not carry a reader's IO: $shards"
-    done
+    # Each IO shard on its reactor carried a reader's IO; its request slots (free, posted, written
+    # or answered, free) and block IOs (free, in transport, free) counted their state changes.
+    python3 - "$WORK/stats.json" <<'PY' || fail "session r$s: IO shards: $(cat "$WORK/stats.json")"
+import json, sys
+io_shards = json.load(open(sys.argv[1]))["io_shards"]
+assert sorted(s["reactor"] for s in io_shards) == [0, 1], "not one IO shard per reactor"
+for s in io_shards:
+    assert s["requests_completed_ok"] >= 512, "a reactor did not carry a reader's IO"
+    assert s["slot_transitions"] >= 3 * s["requests_completed_ok"], "request slot transitions not counted"
+    assert s["io_transitions"] >= s["requests_completed_ok"], "block IO transitions not counted"
+PY
 done
 "$BIN/ibnbd" unmap --session r1 --device vol1 || fail "unmap on reactor 1"
 "$BIN/ibnbd" unmap --session r0 --device vol0 || fail "unmap on reactor 0"

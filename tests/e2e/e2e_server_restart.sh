@@ -5,7 +5,7 @@ BIN=$1; source "$(dirname "$0")/lib.sh"
 need nbdcopy cmp
 mkdir -p "$WORK/vols" && truncate -s 320M "$WORK/vols/vol0"
 start_server
-start_client --queue-while-reconnecting-ms 30000
+start_client --wait-while-reconnecting-ms 30000
 "$BIN/ibnbd" map --session restart --path "127.0.0.1:$PORT" --device vol0 || fail "map"
 head -c 256M /dev/urandom > "$WORK/in.bin"
 # Three copies in a row, so that the server dies while IO is running (one copy can finish in a

@@ -72,7 +72,7 @@ mount -t ext4 -o ro /dev/nbd0 /mnt/vol || fail "mount after re-attach"
 for i in 1 2 3; do cmp "$W/data.bin" "/mnt/vol/file$i" || fail "file$i differs after re-attach"; done
 umount /mnt/vol; detach
 ./ibnbd stats --session k
-shards=$(./ibnbd --json stats --session k | tr -d ' \n' | grep -o '"shards":\[[^]]*\]')
+shards=$(./ibnbd --json stats --session k | tr -d ' \n' | grep -o '"io_shards":\[[^]]*\]')
 echo "IO per reactor: $shards"
 [ "$(grep -o '"reactor":' <<< "$shards" | wc -l)" = "$(nproc)" ] || fail "not one IO shard per reactor: $shards"
 ./ibnbd unmap --session k --device vol0 || fail "unmap"

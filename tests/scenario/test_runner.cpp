@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(a_rogue_client_is_refused_and_harms_nobody) {
 BOOST_AUTO_TEST_CASE(a_batch_checks_determinism_and_reports_replay_commands) {
     std::FILE* sink = std::tmpfile();
     BatchOptions options;
-    options.files = {"all-paths-down-queue"};
+    options.files = {"all-paths-down-wait"};
     options.seeds = {1, 2};
     options.check_determinism = true;
     options.quiet = true;

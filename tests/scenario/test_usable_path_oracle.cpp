@@ -21,7 +21,7 @@ struct Violations final : RunObserver {
 // One session with two paths to server 0 and one device (store 0) on it.
 class Fixture {
 public:
-    explicit Fixture(Nanos queue_while_reconnecting = 0, std::vector<Action> actions = {}) {
+    explicit Fixture(Nanos wait_while_reconnecting = 0, std::vector<Action> actions = {}) {
         layout_.paths = {{"c/s/0", "c", "c-s", "a@b", 0}, {"c/s/1", "c", "c-s", "c@d", 0}};
         layout_.devices = {{"c:s/vol0", "c", 0}};
         plan_.actions = std::move(actions);
@@ -30,7 +30,7 @@ public:
         plan_.store_failing = {{false}};
         OracleTopology topology{{0, 0}, {{{0, 1}, 0, 0, {0, 1}}}};
         oracle_ = std::make_unique<UsablePathOracle>(topology, plan_, UsablePathMargins{30 * ms, 10 * ms, 30 * ms},
-                                                     queue_while_reconnecting, violations_);
+                                                     wait_while_reconnecting, violations_);
         oracle_->start(layout_);
         oracle_->phase(0, "safety");
         connect(0, 0);

@@ -134,11 +134,11 @@ BOOST_AUTO_TEST_CASE(queue_depth_exhaustion_no_wait_fails_and_wait_resumes) {
     BOOST_TEST(permits.size() == 32u);
     BOOST_TEST(!session.get_permit().has_value());
 
-    struct Waiter : PermitWaiter {
+    struct Waiter : PermitQueueEntry {
         void on_permit(Permit p) override { got = p; }
         std::optional<Permit> got;
     } waiter;
-    BOOST_TEST(!session.get_permit_wait(waiter).has_value());
+    BOOST_TEST(!session.get_permit_or_queue(waiter).has_value());
     BOOST_TEST(!waiter.got.has_value());
     session.put_permit(permits[5]);
     BOOST_REQUIRE(waiter.got.has_value());

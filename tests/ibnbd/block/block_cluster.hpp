@@ -115,7 +115,7 @@ struct BlockCluster {
 
     // `shards`: where the client's IO shards beyond the first run (ShardLayout, see tests/support).
     std::unique_ptr<BlockClient> client(int index, const std::string& session, int paths = 2,
-                                        fabric::Nanos queue_while_reconnecting = 0, ibtrs::ShardLayout shards = {},
+                                        fabric::Nanos wait_while_reconnecting = 0, ibtrs::ShardLayout shards = {},
                                         fabric::Fabric* home = nullptr) {
         BlockClientConfig config;
         config.transport.session_name = session;
@@ -123,7 +123,7 @@ struct BlockCluster {
         config.transport.reconnect_delay = 100 * kMillisecond;
         config.transport.reconnect_max_delay = 400 * kMillisecond;
         config.transport.reconnect_jitter = 20 * kMillisecond;
-        config.queue_while_reconnecting = queue_while_reconnecting;
+        config.wait_while_reconnecting = wait_while_reconnecting;
         std::vector<ibtrs::PathSpec> specs;
         for (int p = 0; p < paths; ++p) specs.push_back({{client_address(index, p), 0}, {server_address(p), 1234}});
         fabric::Fabric& fabric = home ? *home : *client_nodes[index];

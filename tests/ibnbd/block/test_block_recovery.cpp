@@ -125,8 +125,8 @@ BOOST_AUTO_TEST_CASE(io_while_disconnected_fails_without_queueing) {
 }
 
 // Only the block layer waits for a path (the transport fails at once): IO waits at most
-// queue_while_reconnecting, then fails with -ETIMEDOUT; once the path is back, IO flows again.
-BOOST_AUTO_TEST_CASE(io_waits_for_the_session_at_most_queue_while_reconnecting) {
+// wait_while_reconnecting, then fails with -ETIMEDOUT; once the path is back, IO flows again.
+BOOST_AUTO_TEST_CASE(io_waits_for_the_session_at_most_wait_while_reconnecting) {
     BlockCluster cluster;
     cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
     auto client = cluster.client(0, "alpha", 1, 300 * kMillisecond);
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(io_on_a_force_closed_device_fails_until_remap_and_never_reu
 }
 
 BOOST_AUTO_TEST_CASE(a_force_closed_device_is_not_reopened_even_when_io_waits_for_reconnects) {
-    // With queue_while_reconnecting, IO the server did not serve for want of the device id waits
+    // With wait_while_reconnecting, IO the server did not serve for want of the device id waits
     // for a re-open; a force close must not be mistaken for that.
     BlockCluster cluster;
     cluster.catalog.add_store("/srv/vol0", 1 << 20, {});
