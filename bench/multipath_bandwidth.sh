@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
         --runtime) RUNTIME=$2; shift 2 ;;
         --out) RESULTS=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
         *) echo "multipath_bandwidth.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done

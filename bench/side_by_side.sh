@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
         --repeat) REPEAT=$2; shift 2 ;;
         --multipath) MULTIPATH=1; shift ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
         *) echo "side_by_side.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done

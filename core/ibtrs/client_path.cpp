@@ -1,6 +1,7 @@
 #include "core/ibtrs/client_path.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -81,8 +82,10 @@ void ClientPath::set_state(ClientPathState to, std::string_view reason) {
 }
 
 void ClientPath::set_history(History to) {
+    static constexpr std::array<std::string_view, 3> names{"untried", "first attempt failed", "connected before"};
     assert(to > history_);
-    log().debug("ibtrs client path {}: history {} -> {}", name_, static_cast<int>(history_), static_cast<int>(to));
+    log().debug("ibtrs client path {}: history {} -> {}", name_, names[static_cast<std::size_t>(history_)],
+                names[static_cast<std::size_t>(to)]);
     history_ = to;
 }
 
@@ -237,10 +240,11 @@ void ClientPath::on_info_response(std::uint32_t byte_len) {
     }
     timers_.cancel(connect_timer);
     const bool reconnected = connected_before();
-    if (!reconnected) set_history(History::connected_before);
     if (reconnected) {
         ++stats_.reconnects_ok;
         session_.handler_.on_reconnect_attempt(name_, reconnect_attempts_, true);
+    } else {
+        set_history(History::connected_before);
     }
     reconnect_attempts_ = 0;
     heartbeat_.reset();
