@@ -362,7 +362,7 @@ void ClientPath::fail(std::string_view reason) {
         case ClientPathState::connecting:
             set_state(ClientPathState::connecting_err, reason);
             ++stats_.reconnects_failed;
-            if (history_ != History::untried) {
+            if (attempted_before()) {
                 session_.handler_.on_reconnect_attempt(name_, reconnect_attempts_, false);
             }
             break;
@@ -411,7 +411,7 @@ void ClientPath::finish_drain() {
 void ClientPath::after_drain() {
     switch (state_) {
         case ClientPathState::connecting_err: {
-            const bool first_failure = history_ == History::untried;
+            const bool first_failure = !attempted_before();
             if (first_failure) set_history(History::first_attempt_failed);
             set_state(ClientPathState::reconnecting, "connect attempt failed");
             if (first_failure) session_.on_path_first_attempt_failed(*this);

@@ -104,6 +104,7 @@ private:
     void set_state(ClientPathState to, std::string_view reason);
     void set_history(History to);
     bool connected_before() const { return history_ == History::connected_before; }
+    bool attempted_before() const { return history_ != History::untried; }
 
     ClientSession& session_;
     fabric::Fabric& fabric_;

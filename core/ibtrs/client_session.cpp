@@ -284,7 +284,7 @@ void ClientSession::on_path_first_attempt_failed(ClientPath& failed) {
     if (open_reported_) return;
     if (paths_started_ < paths_.size()) return start_next_path();
     const bool all_failed = std::all_of(paths_.begin(), paths_.end(), [](const auto& path) {
-        return !path || path->history_ != ClientPath::History::untried;
+        return !path || path->attempted_before();
     });
     if (!all_failed) return;
     open_reported_ = true;

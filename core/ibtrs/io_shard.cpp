@@ -277,7 +277,6 @@ Status<int> IoShard::repost_recv(LaneConn& conn, const fabric::Completion& compl
     return post_rkey_recv(conn, WorkContext::unpack(completion.context).slot);
 }
 
-
 void IoShard::on_request_posted_done(Lane& lane, Permit permit) {
     if (!owns(permit)) return;
     RequestSlot& request = slot(permit);
