@@ -24,9 +24,9 @@ namespace {
 // allocated and zeroed anew for every input), completes every operation on the next poll(), never
 // inside the call that started it. Every request it gets must be inside the disk and not empty (a
 // 0-byte read once reached it).
-class MemoryExport final : public ExportTarget, public runtime::Pollable {
+class MemoryExport final : public block::ExportTarget, public runtime::Pollable {
 public:
-    ExportInfo info() const override {
+    block::ExportInfo info() const override {
         const auto size = static_cast<std::uint32_t>(disk_.size());
         return {disk_.size(), 512, 64 * 1024, size, size, false, true};
     }

@@ -6,15 +6,15 @@
 #pragma once
 
 #include "ibnbd/client/block_device.hpp"
-#include "ibnbd/nbd/export_target.hpp"
+#include "ibnbd/export_target.hpp"
 
 namespace ibnbd::daemon {
 
-class BlockDeviceTarget : public nbd::ExportTarget {
+class BlockDeviceTarget : public block::ExportTarget {
 public:
     explicit BlockDeviceTarget(block::DeviceIo& device) : device_(&device), info_(make_info(device)) {}
 
-    nbd::ExportInfo info() const override { return device_ ? make_info(*device_) : info_; }
+    block::ExportInfo info() const override { return device_ ? make_info(*device_) : info_; }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
                      std::uint64_t cookie) override {
         if (!device_) return unexpected(-ENODEV);
@@ -54,21 +54,24 @@ public:
     }
 
 private:
-    static nbd::ExportInfo make_info(const block::DeviceIo& device) {
+    static block::ExportInfo make_info(const block::DeviceIo& device) {
         const block::DeviceInfo& info = device.info();
-        nbd::ExportInfo result;
+        block::ExportInfo result;
         result.size = info.size_bytes;
         result.block_size = info.logical_block_size;
+        result.physical_block_size = info.physical_block_size;
+        result.trim_granularity = info.discard_granularity;
         result.max_io = info.max_io_bytes;
         result.max_trim = info.max_discard_bytes;
         result.max_zeroes = info.max_write_zeroes_bytes;
         result.read_only = device.mode() == wire::AccessMode::ro;
         result.flush = info.writeback_cache;
+        result.fua = info.fua;
         return result;
     }
 
     block::DeviceIo* device_;
-    nbd::ExportInfo info_;
+    block::ExportInfo info_;
     std::uint32_t attached_ = 0;
 };
 

@@ -178,9 +178,9 @@ void NbdConnection::handle_go(std::uint32_t option, std::span<const std::byte> d
     if (data.size() != 4 + std::size_t{name_length} + 2 + 2 * std::size_t{requests}) {
         return option_reply(option, rep_err_invalid);
     }
-    ExportTarget* target = server_.find_export(name);
+    block::ExportTarget* target = server_.find_export(name);
     if (target == nullptr) return option_reply(option, rep_err_unknown);
-    const ExportInfo info = target->info();
+    const block::ExportInfo info = target->info();
     std::array<std::byte, 12> export_info{};
     store_be16(export_info.data(), info_export);
     store_be64(export_info.data() + 2, info.size);

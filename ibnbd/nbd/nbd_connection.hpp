@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "ibnbd/nbd/export_target.hpp"
+#include "ibnbd/export_target.hpp"
 
 namespace ibnbd::nbd {
 
@@ -91,8 +91,8 @@ private:
     std::vector<std::byte> out_;
     std::size_t out_pos_ = 0;
     std::string export_name_;
-    ExportTarget* target_ = nullptr;
-    ExportInfo info_;
+    block::ExportTarget* target_ = nullptr;
+    block::ExportInfo info_;
     std::vector<Request> requests_;
     std::size_t inflight_ = 0;
 };

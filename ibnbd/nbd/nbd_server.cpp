@@ -74,7 +74,7 @@ NbdServer::~NbdServer() {
     if (unlink_on_close_) ::unlink(address_.c_str());
 }
 
-void NbdServer::add_export(const std::string& name, ExportTarget& target) { exports_[name] = &target; }
+void NbdServer::add_export(const std::string& name, block::ExportTarget& target) { exports_[name] = &target; }
 
 Status<int> NbdServer::remove_export(const std::string& name, bool force) {
     if (!exports_.contains(name)) return unexpected(-ENOENT);
@@ -88,7 +88,7 @@ Status<int> NbdServer::remove_export(const std::string& name, bool force) {
     return {};
 }
 
-ExportTarget* NbdServer::find_export(const std::string& name) const {
+block::ExportTarget* NbdServer::find_export(const std::string& name) const {
     const auto found = exports_.find(name);
     return found == exports_.end() ? nullptr : found->second;
 }

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "ibnbd/nbd/export_target.hpp"
+#include "ibnbd/export_target.hpp"
 #include "ibnbd/nbd/nbd_connection.hpp"
 #include "ibnbd/runtime/reactor.hpp"
 
@@ -39,9 +39,9 @@ public:
     // Serves an accepted, non-blocking connection from its first byte (the handshake).
     void adopt(int fd);
 
-    void add_export(const std::string& name, ExportTarget& target);
+    void add_export(const std::string& name, block::ExportTarget& target);
     Status<int> remove_export(const std::string& name, bool force);
-    ExportTarget* find_export(const std::string& name) const;
+    block::ExportTarget* find_export(const std::string& name) const;
     std::vector<std::string> export_names() const;
 
     std::size_t poll(std::size_t budget) override;
@@ -62,7 +62,7 @@ private:
     std::string address_;
     std::uint16_t port_ = 0;
     bool unlink_on_close_ = false;
-    std::map<std::string, ExportTarget*> exports_;
+    std::map<std::string, block::ExportTarget*> exports_;
     std::vector<std::unique_ptr<NbdConnection>> connections_;
     std::function<bool(int)> hand_off_;
 };

@@ -22,10 +22,10 @@ using namespace ibnbd::nbd;
 namespace {
 
 // Completes every operation from its poll(), on the reactor thread, never inline.
-class MemoryExport : public ExportTarget, public runtime::Pollable {
+class MemoryExport : public block::ExportTarget, public runtime::Pollable {
 public:
     MemoryExport(std::size_t size, bool read_only) : disk(size), read_only_(read_only) {}
-    ExportInfo info() const override {
+    block::ExportInfo info() const override {
         return {disk.size(), 512, 64 * 1024, 1 << 20, 1 << 20, read_only_, true};
     }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
