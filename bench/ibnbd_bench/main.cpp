@@ -1,5 +1,6 @@
 // ibnbd-bench: fio-like IOPS, bandwidth and latency percentiles of an ibnbd:// target (the IBNBD
-// client in-process) or an nbd:// target (libnbd), for side-by-side comparisons.
+// client in-process), an nbd:// target (libnbd) or a block device (io_uring, O_DIRECT), for
+// side-by-side comparisons.
 // Exit codes: 0 done, 1 the run failed (connection, open, IO errors), 2 bad arguments,
 // 3 verify found wrong data.
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "bench/ibnbd_bench/engine_block.hpp"
 #include "bench/ibnbd_bench/engine_ibnbd.hpp"
 #include "bench/ibnbd_bench/engine_nbd.hpp"
 #include "bench/ibnbd_bench/report.hpp"
@@ -23,6 +25,7 @@ void on_signal(int) { interrupted.store(true); }
 
 std::unique_ptr<Engine> make_engine(const Options& options, CompletionList& done) {
     if (const auto* ibnbd = std::get_if<IbnbdTarget>(&options.target)) return make_ibnbd_engine(options, *ibnbd, done);
+    if (const auto* block = std::get_if<BlockTarget>(&options.target)) return make_block_engine(*block, done);
     return make_nbd_engine(std::get<NbdTarget>(options.target), done);
 }
 

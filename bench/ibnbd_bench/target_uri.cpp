@@ -135,8 +135,10 @@ Expected<Target, std::string> parse_target(std::string_view uri) {
     if (starts_with(uri, "ibnbd://")) return parse_ibnbd(uri.substr(8));
     if (starts_with(uri, "nbd+unix://")) return parse_nbd_unix(uri, uri.substr(11));
     if (starts_with(uri, "nbd://")) return parse_nbd_tcp(uri, uri.substr(6));
+    if (starts_with(uri, "/")) return Target{BlockTarget{std::string(uri)}};
     return fail("unknown target '" + std::string(uri) +
-                "' (ibnbd://SESSION/DEVICE?path=..., nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH)");
+                "' (ibnbd://SESSION/DEVICE?path=..., nbd://HOST:PORT/EXPORT, nbd+unix:///EXPORT?socket=PATH "
+                "or the absolute path of a block device)");
 }
 
 }  // namespace ibnbd::bench

@@ -2,6 +2,8 @@
 //   ibnbd://SESSION/DEVICE?path=[SRC@]DST[:PORT][&path=...]   native IBNBD client in-process
 //   nbd://HOST[:PORT]/EXPORT                                    any NBD server, through libnbd
 //   nbd+unix:///EXPORT?socket=PATH                              the same over a unix socket
+//   /dev/NAME (any absolute path)                               a block device (/dev/ublkbN,
+//                                                               /dev/nbdN, ...) or file, O_DIRECT
 // Errors are sentences naming the part that is wrong.
 #pragma once
 
@@ -36,7 +38,11 @@ struct NbdTarget {
     std::string export_name;
 };
 
-using Target = std::variant<IbnbdTarget, NbdTarget>;
+struct BlockTarget {
+    std::string path;
+};
+
+using Target = std::variant<IbnbdTarget, NbdTarget, BlockTarget>;
 
 Expected<Target, std::string> parse_target(std::string_view uri);
 Expected<IbnbdPath, std::string> parse_ibnbd_path(std::string_view text);
