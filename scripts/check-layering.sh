@@ -6,7 +6,8 @@
 #   fabric/BACKEND/        the interface and its own directory (no other backend)
 #   ibnbd/ (not daemon/)   no fabric backend
 #   ibnbd/daemon/          the real backends (ofi, verbs), never the simulator
-#   ibnbd/nbd/             no client/ or server/: the IO handler interface is ibnbd/block_io_handler.hpp
+#   ibnbd/nbd/, ublk/      no client/ or server/ or each other: they see a target through
+#                          ibnbd/export_target.hpp and ibnbd/block_io_handler.hpp
 #   ibnbd/client/, server/ not each other, not the daemons or nbd/
 #   core/, fabric/, ibnbd/ nothing from sim-scenarios/, tests/, fuzz/, bench/, tools/
 # Prints each violation as FILE:LINE: INCLUDE (RULE) and exits 1 if there is any.
@@ -41,7 +42,9 @@ check ibnbd "ibnbd: no fabric backend, no test code" \
 check ibnbd/daemon "ibnbd/daemon: real backends only, no test code" \
     '^(core/|fabric/([^/]+|ofi/.+|verbs/.+)$|ibnbd/)'
 check ibnbd/nbd "ibnbd/nbd: no client, server or daemon" \
-    '^(core/|fabric/[^/]+$|ibnbd/(nbd/|runtime/|block_io_handler\.hpp$))'
+    '^(core/|fabric/[^/]+$|ibnbd/(nbd/|runtime/|block_io_handler\.hpp$|export_target\.hpp$))'
+check ibnbd/ublk "ibnbd/ublk: no client, server, daemon or nbd" \
+    '^(core/|fabric/[^/]+$|ibnbd/(ublk/|runtime/|block_io_handler\.hpp$|export_target\.hpp$))'
 check ibnbd/client "ibnbd/client: no server, daemon or nbd" '^(core/|fabric/[^/]+$|ibnbd/(client/|block_io_handler\.hpp$))'
 check ibnbd/server "ibnbd/server: no client, daemon or nbd" '^(core/|fabric/[^/]+$|ibnbd/(server/|storage/))'
 

@@ -50,14 +50,15 @@ std::string human_size(std::uint64_t bytes) {
 }
 
 void print_device(const Json& d) {
+    const std::string where = d.contains("ublk_device") ? d.value("ublk_device", "") : d.value("nbd_uri", "");
     fmt::print("{:<12} {:<20} {:<20} {:<4} {:>10}  {}\n", d.value("session", ""), d.value("device", ""),
-               d.value("state", ""), d.value("access_mode", ""), human_size(d.value("size", 0ull)),
-               d.value("nbd_uri", ""));
+               d.value("state", ""), d.value("access_mode", ""), human_size(d.value("size", 0ull)), where);
+    if (d.contains("ublk_device") && d.contains("nbd_uri")) fmt::print("{:<12} {:<20} also {}\n", "", "", d.value("nbd_uri", ""));
 }
 
 void print_human(const std::string& command, const Json& response) {
     if (command == "list") {
-        fmt::print("{:<12} {:<20} {:<20} {:<4} {:>10}  {}\n", "SESSION", "DEVICE", "STATE", "MODE", "SIZE", "NBD");
+        fmt::print("{:<12} {:<20} {:<20} {:<4} {:>10}  {}\n", "SESSION", "DEVICE", "STATE", "MODE", "SIZE", "EXPORT");
         for (const auto& d : response["devices"]) print_device(d);
     } else if (command == "map" || command == "show") {
         print_device(response);
@@ -102,17 +103,20 @@ int main(int argc, char** argv) {
     app.add_option("--control-socket", control, "the daemon's socket (default $IBNBD_CONTROL or /run/ibnbd/client.sock)");
     app.add_flag("--json", json, "print the daemon's JSON answer");
     Json request;
-    std::string session, device, access = "rw", nbd_socket, nbd_tcp, path, policy;
+    std::string session, device, access = "rw", nbd_socket, nbd_tcp, export_kind, path, policy;
     std::vector<std::string> paths;
-    bool force = false;
+    bool force = false, ublk = false;
 
-    auto* map = app.add_subcommand("map", "map a device and export it over NBD");
+    auto* map = app.add_subcommand("map", "map a device and export it (ublk block device and/or NBD)");
     map->add_option("--session", session, "session name (no '/' or '.')")->required();
     map->add_option("--path", paths, "[SRC@]DST[:PORT] (repeatable; needed when the session is new)");
     map->add_option("--device", device, "device name under the server's --dev-search-path")->required();
     map->add_option("--access-mode", access, "ro, rw or migration")->check(CLI::IsMember({"ro", "rw", "migration"}));
     map->add_option("--nbd-socket", nbd_socket, "where to export it (default: the daemon's --nbd-dir)");
     map->add_option("--nbd-tcp", nbd_tcp, "also export over NBD on TCP at 127.x.y.z[:PORT] (loopback only; 0: any port)");
+    map->add_option("--export", export_kind, "nbd, ublk (/dev/ublkbN) or both (default: the daemon's --export)")
+        ->check(CLI::IsMember({"nbd", "ublk", "both"}));
+    map->add_flag("--ublk", ublk, "export as a ublk block device /dev/ublkbN (same as --export ublk)");
     auto* unmap = app.add_subcommand("unmap", "unmap a device (refused while in use unless --force)");
     unmap->add_option("--session", session)->required();
     unmap->add_option("--device", device)->required();
@@ -167,6 +171,12 @@ int main(int argc, char** argv) {
         request["access_mode"] = access;
         if (!nbd_socket.empty()) request["nbd_socket"] = nbd_socket;
         if (!nbd_tcp.empty()) request["nbd_tcp"] = nbd_tcp;
+        if (ublk && !export_kind.empty() && export_kind != "ublk") {
+            fmt::print(stderr, "ibnbd: --ublk and --export {} contradict each other\n", export_kind);
+            return 2;
+        }
+        if (ublk) export_kind = "ublk";
+        if (!export_kind.empty()) request["export"] = export_kind;
     }
     if (command == "unmap") request["force"] = force;
     if (command == "resize") {

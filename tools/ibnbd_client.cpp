@@ -1,10 +1,13 @@
 // ibnbd-client: the IBNBD client daemon. Maps devices from ibnbd servers on request of the `ibnbd`
-// CLI (over --control-socket) and exports each mapped device over NBD on a unix socket, so that
-// nbdinfo, nbdcopy, qemu-img, nbdfuse and the kernel's nbd-client use it. SIGINT/SIGTERM: exit.
+// CLI (over --control-socket) and exports each mapped device as a ublk block device /dev/ublkbN
+// and/or over NBD on a unix socket (for nbdinfo, nbdcopy, qemu-img, nbdfuse and the kernel's
+// nbd-client). SIGINT/SIGTERM: deletes the ublk devices (their IO in flight completes), then exits;
+// a second signal exits at once. At start it deletes ublk devices a dead ibnbd-client left.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <sys/stat.h>
+#include <atomic>
 #include <unistd.h>
 
 #include "core/log.hpp"
@@ -17,6 +20,7 @@
 #include "ibnbd/nbd/unix_listener.hpp"
 #include "ibnbd/runtime/reactor_mailbox.hpp"
 #include "ibnbd/runtime/reactor_threads.hpp"
+#include "ibnbd/ublk/ublk_control.hpp"
 
 namespace {
 
@@ -28,6 +32,7 @@ struct Options {
     std::string provider = "tcp";
     std::string rdma_address;  // verbs: a local address on the RDMA device to use
     std::string nbd_dir = "/run/ibnbd";
+    std::string exports = "nbd";
     std::uint32_t io_connections = 1;
     std::string policy = "min-inflight";
     std::uint32_t hb_interval_ms = 5000;
@@ -53,6 +58,28 @@ struct ReactorPart {
 
 // After the threads stopped: services post the teardown of their remote parts (IO shards, device
 // copies, NBD hosts) to the other reactors, which are then run here, before any fabric goes.
+// ublk devices whose ibnbd-client died: their disks are stopped (IO fails), their ids taken.
+void remove_orphan_ublk_devices() {
+    if (::access(ublk::kControlPath, F_OK) != 0) return;
+    auto control = ublk::UblkControl::open();
+    if (!control) return;  // no privilege: this daemon cannot add ublk devices either
+    std::string report;
+    if (!ublk::remove_orphans(**control, report).empty() || !report.empty()) log().warn("ibnbd-client: {}", report);
+}
+
+// Deletes every ublk device while the reactors still serve their queues, then stops `home`.
+void stop_ublk_then(runtime::Reactor& home, std::vector<std::unique_ptr<ReactorPart>>& parts,
+                    runtime::ReactorThreads& threads) {
+    auto left = std::make_shared<std::atomic<std::size_t>>(parts.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        threads.reactor(i).post_message([&home, left, service = parts[i]->service.get()] {
+            service->stop_ublk_exports([&home, left] {
+                if (left->fetch_sub(1) == 1) home.stop();
+            });
+        });
+    }
+}
+
 void tear_down(std::vector<std::unique_ptr<ReactorPart>>& parts, runtime::ReactorThreads& threads) {
     threads.run_left_tasks();  // commands that were on their way
     for (auto& part : parts) part->service.reset();
@@ -69,6 +96,10 @@ int run(const Options& options) {
     }
     daemon::ClientServiceConfig config;
     config.nbd_dir = options.nbd_dir;
+    if (!daemon::parse_export_kind(options.exports, config.exports)) {
+        fmt::print(stderr, "ibnbd-client: --export must be nbd, ublk or both\n");
+        return 2;
+    }
     config.transport.io_connections = options.io_connections;
     if (!ibtrs::parse_mp_policy(options.policy, config.transport.policy)) {
         fmt::print(stderr, "ibnbd-client: --policy must be round-robin, min-inflight or min-latency\n");
@@ -105,9 +136,12 @@ int run(const Options& options) {
     }
     runtime::Reactor& home = threads.reactor(0);
     daemon::ClientRouter router(home, routes);
+    bool stopping = false;
     daemon::SignalPollable signals([&](int signal) {
         log().warn("ibnbd-client: signal {}, exiting", signal);
-        home.stop();
+        if (stopping) return home.stop();
+        stopping = true;
+        stop_ublk_then(home, parts, threads);
     });
     const auto slash = options.control_socket.rfind('/');
     if (slash != std::string::npos && slash > 0) ::mkdir(options.control_socket.substr(0, slash).c_str(), 0755);
@@ -121,6 +155,7 @@ int run(const Options& options) {
     }
     home.add(signals);
     home.add(**control);
+    remove_orphan_ublk_devices();
     threads.start();
     fmt::print(stderr, "ibnbd-client: ready on {} (pid {}, {} reactors)\n", options.control_socket, ::getpid(),
                threads.size());
@@ -136,13 +171,17 @@ int run(const Options& options) {
 int main(int argc, char** argv) {
     ibnbd::daemon::block_stop_signals();  // before any library can start a thread or set a handler
     Options options;
-    CLI::App app{"ibnbd-client: maps IBNBD devices and exports them over NBD"};
+    CLI::App app{"ibnbd-client: maps IBNBD devices and exports them as ublk block devices or over NBD"};
     app.add_option("--control-socket", options.control_socket, "unix socket the ibnbd CLI talks to");
     app.add_option("--fabric", options.fabric, "ofi (libfabric) or verbs")->check(CLI::IsMember({"ofi", "verbs"}));
     app.add_option("--provider", options.provider, "libfabric provider (tcp; verbs on RDMA hardware)");
     app.add_option("--rdma-address", options.rdma_address,
                    "with --fabric verbs: a local address on the RDMA interface to use (default: the only device)");
     app.add_option("--nbd-dir", options.nbd_dir, "directory for the NBD sockets of mapped devices");
+    app.add_option("--export", options.exports,
+                   "how mapped devices are exported when a map does not say: nbd (a unix socket), ublk "
+                   "(/dev/ublkbN; Linux 6.0+ with ublk_drv, root) or both")
+        ->check(CLI::IsMember({"nbd", "ublk", "both"}));
     app.add_option("--io-connections", options.io_connections, "IO connections per path on each reactor")->check(CLI::Range(1, 64));
     app.add_option("--policy", options.policy, "multipath policy of new sessions");
     app.add_option("--hb-interval-ms", options.hb_interval_ms, "heartbeat interval")->check(CLI::Range(10, 3600000));

@@ -19,7 +19,7 @@ std::span<const CommandSpec> client_commands() {
         {"list", {}},
         {"map",
          {session, device, {"paths", FieldType::string_list, false, wire::kMaxPaths, "paths per session"},
-          {"access_mode", FieldType::string}, {"nbd_tcp", FieldType::string},
+          {"access_mode", FieldType::string}, {"nbd_tcp", FieldType::string}, {"export", FieldType::string},
           {"nbd_socket", FieldType::string, false, sizeof(sockaddr_un::sun_path) - 1, "a unix socket path"}}},
         {"unmap", {session, device, {"force", FieldType::boolean}}},
         {"show", {session, device}},

@@ -1,12 +1,14 @@
 #include "ibnbd/daemon/client_service.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "core/log.hpp"
-#include "ibnbd/nbd/unix_listener.hpp"
+#include "ibnbd/daemon/client_service_parts.hpp"
+#include "ibnbd/ublk/ublk_control.hpp"
 
 namespace ibnbd::daemon {
 
@@ -31,6 +33,15 @@ bool parse_mode(const std::string& text, wire::AccessMode& mode) {
 
 std::string errno_text(int error) { return std::strerror(-error); }
 
+const char* export_name(ExportKind kind) {
+    switch (kind) {
+        case ExportKind::nbd: return "nbd";
+        case ExportKind::ublk: return "ublk";
+        case ExportKind::both: return "both";
+    }
+    return "?";
+}
+
 std::string bad_path(const std::string& text, const std::string& why) {
     return "bad path '" + excerpt(text) + "': " + why + "; use [SRC@]DST[:PORT] with IP addresses";
 }
@@ -40,53 +51,15 @@ bool is_loopback_ipv4(const std::string& host) { return host.rfind("127.", 0) ==
 
 }  // namespace
 
-struct ClientService::Device {
-    std::string name;
-    wire::AccessMode mode = wire::AccessMode::rw;
-    block::BlockDevice* device = nullptr;
-    std::string nbd_socket;
-    std::string nbd_tcp;  // "HOST:PORT" asked for at map (loopback only); empty: none
-    std::unique_ptr<BlockDeviceTarget> target;
-    std::unique_ptr<nbd::NbdServer> nbd;
-    std::unique_ptr<nbd::NbdServer> nbd_tcp_server;
-    struct Remote {
-        ShardExport* host = nullptr;  // owned; destroyed on its reactor
-        runtime::Reactor* reactor = nullptr;
-    };
-    std::vector<Remote> remote;  // by shard - 1
-    std::size_t next_reactor = 0;  // round-robin of accepted NBD connections
-    Responder pending_map;
-
-    // Remote connections count once they chose the export (they are the copies' users).
-    std::size_t nbd_connections() const {
-        std::size_t remote_users = 0;
-        for (std::size_t shard = 1; device && shard <= remote.size(); ++shard) {
-            remote_users += device->shard_copy(shard)->users();
+bool parse_export_kind(std::string_view text, ExportKind& kind) {
+    for (const ExportKind known : {ExportKind::nbd, ExportKind::ublk, ExportKind::both}) {
+        if (text == export_name(known)) {
+            kind = known;
+            return true;
         }
-        return (nbd ? nbd->connections() : 0) + (nbd_tcp_server ? nbd_tcp_server->connections() : 0) + remote_users;
     }
-};
-
-struct ClientService::Session : block::BlockClientHandler, ibtrs::ClientEventListener {
-    Session(ClientService& owner, std::string session_name) : service(owner), name(std::move(session_name)) {}
-    void on_mapped(block::BlockDevice& device, int status) override { service.on_mapped(*this, device, status); }
-    ibtrs::ClientEventListener* transport_listener() override { return this; }
-    void on_path_state(std::string_view path, ibtrs::ClientPathState from, ibtrs::ClientPathState to,
-                       std::string_view reason) override {
-        log().info("ibnbd-client: session {} path {}: {} -> {} ({})", name, path, to_string(from), to_string(to), reason);
-    }
-    void on_failover(std::string_view from, std::string_view to, std::uint32_t ios) override {
-        failed_over += ios;
-        log().warn("ibnbd-client: session {}: {} requests failed over from {} to {}", name, ios, from, to);
-    }
-
-    ClientService& service;
-    std::string name;
-    std::unique_ptr<block::BlockClient> client;
-    std::map<std::string, std::unique_ptr<Device>> devices;
-    std::vector<std::size_t> reactors;  // the reactor of each IO shard
-    std::uint64_t failed_over = 0;
-};
+    return false;
+}
 
 ClientService::ClientService(fabric::Fabric& fabric, runtime::Reactor& reactor, ClientServiceConfig config,
                              std::vector<ReactorPeer> peers, std::size_t self)
@@ -161,7 +134,18 @@ void ClientService::map(const Json& request, Responder respond) {
     if (!parse_mode(request.value("access_mode", "rw"), mode)) {
         return respond(error_response(-EINVAL, "access mode must be ro, rw or migration"));
     }
+    ExportKind exports = config_.exports;
+    if (request.contains("export") && !parse_export_kind(request.value("export", ""), exports)) {
+        return respond(error_response(-EINVAL, "export must be nbd, ublk or both"));
+    }
+    if (exports_ublk(exports) && ::access(ublk::kControlPath, F_OK) != 0) {
+        return respond(error_response(-ENOENT, std::string("this kernel offers no ublk: ") + ublk::kControlPath +
+                                                   " is missing (modprobe ublk_drv; Linux 6.0 or later), or map with --export nbd"));
+    }
     const std::string nbd_tcp = request.value("nbd_tcp", "");
+    if (!nbd_tcp.empty() && !exports_nbd(exports)) {
+        return respond(error_response(-EINVAL, "--nbd-tcp needs an NBD export (--export nbd or both)"));
+    }
     if (!nbd_tcp.empty()) {
         auto address = fabric::Address::parse(nbd_tcp, 10809);
         if (!address || !is_loopback_ipv4(address->host)) {
@@ -198,6 +182,7 @@ void ClientService::map(const Json& request, Responder respond) {
     device->mode = mode;
     device->nbd_socket = request.value("nbd_socket", "");
     device->nbd_tcp = nbd_tcp;
+    device->exports = exports;
     device->pending_map = std::move(respond);
     Device& entry = *device;
     session.devices.emplace(device_name, std::move(device));
@@ -211,109 +196,47 @@ void ClientService::map(const Json& request, Responder respond) {
 }
 
 void ClientService::on_mapped(Session& session, block::BlockDevice& mapped, int status) {
-    const std::string name = mapped.name();  // `mapped` is gone once a failed export unmapped it
-    const auto found = session.devices.find(name);
+    const auto found = session.devices.find(mapped.name());
     if (found == session.devices.end()) return;
     Device& device = *found->second;
     Responder respond = std::move(device.pending_map);
-    const bool refused = status != 0;
     std::string why;
-    if (status == 0) status = export_device(session, device, why);
-    if (status != 0) {
-        log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device.name, errno_text(status));
-        if (device.device && device.device->state() == block::DeviceState::mapped) {
-            (void)session.client->unmap(*device.device, true);
-        }
-        session.devices.erase(found);
-        if (respond && refused && !session.client->ready()) {
-            respond(error_response(status, "cannot reach the server of session '" + session.name + "' on any path: " +
-                                               errno_text(status) + " (is ibnbd-server running and listening there?)"));
-        } else if (respond && refused) {
-            respond(error_response(status, "the server refused '" + name + "': " + errno_text(status) +
-                                               " (check the name under the server's --dev-search-path and the access mode)"));
-        } else if (respond) {
-            respond(error_response(status, "cannot export '" + name + "' over NBD: " + why));
-        }
-        if (session.devices.empty() && !session.client->ready()) {
-            // Never destroy a client inside its own callback.
-            (void)reactor_.post([this, session_name = session.name] {
-                if (auto it = sessions_.find(session_name); it != sessions_.end() && it->second->devices.empty()) {
-                    sessions_.erase(it);
-                }
-            });
-        }
-        return;
+    if (status == 0 && exports_nbd(device.exports)) {
+        status = export_nbd(session, device, why);
+        if (status != 0) why = "cannot export '" + device.name + "' over NBD: " + why;
     }
+    if (status != 0) return fail_map(session, device.name, std::move(respond), status, why);
+    if (exports_ublk(device.exports)) return export_ublk(session, device, std::move(respond));
     if (respond) respond(show(session, device));
 }
 
-int ClientService::export_device(Session& session, Device& device, std::string& why) {
-    if (device.nbd_socket.empty()) {
-        ::mkdir(config_.nbd_dir.c_str(), 0755);
-        std::string name = device.name;
-        for (char& c : name) c = c == '/' ? '!' : c;
-        device.nbd_socket = config_.nbd_dir + "/" + session.name + "@" + name + ".sock";
+// `why` empty: the server refused the device (or could not be reached).
+void ClientService::fail_map(Session& session, std::string device_name, Responder respond, int status,
+                             const std::string& why) {
+    log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device_name, errno_text(status));
+    Device& device = *session.devices.at(device_name);
+    if (device.device && device.device->state() == block::DeviceState::mapped) {
+        stop_export(device);
+        (void)session.client->unmap(*device.device, true);
     }
-    auto server = nbd::NbdServer::listen_unix(device.nbd_socket);
-    if (!server) {
-        why = nbd::unix_listen_error_text(device.nbd_socket, server.error()) + " (--nbd-socket)";
-        return server.error();
+    session.devices.erase(device_name);
+    if (respond && why.empty() && !session.client->ready()) {
+        respond(error_response(status, "cannot reach the server of session '" + session.name + "' on any path: " +
+                                           errno_text(status) + " (is ibnbd-server running and listening there?)"));
+    } else if (respond && why.empty()) {
+        respond(error_response(status, "the server refused '" + device_name + "': " + errno_text(status) +
+                                           " (check the name under the server's --dev-search-path and the access mode)"));
+    } else if (respond) {
+        respond(error_response(status, why));
     }
-    std::unique_ptr<nbd::NbdServer> tcp_server;
-    if (!device.nbd_tcp.empty()) {
-        const auto address = fabric::Address::parse(device.nbd_tcp, 10809);  // checked in map()
-        auto listening = nbd::NbdServer::listen_tcp(address->host, address->port);
-        if (!listening) {
-            why = "cannot listen on " + device.nbd_tcp + ": " + errno_text(listening.error()) + " (is the --nbd-tcp port free?)";
-            return listening.error();
-        }
-        tcp_server = std::move(listening.value());
-    }
-    device.target = std::make_unique<BlockDeviceTarget>(*device.device);
-    device.nbd = std::move(server.value());
-    device.nbd_tcp_server = std::move(tcp_server);
-    export_on_peers(session, device);
-    for (nbd::NbdServer* exported : {device.nbd.get(), device.nbd_tcp_server.get()}) {
-        if (exported == nullptr) continue;
-        exported->add_export(device.name, *device.target);
-        exported->add_export("", *device.target);  // clients that do not name an export
-        if (!device.remote.empty()) exported->spread([this, &device](int fd) { return hand_off(device, fd); });
-        reactor_.add(*exported);
-    }
-    return 0;
-}
-
-void ClientService::export_on_peers(Session& session, Device& device) {
-    for (std::size_t shard = 1; shard < session.reactors.size(); ++shard) {
-        runtime::Reactor* reactor = peers_[session.reactors[shard]].reactor;
-        auto* remote = new ShardExport(device.device->shard_copy(shard), device.name);
-        device.remote.push_back({remote, reactor});
-        reactor->post_message([remote, reactor] { remote->start(*reactor); });
-    }
-}
-
-// Accepted connections go round the session's reactors; false: serve it here.
-bool ClientService::hand_off(Device& device, int fd) {
-    const std::size_t pick = device.next_reactor++ % (1 + device.remote.size());
-    if (pick == 0) return false;
-    const Device::Remote& remote = device.remote[pick - 1];
-    log().debug("ibnbd-client: NBD connection to {} handed to the reactor of shard {}", device.name, pick);
-    remote.reactor->post_message([target = remote.host, fd] { target->adopt(fd); });
-    return true;
-}
-
-void ClientService::stop_export(Device& device) {
-    for (auto* exported : {&device.nbd, &device.nbd_tcp_server}) {
-        if (*exported) reactor_.remove(**exported);
-        exported->reset();  // closes remaining connections; their target is invalid by now
-    }
-    for (const Device::Remote& remote : device.remote) {
-        remote.reactor->post_message([target = remote.host, reactor = remote.reactor] {
-            target->stop(*reactor);
-            delete target;
+    if (session.devices.empty() && !session.client->ready()) {
+        // Never destroy a client inside its own callback.
+        (void)reactor_.post([this, session_name = session.name] {
+            if (auto it = sessions_.find(session_name); it != sessions_.end() && it->second->devices.empty()) {
+                sessions_.erase(it);
+            }
         });
     }
-    device.remote.clear();
 }
 
 void ClientService::unmap(const Json& request, Responder respond) {
@@ -322,13 +245,17 @@ void ClientService::unmap(const Json& request, Responder respond) {
     Device* device = find_device(*session, request, respond);
     if (device == nullptr) return;
     const bool force = request.value("force", false);
+    if (device->ublk_busy) {
+        return respond(error_response(-EBUSY, "'" + device->name + "' is being set up or removed as a ublk device; retry"));
+    }
     if (!force && device->nbd_connections() != 0) {
         return respond(error_response(-EBUSY, "'" + device->name + "' is open by " +
                                                   std::to_string(device->nbd_connections()) +
                                                   " NBD connection(s); close them or use --force"));
     }
-    if (force && device->target) device->target->invalidate();
+    if (device->ublk) return unmap_ublk(*session, *device, force, std::move(respond));
     if (force) {
+        if (device->target) device->target->invalidate();
         for (const Device::Remote& remote : device->remote) {
             remote.reactor->post_message([target = remote.host] { target->invalidate(); });
         }
@@ -336,8 +263,12 @@ void ClientService::unmap(const Json& request, Responder respond) {
     if (auto unmapped = session->client->unmap(*device->device, force); !unmapped) {
         return respond(error_response(unmapped.error(), "'" + device->name + "' has IO in flight; retry or use --force"));
     }
-    stop_export(*device);
-    session->devices.erase(device->name);
+    finish_unmap(*session, *device, respond);
+}
+
+void ClientService::finish_unmap(Session& session, Device& device, const Responder& respond) {
+    stop_export(device);
+    session.devices.erase(device.name);
     respond({{"ok", true}});
 }
 
@@ -384,11 +315,24 @@ Json ClientService::show(const Session& session, const Device& device) const {
             {"size", info.size_bytes},
             {"logical_block_size", info.logical_block_size},
             {"max_io", info.max_io_bytes},
+            {"max_discard", info.max_discard_bytes},
+            {"max_write_zeroes", info.max_write_zeroes_bytes},
+            {"writeback_cache", info.writeback_cache},
+            {"fua", info.fua},
             {"inflight", d.inflight_all()},
             {"io_reactors", session.reactors},
             {"remaps", d.remaps()},
-            {"nbd_socket", device.nbd_socket},
-            {"nbd_uri", "nbd+unix:///" + device.name + "?socket=" + device.nbd_socket}};
+            {"export", export_name(device.exports)}};
+    if (device.nbd) {
+        shown["nbd_socket"] = device.nbd_socket;
+        shown["nbd_uri"] = "nbd+unix:///" + device.name + "?socket=" + device.nbd_socket;
+    }
+    if (device.ublk && device.ublk->live()) {
+        const UblkExport::QueueTotals totals = device.ublk->totals();
+        shown["ublk_device"] = device.ublk->block_device();
+        shown["ublk"] = {{"queues", session.reactors.size()}, {"requests", totals.requests}, {"errors", totals.errors},
+                         {"busy_retries", totals.busy}};
+    }
     if (device.nbd_tcp_server) {
         const std::string endpoint = device.nbd_tcp_server->address() + ":" + std::to_string(device.nbd_tcp_server->port());
         shown["nbd_tcp"] = endpoint;
@@ -401,7 +345,8 @@ Json ClientService::list() const {
     Json devices = Json::array();
     for (const auto& [name, session] : sessions_) {
         for (const auto& [device_name, device] : session->devices) {
-            if (device->device != nullptr && device->nbd) devices.push_back(show(*session, *device));
+            const bool exported = device->nbd || (device->ublk && device->ublk->live());
+            if (device->device != nullptr && exported) devices.push_back(show(*session, *device));
         }
     }
     return {{"ok", true}, {"devices", devices}};

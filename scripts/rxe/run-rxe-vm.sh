@@ -70,9 +70,10 @@ command -v "$QEMU" >/dev/null || skip "$QEMU not found (apt-get install qemu-sys
 PKGS="busybox-static bash libtinfo6 iproute2 libibverbs1 ibverbs-providers ibverbs-utils librdmacm1 rdmacm-utils
       libc6 libgcc-s1 libstdc++6 libnl-3-200 libnl-route-3-200 libbpf1 libbsd0 libcap2 libelf1 libmd0 libmnl0
       libudev1 zlib1g"
-MODS="crc32_generic rdma_rxe rdma_ucm ib_uverbs ib_umad dummy nbd ext4 crc32c_generic loop"
-# Modules some kernels do not have (6.12 has no crc32_generic: its crc32 is built in).
-OPTIONAL_MODS="crc32_generic"
+MODS="crc32_generic rdma_rxe rdma_ucm ib_uverbs ib_umad dummy nbd ext4 crc32c_generic loop ublk_drv"
+# Modules some kernels do not have (6.12 has no crc32_generic: its crc32 is built in; Debian's 6.1
+# does not build ublk_drv).
+OPTIONAL_MODS="crc32_generic ublk_drv"
 
 # The kernel package; the base image is keyed by it, so a new Debian kernel gets a new image
 # (and the kernel peer's modules, scripts/kernel-peer, are built for the kernel that boots).
@@ -148,6 +149,7 @@ write_init() {
 export PATH=/tests:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/bb HOME=/root
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
+ln -s /proc/self/fd /dev/fd  # bash's <(...) needs it; devtmpfs has no /dev/fd
 echo booted > /dev/ttyS2
 echo /sbin/modprobe > /proc/sys/kernel/modprobe
 stty -onlcr 2>/dev/null

@@ -29,6 +29,13 @@ PY
 "$BIN/ibnbd" map --session nowhere --path 127.0.0.1:1 --device vol0 2> "$WORK/nowhere.txt"
 [ $? = 1 ] || fail "mapping from a server nobody runs must fail with exit 1"
 grep -q "cannot reach the server" "$WORK/nowhere.txt" || fail "the failure does not say why: $(cat "$WORK/nowhere.txt")"
+# ublk where the kernel has none (this host; tests/ublk covers a kernel that has it): refused, saying why.
+if [ ! -e /dev/ublk-control ]; then
+    "$BIN/ibnbd" map --session e2e --device vol1 --ublk 2> "$WORK/no-ublk.txt"; [ $? = 1 ] || fail "map --ublk without ublk must fail"
+    grep -q "ublk_drv" "$WORK/no-ublk.txt" || fail "map --ublk without ublk does not say why: $(cat "$WORK/no-ublk.txt")"
+fi
+"$BIN/ibnbd" map --session e2e --device vol0 --ublk --export nbd 2> "$WORK/both.txt"; [ $? = 2 ] ||
+    fail "--ublk with --export nbd must be a usage error"
 "$BIN/ibnbd" resize --session e2e --device vol0 --size 128M | grep -q "128.0 MiB" || fail "resize"
 nbdinfo "$(uri e2e vol0)" | grep -q "export-size: 134217728" || fail "a new NBD connection does not see the new size"
 "$BIN/ibnbd" resize --session e2e --device vol0 --size 1000; [ $? = 1 ] || fail "a size that is not whole blocks must be refused"

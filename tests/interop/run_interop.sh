@@ -27,10 +27,8 @@ for tool in mke2fs e2fsck nbd-client blkdiscard dd cmp; do
 done
 
 if [ -n "${INTEROP_KERNEL_SERIES:-}" ] && [ -z "${INTEROP_KPKG:-}" ]; then
-    series=${INTEROP_KERNEL_SERIES//./\\.}
-    INTEROP_KPKG=$(apt-cache search --names-only "^linux-image-$series\.[0-9]+(\+deb[0-9]+)?-amd64\$" 2>/dev/null |
-                   awk '{print $1}' | sort -V | tail -n 1)
-    [ -n "$INTEROP_KPKG" ] || skip "no Debian kernel package of the $INTEROP_KERNEL_SERIES series (linux-image-$INTEROP_KERNEL_SERIES.*-amd64) in the package lists"
+    INTEROP_KPKG=$(bash "$ROOT/scripts/rxe/kernel-package.sh" "$INTEROP_KERNEL_SERIES") ||
+        skip "no Debian kernel package of the $INTEROP_KERNEL_SERIES series (linux-image-$INTEROP_KERNEL_SERIES.*-amd64) in the package lists"
     echo "interop: kernel $INTEROP_KPKG"
 fi
 t0=$(date +%s)
