@@ -93,9 +93,9 @@ void UblkQueue::prep_command(std::uint32_t op, std::uint16_t tag, int result) {
     std::memcpy(sqe->cmd, &command, sizeof(command));
 }
 
+// No system call unless there is work: the completion queue is shared memory, and the eventfd
+// is drained only before the reactor sleeps on it.
 std::size_t UblkQueue::poll(std::size_t budget) {
-    eventfd_t ignored = 0;
-    (void)::eventfd_read(event_fd_, &ignored);  // -EAGAIN when already empty
     std::size_t handled = 0;
     const std::size_t retries = busy_.size();
     for (std::size_t i = 0; i < retries; ++i) serve(busy_[i]);  // may queue a tag again, behind
@@ -109,11 +109,12 @@ std::size_t UblkQueue::poll(std::size_t budget) {
         on_kernel(tag, result);
     }
     if (io_uring_sq_ready(&ring_) > 0) (void)io_uring_submit(&ring_);
-    if (io_uring_cq_ready(&ring_) > 0) (void)::eventfd_write(event_fd_, 1);  // stopped by the budget
     return handled;
 }
 
 bool UblkQueue::prepare_sleep() {
+    eventfd_t ignored = 0;
+    (void)::eventfd_read(event_fd_, &ignored);  // -EAGAIN when already empty; a later CQE signals again
     // Commits prepared by completions after this queue's poll in the round are not submitted yet.
     return io_uring_sq_ready(&ring_) == 0 && busy_.empty() && io_uring_cq_ready(&ring_) == 0;
 }
