@@ -179,6 +179,7 @@ void UblkQueue::on_block_io_complete(std::uint64_t cookie, int status) {
 
 void UblkQueue::commit(std::uint16_t tag, int result) {
     if (result < 0) counters_.errors.add(1);
+    if (result == -ETIMEDOUT) result = -EIO;  // else the block layer would say "timed out" (header)
     prep_command(kIoCommitAndFetchReq, tag, result);
     tags_[tag].state = TagState::fetching;
 }

@@ -12,9 +12,10 @@
 //            serving    the target has the request
 //            busy       the target refused it for now (-EAGAIN): started again on the next poll
 //            aborted    the kernel gave it back without a request (the device stopped)
-// RESULTS  a read or write returns its length; errors are the target's negative errno, which the
-//          kernel turns into the block status (so -EIO, -ENODEV, -ETIMEDOUT reach the file system
-//          as the kernel's RNBD would give them).
+// RESULTS  a read or write returns its length; an error is the target's negative errno, which the
+//          kernel turns into the block status, except -ETIMEDOUT (no path came back within the
+//          wait): it is given as -EIO, the status the kernel's RNBD fails IO with when it has no
+//          path. The kernel reports errnos it has no status for (-ENODEV, -ENOTCONN) as EIO too.
 // THREADING create() on any thread; everything else on the reactor that polls the queue: the
 //          kernel binds a queue to the task that fetched its tags. No locks, no allocation after
 //          create().

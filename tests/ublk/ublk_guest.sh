@@ -11,7 +11,8 @@
 #   after a remount; unmap refused while mounted, done after umount, /dev/ublkb0 gone; the server
 #   killed and restarted under O_DIRECT writes: no IO error, data equal (the device remaps); the
 #   client daemon killed (SIGKILL) under IO: the IO ends (no hang) and the next daemon deletes the
-#   device left behind; SIGTERM deletes the ublk devices.
+#   device left behind; with no path back within the wait, IO fails with EIO (as the kernel's
+#   RNBD), and flows again once the server is back; SIGTERM deletes the ublk devices.
 # Tools come from PATH or ./bin (dd, cmp, mke2fs, e2fsck, blkdiscard); the daemons from ./.
 set -u
 cd "$(dirname "$0")"
@@ -73,10 +74,10 @@ start_server() {
     for _ in $(seq 200); do grep -q "serving" "$W/server.log" 2>/dev/null && return 0; sleep 0.1; done
     return 1
 }
-start_client() {
+start_client() {  # [WAIT_MS]
     rm -f "$IBNBD_CONTROL"
     ibnbd-client "${CLIENT_ARGS[@]}" --control-socket "$IBNBD_CONTROL" --nbd-dir "$W" --export ublk --reactors 2 \
-        --hb-interval-ms 300 --hb-missed 3 --reconnect-delay-ms 200 --wait-while-reconnecting-ms 60000 \
+        --hb-interval-ms 300 --hb-missed 3 --reconnect-delay-ms 200 --wait-while-reconnecting-ms "${1:-60000}" \
         >> "$W/client.log" 2>&1 &
     CLIENT=$!
     for _ in $(seq 100); do [ -S "$IBNBD_CONTROL" ] && return 0; sleep 0.1; done
@@ -104,6 +105,8 @@ check "discard limit $(field max_discard "$shown") bytes" [ "$(sysq discard_max_
 check "write-zeroes limit $(field max_write_zeroes "$shown") bytes" [ "$(sysq write_zeroes_max_bytes)" = "$(field max_write_zeroes "$shown")" ]
 cache=$([ "$(field writeback_cache "$shown")" = true ] && echo "write back" || echo "write through")
 check "write cache: $cache" [ "$(sysq write_cache)" = "$cache" ]
+fua=$([ "$(field fua "$shown")" = true ] && echo 1 || echo 0)
+check "FUA: $fua" [ "$(sysq fua)" = "$fua" ]
 check "one ublk queue per reactor (2)" [ "$(ls /sys/block/ublkb0/mq | wc -l)" = 2 ]
 
 # ---- O_DIRECT IO, verified ----
@@ -171,12 +174,21 @@ exited "$DD" 30; rc=$?
 check "IO ends when the daemon dies (no hang; dd exit $rc)" [ $rc != 124 ]
 for _ in $(seq 50); do [ -e /dev/ublkb0 ] || break; sleep 0.2; done
 check "the kernel removed /dev/ublkb0 of the dead daemon" [ ! -e /dev/ublkb0 ]
-start_client || abort "ibnbd-client did not restart"
+start_client 2000 || abort "ibnbd-client did not restart"
 check "the next daemon deleted the device left behind" grep -q "deleted /dev/ublkc0 left by pid" "$W/client.log"
 check "no ublk char device left" [ -z "$(ls /sys/class/ublk-char 2>/dev/null)" ]
 
-# ---- SIGTERM deletes the ublk devices ----
+# ---- no path comes back within --wait-while-reconnecting-ms (2 s here): EIO, as the kernel's RNBD ----
 within 60 ibnbd map --session u --device vol0 "${PATHS[@]}" --ublk > /dev/null 2>&1 || abort "map a third time"
+kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null
+within 60 dd if=/dev/ublkb0 of=/dev/null bs=4k count=1 skip=100 iflag=direct status=none 2> "$W/eio.out"; rc=$?
+check "IO without a path fails after the wait, with EIO (dd exit $rc: $(cat "$W/eio.out"))" \
+    bash -c "[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'Input/output error' '$W/eio.out'"
+start_server || abort "ibnbd-server did not restart"
+for _ in $(seq 100); do [ "$(field state "$(show)")" = mapped ] && break; sleep 0.2; done
+check "IO flows again once the server is back" within 60 dd if=/dev/ublkb0 of=/dev/null bs=4k count=16 iflag=direct status=none
+
+# ---- SIGTERM deletes the ublk devices ----
 kill -TERM "$CLIENT"
 exited "$CLIENT" 30; rc=$?
 check "ibnbd-client exits 0 on SIGTERM ($rc)" [ $rc = 0 ]
