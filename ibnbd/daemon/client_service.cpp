@@ -215,7 +215,11 @@ void ClientService::fail_map(Session& session, std::string device_name, Responde
                              const std::string& why) {
     log().warn("ibnbd-client: map {}/{} failed: {}", session.name, device_name, errno_text(status));
     Device& device = *session.devices.at(device_name);
-    if (device.device && device.device->state() == block::DeviceState::mapped) {
+    // In init the server refused it (the client drops it itself); a ublk export that failed may find
+    // the device disconnected meanwhile.
+    const bool opened = device.device && device.device->state() != block::DeviceState::init &&
+                        device.device->state() != block::DeviceState::unmapped;
+    if (opened) {
         stop_export(device);
         (void)session.client->unmap(*device.device, true);
     }
