@@ -28,7 +28,8 @@ class MemoryExport final : public block::ExportTarget, public runtime::Pollable 
 public:
     block::ExportInfo info() const override {
         const auto size = static_cast<std::uint32_t>(disk_.size());
-        return {disk_.size(), 512, 64 * 1024, size, size, false, true};
+        return {.size = disk_.size(), .block_size = 512, .max_io = 64 * 1024, .max_trim = size, .max_zeroes = size,
+                .read_only = false, .flush = true};
     }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
                      std::uint64_t cookie) override {

@@ -11,6 +11,7 @@
 
 namespace ibnbd::block {
 
+// Initialize it with designated initializers: fields are added where they belong.
 struct ExportInfo {
     std::uint64_t size = 0;
     std::uint32_t block_size = 512;     // minimum and alignment of requests

@@ -126,8 +126,9 @@ int UblkExport::run_start(std::string& why) {
         if (char_fd_ < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (char_fd_ < 0) {
-        why = "cannot open " + char_path + ": " + std::strerror(errno);
-        return -errno;
+        const int error = errno;
+        why = "cannot open " + char_path + ": " + std::strerror(error);
+        return -error;
     }
     if (const int status = set_up_queues(why); status != 0) return status;
     if (auto started = control_->start(added->dev_id, ::getpid()); !started) {

@@ -8,7 +8,8 @@
 #   discard, write cache, one queue per reactor), `ibnbd list` names it; O_DIRECT writes read back
 #   equal (dd + cmp, and ibnbd-bench --verify on the block device); discard reads back zeroes;
 #   mkfs.ext4, mount, files written while a path is deleted (verbs), fsck -f clean, files equal
-#   after a remount; unmap refused while mounted, done after umount, /dev/ublkb0 gone; the server
+#   after a remount; unmap refused while mounted, done after umount, /dev/ublkb0 gone; refused
+#   while a process has it open, done with --force; the server
 #   killed and restarted under O_DIRECT writes: no IO error, data equal (the device remaps); the
 #   client daemon killed (SIGKILL) under IO: the IO ends (no hang) and the next daemon deletes the
 #   device left behind; with no path back within the wait, IO fails with EIO (as the kernel's
@@ -164,6 +165,15 @@ check "no ublk request failed ($errors)" [ "$errors" = 0 ] || note "$shown"
 # ---- unmap ----
 check "unmap" ibnbd unmap --session u --device vol0
 check "/dev/ublkb0 gone after unmap" bash -c "[ ! -e /dev/ublkb0 ] && [ ! -e /sys/class/ublk-char/ublkc0 ]"
+
+# ---- unmap --force while a process holds /dev/ublkb0 open ----
+within 60 ibnbd map --session u --device vol0 "${PATHS[@]}" --ublk > /dev/null 2>&1 || abort "map for the forced unmap"
+exec 3< /dev/ublkb0
+check "unmap refused while a process has /dev/ublkb0 open" bash -c \
+    "! ibnbd unmap --session u --device vol0 2> '$W/open.out' && grep -q 'open by pid' '$W/open.out'"
+check "unmap --force while open" ibnbd unmap --session u --device vol0 --force
+exec 3<&-
+check "/dev/ublkb0 gone after the forced unmap" bash -c "[ ! -e /dev/ublkb0 ] && [ -z \"\$(ls /sys/class/ublk-char)\" ]"
 
 # ---- the client daemon dies under IO ----
 within 60 ibnbd map --session u --device vol0 "${PATHS[@]}" --ublk > /dev/null 2>&1 || abort "map again"

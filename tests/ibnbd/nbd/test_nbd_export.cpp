@@ -26,7 +26,8 @@ class MemoryExport : public block::ExportTarget, public runtime::Pollable {
 public:
     MemoryExport(std::size_t size, bool read_only) : disk(size), read_only_(read_only) {}
     block::ExportInfo info() const override {
-        return {disk.size(), 512, 64 * 1024, 1 << 20, 1 << 20, read_only_, true};
+        return {.size = disk.size(), .block_size = 512, .max_io = 64 * 1024, .max_trim = 1 << 20,
+                .max_zeroes = 1 << 20, .read_only = read_only_, .flush = true};
     }
     Status<int> read(std::uint64_t offset, std::span<std::byte> into, block::BlockIoHandler& handler,
                      std::uint64_t cookie) override {
