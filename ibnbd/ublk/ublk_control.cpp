@@ -94,7 +94,11 @@ Status<int> UblkControl::stop(std::uint32_t dev_id) {
 }
 
 Status<int> UblkControl::remove(std::uint32_t dev_id) {
-    if (auto removed = run(kCmdDelDev, dev_id, nullptr, 0); !removed) return unexpected(removed.error());
+    auto removed = run(kCmdDelDevAsync, dev_id, nullptr, 0);
+    if (!removed && (removed.error() == -EOPNOTSUPP || removed.error() == -EINVAL)) {
+        removed = run(kCmdDelDev, dev_id, nullptr, 0);  // an older kernel
+    }
+    if (!removed) return unexpected(removed.error());
     return {};
 }
 

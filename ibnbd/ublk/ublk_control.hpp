@@ -40,6 +40,8 @@ public:
     Status<int> set_params(std::uint32_t dev_id, const ublk_params& params);
     Status<int> start(std::uint32_t dev_id, pid_t server);
     Status<int> stop(std::uint32_t dev_id);
+    // Deletes the device without waiting for a process that still holds the stopped /dev/ublkbN
+    // open (its number stays taken until it closes); kernels before 6.9 lack that and wait.
     Status<int> remove(std::uint32_t dev_id);
 
     // The ids of every ublk device (from /sys/class/ublk-char).

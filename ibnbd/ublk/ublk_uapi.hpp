@@ -28,6 +28,8 @@ inline constexpr std::uint32_t kCmdDelDev = ctrl_op(UBLK_CMD_DEL_DEV, false);
 inline constexpr std::uint32_t kCmdStartDev = ctrl_op(UBLK_CMD_START_DEV, false);
 inline constexpr std::uint32_t kCmdStopDev = ctrl_op(UBLK_CMD_STOP_DEV, false);
 inline constexpr std::uint32_t kCmdSetParams = ctrl_op(UBLK_CMD_SET_PARAMS, false);
+// Linux 6.9+: delete without waiting for the device's last opener to close it.
+inline constexpr std::uint32_t kCmdDelDevAsync = ctrl_op(0x14, true);
 inline constexpr std::uint32_t kIoFetchReq = io_op(UBLK_IO_FETCH_REQ);
 inline constexpr std::uint32_t kIoCommitAndFetchReq = io_op(UBLK_IO_COMMIT_AND_FETCH_REQ);
 
