@@ -117,10 +117,11 @@ int main(int argc, char** argv) {
     map->add_option("--export", export_kind, "nbd, ublk (/dev/ublkbN) or both (default: the daemon's --export)")
         ->check(CLI::IsMember({"nbd", "ublk", "both"}));
     map->add_flag("--ublk", ublk, "export as a ublk block device /dev/ublkbN (same as --export ublk)");
-    auto* unmap = app.add_subcommand("unmap", "unmap a device (refused while in use unless --force)");
+    auto* unmap = app.add_subcommand(
+        "unmap", "unmap a device (refused while in use: NBD connections, /dev/ublkbN open or mounted; unless --force)");
     unmap->add_option("--session", session)->required();
     unmap->add_option("--device", device)->required();
-    unmap->add_flag("--force", force, "fail in-flight IO and close NBD connections");
+    unmap->add_flag("--force", force, "fail in-flight IO, close NBD connections, delete the ublk device even while open");
     app.add_subcommand("list", "list mapped devices");
     auto* show = app.add_subcommand("show", "show one mapped device");
     show->add_option("--session", session)->required();
