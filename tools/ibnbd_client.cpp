@@ -63,8 +63,7 @@ void remove_orphan_ublk_devices() {
     if (::access(ublk::kControlPath, F_OK) != 0) return;
     auto control = ublk::UblkControl::open();
     if (!control) return;  // no privilege: this daemon cannot add ublk devices either
-    std::string report;
-    if (!ublk::remove_orphans(**control, report).empty() || !report.empty()) log().warn("ibnbd-client: {}", report);
+    if (const std::string report = ublk::remove_orphans(**control); !report.empty()) log().warn("ibnbd-client: {}", report);
 }
 
 // Deletes every ublk device while the reactors still serve their queues, then stops `home`.

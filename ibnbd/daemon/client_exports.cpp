@@ -4,18 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "ibnbd/daemon/client_service_parts.hpp"
 #include "ibnbd/nbd/unix_listener.hpp"
 
 namespace ibnbd::daemon {
-
-namespace {
-
-std::string errno_text(int error) { return std::strerror(-error); }
-
-}  // namespace
 
 int ClientService::export_nbd(Session& session, Device& device, std::string& why) {
     if (device.nbd_socket.empty()) {
@@ -118,10 +111,7 @@ void ClientService::export_ublk(Session& session, Device& device, Responder resp
 // does not wait for IO that waits for a path.
 void ClientService::unmap_ublk(Session& session, Device& device, bool force, Responder respond) {
     if (force) {
-        if (device.target) device.target->invalidate();
-        for (const Device::Remote& remote : device.remote) {
-            remote.reactor->post_message([target = remote.host] { target->invalidate(); });
-        }
+        device.invalidate_nbd_targets();
         device.ublk->invalidate();
         (void)session.client->unmap(*device.device, true);
         stop_export(device);

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "core/log.hpp"
 #include "ibnbd/daemon/client_service_parts.hpp"
@@ -30,8 +29,6 @@ bool parse_mode(const std::string& text, wire::AccessMode& mode) {
     else return false;
     return true;
 }
-
-std::string errno_text(int error) { return std::strerror(-error); }
 
 const char* export_name(ExportKind kind) {
     switch (kind) {
@@ -258,12 +255,7 @@ void ClientService::unmap(const Json& request, Responder respond) {
                                                   " NBD connection(s); close them or use --force"));
     }
     if (device->ublk) return unmap_ublk(*session, *device, force, std::move(respond));
-    if (force) {
-        if (device->target) device->target->invalidate();
-        for (const Device::Remote& remote : device->remote) {
-            remote.reactor->post_message([target = remote.host] { target->invalidate(); });
-        }
-    }
+    if (force) device->invalidate_nbd_targets();
     if (auto unmapped = session->client->unmap(*device->device, force); !unmapped) {
         return respond(error_response(unmapped.error(), "'" + device->name + "' has IO in flight; retry or use --force"));
     }

@@ -33,6 +33,14 @@ struct ClientService::Device {
     std::unique_ptr<UblkExport> ublk;
     bool ublk_busy = false;  // its start or stop is under way
 
+    // Before a forced unmap: the NBD targets here and on the other reactors answer -ENODEV.
+    void invalidate_nbd_targets() {
+        if (target) target->invalidate();
+        for (const Remote& shard : remote) {
+            shard.reactor->post_message([host = shard.host] { host->invalidate(); });
+        }
+    }
+
     // Remote connections count once they chose the export (they are the copies' users).
     std::size_t nbd_connections() const {
         std::size_t remote_users = 0;

@@ -32,6 +32,8 @@ Json error_response(int error, const std::string& message) {
     return Json{{"ok", false}, {"errno", -error}, {"error", message}};
 }
 
+std::string errno_text(int error) { return std::strerror(-error); }
+
 struct ControlServer::Connection {
     int fd = -1;
     int epoll_fd = -1;

@@ -35,6 +35,8 @@ using Responder = std::function<void(Json response)>;
 using RequestHandler = std::function<void(const Json& request, Responder respond)>;
 
 Json error_response(int error, const std::string& message);
+// strerror of a negative errno, for the sentences of error responses and logs.
+std::string errno_text(int error);
 
 class ControlServer : public runtime::Pollable {
 public:

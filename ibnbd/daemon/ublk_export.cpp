@@ -5,11 +5,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <future>
 
 #include "core/log.hpp"
 #include "ibnbd/daemon/block_device_target.hpp"
+#include "ibnbd/daemon/control_server.hpp"
 #include "ibnbd/ublk/ublk_queue.hpp"
 
 namespace ibnbd::daemon {
@@ -18,8 +18,6 @@ namespace {
 
 // A reactor answers a task in microseconds; this only bounds a daemon that is going down.
 constexpr auto kReactorTaskDeadline = std::chrono::seconds(30);
-
-std::string errno_text(int error) { return std::strerror(-error); }
 
 // Runs `task` on `reactor` and waits for its status (-ETIMEDOUT when the reactor never ran it).
 int run_on(runtime::Reactor& reactor, std::function<int()> task) {
@@ -127,7 +125,7 @@ int UblkExport::run_start(std::string& why) {
     }
     if (char_fd_ < 0) {
         const int error = errno;
-        why = "cannot open " + char_path + ": " + std::strerror(error);
+        why = "cannot open " + char_path + ": " + errno_text(-error);
         return -error;
     }
     if (const int status = set_up_queues(why); status != 0) return status;

@@ -121,8 +121,8 @@ bool process_runs(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno !
 
 }  // namespace
 
-std::vector<std::uint32_t> remove_orphans(UblkControl& control, std::string& report) {
-    std::vector<std::uint32_t> removed;
+std::string remove_orphans(UblkControl& control) {
+    std::string report;
     for (const std::uint32_t id : UblkControl::device_ids()) {
         auto info = control.device_info(id);
         if (!info || !is_ibnbd_owner(info->ublksrv_flags) || process_runs(owner_pid(info->ublksrv_flags))) continue;
@@ -133,9 +133,8 @@ std::vector<std::uint32_t> remove_orphans(UblkControl& control, std::string& rep
             continue;
         }
         report += "deleted " + char_device_path(id) + " left by pid " + std::to_string(owner_pid(info->ublksrv_flags)) + "; ";
-        removed.push_back(id);
     }
-    return removed;
+    return report;
 }
 
 std::string block_device_users(std::uint32_t dev_id) {

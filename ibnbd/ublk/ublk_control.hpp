@@ -59,8 +59,8 @@ private:
 
 // Deletes the devices that an ibnbd process left when it died (its owner tag names a pid that no
 // longer runs): without a server their IO fails, and their ids stay taken. Any thread but a
-// reactor. Returns the ids it deleted; `report` says what it did.
-std::vector<std::uint32_t> remove_orphans(UblkControl& control, std::string& report);
+// reactor. Returns what it did ("deleted /dev/ublkcN left by pid P; ..."), empty when nothing.
+std::string remove_orphans(UblkControl& control);
 
 // Who holds /dev/ublkbN open: an exclusive holder (a mounted file system, device mapper), or a
 // process with it open (found through /proc/PID/fd). Empty: nobody. Any thread but a reactor (an
