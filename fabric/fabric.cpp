@@ -73,6 +73,10 @@ bool window_bind_is_valid(const WindowBind& bind) {
     return static_cast<std::size_t>(bind.addr - begin) <= size - bind.length;
 }
 
+bool window_revoke_is_valid(const WindowBind& bind) {
+    return bind.mr != nullptr && bind.length == 0 && (bind.mr->access() & access_window_bind) != 0;
+}
+
 // Backends that support invalidation override these; decorators forward them.
 Status<Errc> Endpoint::post_send_invalidate(std::uint64_t, std::span<const Sge>, std::uint32_t) {
     return unexpected(Errc::not_supported);

@@ -107,6 +107,23 @@
 //       - Destroy or invalidate every window bound over a region before destroying the region
 //         (verbs refuses to deregister memory that a window is bound to: the memory would stay
 //         registered and reachable through the window; the simulator asserts).
+//
+//     Fabric-wide windows (verbs type 1), where supports_fabric_windows() is true (sim; verbs on a
+//     device that allocates them, rxe does): allocate_fabric_window() gives a window whose key is
+//     valid for nothing until it is bound. They differ from the windows above in four rules:
+//       - Any endpoint of the fabric may bind one, bound or not: the new binding replaces the old
+//         one, whose key is invalid from then on.
+//       - Its key is valid over every connection of the fabric (the verbs protection domain):
+//         any peer that knows the current key may use it, whichever connection it arrives on.
+//       - A bind with length 0 (and the region named, as verbs needs it) revokes the window: it
+//         keeps its current key, which is then valid for nothing. Binding it again (length > 0)
+//         takes the next key.
+//       - Its keys cannot be invalidated: a local invalidate or a send with invalidate of one fails
+//         as for any key that is not invalidatable (see above).
+//     A window of either kind takes effect in send-queue order: work posted on the same endpoint
+//     after a bind reaches the peer only once the bind has been executed, so a send posted right
+//     after a bind may carry the new key (verbs executes local operations in send-queue order; the
+//     kernel's RTRS chains its REG_MR and SEND the same way; the simulator does the same).
 #pragma once
 
 #include <array>
@@ -257,6 +274,9 @@ struct WindowBind {
 // read and/or write, and a region registered with access_window_bind (and, for remote write,
 // with local or remote write access). Ownership of region and window is the backend's to check.
 bool window_bind_is_valid(const WindowBind& bind);
+// For backends: whether `bind` is a revocation of a fabric-wide window: length 0, and a region
+// registered with access_window_bind.
+bool window_revoke_is_valid(const WindowBind& bind);
 
 // A local scatter-gather entry: `length` bytes at `addr`, which must lie inside `mr`.
 // A zero-length entry list is allowed (an empty send, an empty write-with-immediate, an empty
@@ -356,7 +376,9 @@ public:
     // window's first byte is at the returned address. The key is valid once the completion
     // (kOpBindWindow) arrives; hand it to the peer only then. Returns invalid_argument for
     // a window or region of another fabric, an empty or out-of-region range, an access other
-    // than remote read/write, or a region registered without access_window_bind.
+    // than remote read/write, or a region registered without access_window_bind. A fabric-wide
+    // window may also be bound while bound, or revoked with length 0 (its key is then returned
+    // unchanged, valid for nothing).
     virtual Expected<RemoteKey, Errc> post_bind_window(std::uint64_t context, MemoryWindow& window,
                                                        const WindowBind& bind);
 
@@ -498,6 +520,12 @@ public:
     // A free type-2 memory window on this fabric's memory. Errors: not_supported,
     // no_resources (the device's windows are used up, or the simulated node is crashed).
     virtual Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() = 0;
+    // True when this fabric has fabric-wide (type-1) memory windows: sim always, verbs when the
+    // device allocates them, ofi never. Independent of supports_invalidation().
+    virtual bool supports_fabric_windows() const = 0;
+    // A fabric-wide window (see KEY INVALIDATION AND MEMORY WINDOWS), its key valid for nothing
+    // until bound. Errors: not_supported, no_resources (as allocate_window()).
+    virtual Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_fabric_window() = 0;
 
     // Drives progress without blocking: delivers up to `budget` pending completions, CM events and
     // expired timers to their handlers and returns how many it delivered. The simulator delivers

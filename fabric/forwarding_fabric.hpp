@@ -39,6 +39,10 @@ public:
     }
     bool supports_invalidation() const override { return inner_.supports_invalidation(); }
     Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override { return inner_.allocate_window(); }
+    bool supports_fabric_windows() const override { return inner_.supports_fabric_windows(); }
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_fabric_window() override {
+        return inner_.allocate_fabric_window();
+    }
     std::size_t poll(std::size_t budget) override { return inner_.poll(budget); }
 
 protected:

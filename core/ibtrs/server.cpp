@@ -25,6 +25,7 @@ Expected<std::unique_ptr<Server>, int> Server::create(fabric::Fabric& fabric, Se
         config.chunk_size <= wire::kMaxHdrSize) {
         return unexpected(-EINVAL);
     }
+    if (config.always_invalidate && !fabric.supports_fabric_windows()) return unexpected(-EOPNOTSUPP);
     return std::unique_ptr<Server>(new Server(fabric, config, handler));
 }
 

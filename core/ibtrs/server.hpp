@@ -63,6 +63,9 @@ struct ServerStats {
     // invalidate (ofi): the client must invalidate its key itself (docs/protocol.md §1.7.4).
     std::uint64_t invalidations_unsupported = 0;
     std::uint64_t slot_transitions = 0;  // chunk slot state changes of every session (Slot::State)
+    // always_invalidate: chunk keys revoked when a request arrived, and binds of a next key.
+    std::uint64_t keys_revoked = 0;
+    std::uint64_t keys_rotated = 0;
 };
 
 class Server;
@@ -75,7 +78,8 @@ struct ServerPeer {
 
 class Server : private fabric::ListenerHandler, private fabric::TimerHandler {
 public:
-    // Errors: -EINVAL when the queue depth / chunk size fail check_server_params().
+    // Errors: -EINVAL when the queue depth / chunk size fail check_server_params(), -EOPNOTSUPP
+    // for always_invalidate on a fabric without fabric-wide memory windows (ofi).
     static Expected<std::unique_ptr<Server>, int> create(fabric::Fabric& fabric, ServerConfig config,
                                                          ServerHandler& handler);
     ~Server() override;

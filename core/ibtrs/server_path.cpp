@@ -76,24 +76,25 @@ Status<int> ServerPath::init() {
     if (const fabric::Nanos timeout = server_.config().handshake_timeout; timeout != 0) {
         timers_.start(handshake_timer, timeout);
     }
-    auto chunks = RegisteredBuffer::register_external(fabric_, session_.all_chunks(),
-                                                      fabric::access_local_write | fabric::access_remote_write);
-    auto info = RegisteredBuffer::create(fabric_, wire::kInfoReqSize + wire::info_rsp_size(1),
-                                         fabric::access_local_write);
-    if (!chunks || !info) return unexpected(-ENOMEM);
-    chunks_mr_ = std::move(chunks.value());
-    info_buffer_ = std::move(info.value());
-    if (server_.config().key_responses) {
-        auto keys = RegisteredBuffer::create(fabric_, std::size_t{session_.queue_depth()} * wire::kRkeyRspSize,
-                                             fabric::access_local_write);
-        if (!keys) return unexpected(-ENOMEM);
-        key_responses_ = std::move(keys.value());
-        const std::uint32_t rkey = chunks_mr_.mr()->remote_key().rkey;
-        for (std::uint32_t chunk = 0; chunk < session_.queue_depth(); ++chunk) {
-            (void)wire::encode_rkey_rsp({static_cast<std::uint16_t>(chunk), rkey},
-                                        key_responses_.span().subspan(std::size_t{chunk} * wire::kRkeyRspSize));
+    const std::uint32_t depth = session_.queue_depth();
+    if (server_.config().always_invalidate) {
+        if (auto keys = chunk_keys_.init(fabric_, session_.all_chunks(), session_.chunk_size(), depth); !keys) {
+            return unexpected(-ENOMEM);
         }
+        info_descs_.resize(depth);
+    } else {
+        auto chunks = RegisteredBuffer::register_external(fabric_, session_.all_chunks(),
+                                                          fabric::access_local_write | fabric::access_remote_write);
+        if (!chunks) return unexpected(-ENOMEM);
+        chunks_mr_ = std::move(chunks.value());
+        const fabric::RemoteKey key = chunks_mr_.mr()->remote_key();
+        info_descs_.assign(1, wire::SgDesc{key.addr, key.rkey,
+                                           static_cast<std::uint32_t>(session_.all_chunks().size())});
     }
+    auto info = RegisteredBuffer::create(fabric_, wire::kInfoReqSize + wire::info_rsp_size(info_descs_.size()),
+                                         fabric::access_local_write);
+    if (!info) return unexpected(-ENOMEM);
+    info_buffer_ = std::move(info.value());
     return {};
 }
 
@@ -111,12 +112,16 @@ Status<int> ServerPath::accept(fabric::DetachedConnectRequest& request, std::uin
     rsp.queue_depth = static_cast<std::uint16_t>(depth);
     rsp.max_io_size = session_.chunk_size() - wire::kMaxHdrSize;
     rsp.max_hdr_size = wire::kMaxHdrSize;
-    rsp.flags = server_.config().key_responses ? wire::kConnRspNewRkeyFlag : 0;
+    const bool rotating = chunk_keys_.active();
+    rsp.flags = rotating ? wire::kConnRspNewRkeyFlag : 0;
     std::array<std::byte, wire::kConnRspSize> private_data{};
     (void)wire::encode_conn_rsp(rsp, private_data);
+    // Per request at most: the revocation, and a response of bind, data, invalidation and
+    // immediate (the kernel's sizing, §1.8); cid 0 also binds every chunk before the INFO_RSP.
+    constexpr std::uint32_t kServiceQueue = 2 * wire::kServiceConQueueDepth + 2;
     const fabric::QueueSizes queues = cid == 0
-        ? fabric::QueueSizes{2 * wire::kServiceConQueueDepth + 2, 2 * wire::kServiceConQueueDepth + 2}
-        : fabric::QueueSizes{3 * depth + 1, depth + 1};
+        ? fabric::QueueSizes{kServiceQueue + (rotating ? depth : 0), kServiceQueue}
+        : fabric::QueueSizes{(rotating ? 5 : 3) * depth + 1, depth + 1};
     auto conn = std::make_unique<Connection>(*this, cid);
     auto endpoint = fabric_.accept(request, private_data, *conn, queues);
     if (!endpoint) return unexpected(-ENOMEM);
@@ -175,6 +180,12 @@ void ServerPath::on_completion(Connection& conn, const fabric::Completion& compl
     const bool receive = completion.opcode == fabric::Opcode::recv ||
                          completion.opcode == fabric::Opcode::recv_rdma_with_imm;
     if (!receive) ++conn.send_room;
+    if (completion.status == fabric::WcStatus::success && completion.opcode == fabric::kOpBindWindow) {
+        const WorkContext work = WorkContext::unpack(completion.context);
+        if (work.kind == WorkKind::key_revoke) on_key_revoked(work.slot);
+        if (!conn.deferred.empty()) send_deferred(conn);
+        return;
+    }
     if (completion.status != fabric::WcStatus::success) {
         if (completion.status != fabric::WcStatus::flushed) {
             log().warn("ibtrs server path {}: cid {} {} failed: {}", name_, conn.cid,
@@ -196,7 +207,7 @@ void ServerPath::on_completion(Connection& conn, const fabric::Completion& compl
             }
             return;
         case fabric::Opcode::rdma_write:
-        case fabric::Opcode::send:  // responses are sends with key_responses
+        case fabric::Opcode::send:  // responses are sends with always_invalidate
             if (!conn.deferred.empty()) send_deferred(conn);
             return;
         case fabric::Opcode::rdma_read: return;
@@ -255,15 +266,21 @@ void ServerPath::on_info_request(std::uint32_t byte_len) {
     timers_.start(heartbeat_timer, heartbeat_.config().interval);
 }
 
+// With always_invalidate every chunk's first key is bound on cid 0 before the INFO_RSP that
+// carries it, as the kernel chains its REG_MRs before the INFO_RSP send.
 bool ServerPath::send_info_response() {
-    const fabric::RemoteKey key = chunks_mr_.mr()->remote_key();
-    const wire::SgDesc desc{key.addr, key.rkey,
-                            static_cast<std::uint32_t>(std::size_t{session_.queue_depth()} * session_.chunk_size())};
+    Connection& conn = *conns_[0];
+    if (chunk_keys_.active()) {
+        const std::uint64_t bind_context = WorkContext{WorkKind::key_bind, 0, 0, 0}.pack();
+        if (!chunk_keys_.bind_all(*conn.endpoint, bind_context, info_descs_)) return false;
+        conn.send_room -= chunk_keys_.count();
+        server_.stats_.keys_rotated += chunk_keys_.count();
+    }
     const std::span<std::byte> out = info_buffer_.span().subspan(wire::kInfoReqSize);
-    const auto written = wire::encode_info_rsp({&desc, 1}, out);
+    const auto written = wire::encode_info_rsp(info_descs_, out);
     const fabric::Sge sge = info_buffer_.sge(wire::kInfoReqSize, static_cast<std::uint32_t>(written.value()));
     const std::uint64_t context = WorkContext{WorkKind::info_response, 0, 0, 0}.pack();
-    return conns_[0]->count(conns_[0]->endpoint->post_send(context, {&sge, 1})).has_value();
+    return conn.count(conn.endpoint->post_send(context, {&sge, 1})).has_value();
 }
 
 // ---- requests (§1.7.6) -------------------------------------------------------------------------
@@ -292,6 +309,28 @@ void ServerPath::violation(std::string_view reason) {
 
 void ServerPath::on_io_request(Connection& conn, std::uint32_t payload) {
     if (state_ != ServerPathState::connected) return;  // dropped without a response, as the kernel does
+    if (!chunk_keys_.active()) return start_io_request(conn, payload);
+    const wire::IoReq req = wire::io_req_decode(payload, wire::mem_bits(session_.queue_depth()));
+    if (req.msg_id >= session_.queue_depth()) return violation("request outside the chunks");
+    if (chunk_keys_.state(req.msg_id) != ChunkKeys::State::bound) return violation("chunk reused before its response");
+    const std::uint64_t context = WorkContext{WorkKind::key_revoke, conn.cid, 0, req.msg_id}.pack();
+    if (!conn.count(chunk_keys_.revoke(*conn.endpoint, context, req.msg_id))) return close("key revocation post failed");
+    chunk_keys_.park(req.msg_id, conn.cid, payload);
+}
+
+// The chunk's old key is dead: the request may touch the chunk (rtrs-srv.c starts its request
+// from the LOCAL_INV completion the same way).
+void ServerPath::on_key_revoked(std::uint32_t chunk) {
+    if (!chunk_keys_.revocation_done(chunk)) return;
+    ++server_.stats_.keys_revoked;
+    if (state_ != ServerPathState::connected) return;
+    const std::uint16_t cid = chunk_keys_.parked_cid(chunk);
+    if (cid >= conns_.size() || !conns_[cid]) return;
+    start_io_request(*conns_[cid], chunk_keys_.parked_payload(chunk));
+}
+
+void ServerPath::start_io_request(Connection& conn, std::uint32_t payload) {
+    if (state_ != ServerPathState::connected) return;
     const std::uint32_t chunk_size = session_.chunk_size();
     const wire::IoReq req = wire::io_req_decode(payload, wire::mem_bits(session_.queue_depth()));
     if (req.msg_id >= session_.queue_depth() || req.off >= chunk_size) return violation("request outside the chunks");
@@ -367,21 +406,23 @@ bool ServerPath::post_response(Connection& conn, std::uint32_t msg_id, int statu
     return true;
 }
 
-// A response is up to three operations, in the kernel's order (rtrs-srv.c rdma_write_sg and
+// A response is up to four operations, in the kernel's order (rtrs-srv.c rdma_write_sg and
 // send_io_resp_imm; docs/protocol.md §1.7.3, §1.7.4): the read's data (RDMA write), the send that
-// invalidates the client's key (NEED_INVAL), and the immediate (IO_RSP_W_INV after an
-// invalidation): an empty write-with-immediate, or with key_responses a send-with-immediate
-// carrying the chunk's RKEY_RSP. RC keeps them in order, so the client has its data and its key
-// is invalid when the immediate arrives. Otherwise the data and the immediate travel in one
-// write-with-immediate (decision 7: two network operations per IO). The operations go out all
-// or none: without room for all of them the response is deferred.
+// invalidates the client's key (NEED_INVAL), with always_invalidate the bind of the chunk's next
+// key, and the immediate (IO_RSP_W_INV after an invalidation): an empty write-with-immediate, or
+// with always_invalidate a send-with-immediate carrying the chunk's RKEY_RSP. RC keeps them in
+// order, so the client has its data, its key is invalid and the chunk's next key valid when the
+// immediate arrives. Otherwise the data and the immediate travel in one write-with-immediate
+// (decision 7: two network operations per IO). The operations go out all or none: without room
+// for all of them the response is deferred.
 bool ServerPath::post_response_ops(Connection& conn, const ResponseOps& ops) {
-    const bool keys = key_responses_.size() != 0;
+    const bool keys = chunk_keys_.active();
     const bool one_write = !ops.invalidate && !keys;
-    const std::uint32_t needed = one_write ? 1u : 1u + ops.with_data + ops.invalidate;
+    const std::uint32_t needed = one_write ? 1u : 1u + ops.with_data + ops.invalidate + keys;
     if (conn.send_room < needed) return false;
     const std::uint64_t context = WorkContext{WorkKind::io_response, conn.cid, 0, ops.msg_id}.pack();
-    const fabric::Sge data = chunks_mr_.sge(std::size_t{ops.msg_id} * session_.chunk_size(), ops.desc.len);
+    const fabric::Sge data = keys ? chunk_keys_.data_sge(ops.msg_id, 0, ops.desc.len)
+                                  : chunks_mr_.sge(std::size_t{ops.msg_id} * session_.chunk_size(), ops.desc.len);
     const auto data_sges = ops.with_data ? std::span(&data, 1) : std::span<const fabric::Sge>{};
     const auto target = ops.with_data ? fabric::RemoteKey{ops.desc.addr, ops.desc.key} : fabric::RemoteKey{};
     fabric::Endpoint& endpoint = *conn.endpoint;
@@ -393,9 +434,15 @@ bool ServerPath::post_response_ops(Connection& conn, const ResponseOps& ops) {
         if (ops.with_data) posted = conn.count(endpoint.post_write(context, data_sges, target));
         if (posted && ops.invalidate) posted = conn.count(endpoint.post_send_invalidate(context, {}, ops.desc.key));
         if (posted && keys) {
-            const fabric::Sge key =
-                key_responses_.sge(std::size_t{ops.msg_id} * wire::kRkeyRspSize, wire::kRkeyRspSize);
-            posted = conn.count(endpoint.post_send(context, {&key, 1}, &ops.imm));
+            const std::uint64_t bind_context = WorkContext{WorkKind::key_bind, conn.cid, 0, ops.msg_id}.pack();
+            auto key = chunk_keys_.rotate(endpoint, bind_context, ops.msg_id);
+            if (key) {
+                --conn.send_room;
+                ++server_.stats_.keys_rotated;
+                posted = conn.count(endpoint.post_send(context, {&*key, 1}, &ops.imm));
+            } else {
+                posted = unexpected(key.error());
+            }
         } else if (posted) {
             posted = conn.count(endpoint.post_write(context, {}, {}, &ops.imm));
         }
@@ -444,6 +491,7 @@ void ServerPath::close(std::string_view reason) {
     set_state(ServerPathState::closing, reason);
     timers_.cancel(heartbeat_timer);
     timers_.cancel(handshake_timer);
+    chunk_keys_.close();  // no key of this path reaches a chunk any more, whatever the QPs still do
     drain_pending_ = 0;
     for (auto& conn : conns_) {
         if (conn && conn->endpoint && conn->established && !conn->drained) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ibtrs/chunk_keys.hpp"
 #include "core/ibtrs/heartbeat.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
 #include "core/ibtrs/timer_slots.hpp"
@@ -79,7 +80,11 @@ private:
     bool post_receive_credits(Connection& conn);
     bool send_info_response();
     void on_imm(Connection& conn, const fabric::Completion& completion);
+    // A request's immediate arrived: with always_invalidate its chunk's key is revoked first.
     void on_io_request(Connection& conn, std::uint32_t payload);
+    void on_key_revoked(std::uint32_t chunk);
+    // Validates the request and hands it to the session (or defers it behind its chunk).
+    void start_io_request(Connection& conn, std::uint32_t payload);
     void violation(std::string_view reason);
     bool post_heartbeat(std::uint32_t imm);
     void heartbeat_tick();
@@ -105,9 +110,12 @@ private:
     const fabric::Nanos created_;
     ServerPathState state_ = ServerPathState::connecting;
     std::vector<std::unique_ptr<Connection>> conns_;
-    RegisteredBuffer chunks_mr_;    // the session's chunks, remote-write access, for this path
+    // The session's chunks for this path: one region with remote-write access and a fixed key,
+    // or with always_invalidate a region and a rotating key per chunk.
+    RegisteredBuffer chunks_mr_;
+    ChunkKeys chunk_keys_;
+    std::vector<wire::SgDesc> info_descs_;  // the INFO_RSP's descriptors (one, or one per chunk)
     RegisteredBuffer info_buffer_;  // INFO_REQ receive at 0, INFO_RSP send after kInfoReqSize
-    RegisteredBuffer key_responses_;  // key_responses: an RKEY_RSP per chunk
     Heartbeat heartbeat_;
     std::uint32_t drain_pending_ = 0;
     bool warned_no_invalidation_ = false;

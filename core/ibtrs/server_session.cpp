@@ -114,7 +114,7 @@ void ServerSession::respond(RequestId id, int status) {
     if (had_deferred) {
         ServerPath* path = slot.deferred_path;
         if (path != nullptr && path->state() == ServerPathState::connected) {
-            path->on_io_request(*path->conns_[slot.deferred_cid], slot.deferred_payload);
+            path->start_io_request(*path->conns_[slot.deferred_cid], slot.deferred_payload);
         }
     }
     if (!deliverable) server_.schedule_reap();  // its path may be drained now

@@ -74,10 +74,12 @@ struct ServerConfig {
     std::uint16_t queue_depth = 512;    // chunks per session, 1..65535
     std::uint32_t chunk_size = 131072;  // power of two ≥ 8192; bits(qd-1)+bits(chunk-1) ≤ 28
     HeartbeatConfig heartbeat;
-    // Answer every request with a send-with-immediate carrying the chunk's key (RKEY_RSP), and
-    // say so in the accept (NEW_RKEY_F), as the kernel's server does with always_invalidate=Y.
-    // The key does not change yet: this is the wire format of key rotation, without rotation.
-    bool key_responses = false;
+    // Per-request chunk keys (docs/protocol.md §1.7.3, chunk_keys.hpp), as the kernel's server
+    // with always_invalidate=Y: a request's arrival revokes its chunk's key, and its response
+    // (a send-with-immediate carrying RKEY_RSP, announced by NEW_RKEY_F in the accept) gives the
+    // chunk's next key. Needs Fabric::supports_fabric_windows(): Server::create() fails with
+    // -EOPNOTSUPP without. Off: one fixed key reaches every chunk of a path for its lifetime.
+    bool always_invalidate = true;
     // Connections that have not completed the RTRS handshake (accepted for a path whose INFO
     // exchange has not happened): at most max_pending_handshakes at once on this Server (one
     // reactor's), beyond which connect requests are refused with -EBUSY; a path still not

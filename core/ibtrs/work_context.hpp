@@ -14,6 +14,8 @@ enum class WorkKind : std::uint8_t {
     heartbeat,      // either side: HB_MSG or HB_ACK
     info_request,   // client: INFO_REQ send
     info_response,  // server: INFO_RSP send
+    key_revoke,     // server: the revocation of a chunk's key when its request arrived
+    key_bind,       // server: the bind of a chunk's next key (INFO_RSP, responses)
 };
 
 struct WorkContext {

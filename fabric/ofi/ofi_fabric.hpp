@@ -214,6 +214,11 @@ public:
     // See KEY INVALIDATION: false, and allocate_window() fails with not_supported.
     bool supports_invalidation() const override { return false; }
     Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override;
+    // Neither: libfabric has no memory windows (fi_mr_bind binds a region to an endpoint).
+    bool supports_fabric_windows() const override { return false; }
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_fabric_window() override {
+        return unexpected(Errc::not_supported);
+    }
 
     // Order within one call: expired timers, connection events, then completions of each
     // endpoint (round robin over endpoints between calls).

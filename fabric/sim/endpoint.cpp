@@ -67,12 +67,13 @@ Expected<RemoteKey, Errc> SimEndpoint::post_bind_window(std::uint64_t context, M
     const MemoryRegistry& memory = record.node->memory();
     auto* own_window = dynamic_cast<SimMemoryWindow*>(&window);
     const auto* region = dynamic_cast<const SimMemoryRegion*>(bind.mr);
+    const bool revoke = own_window != nullptr && own_window->fabric_wide() && window_revoke_is_valid(bind);
     if (own_window == nullptr || &own_window->registry() != &memory || region == nullptr ||
-        &region->registry() != &memory || !window_bind_is_valid(bind)) {
+        &region->registry() != &memory || (!revoke && !window_bind_is_valid(bind))) {
         return unexpected(Errc::invalid_argument);
     }
     WorkDetails details;
-    details.key = own_window->next_key();
+    details.key = revoke ? own_window->current_key() : own_window->next_key();
     details.binding = WindowBinding{region->remote_key().rkey, bind.addr, bind.length, bind.access, record.id};
     if (auto posted = post_work(engine_, record, OpKind::bind_window, context, {}, details); !posted) {
         return unexpected(posted.error());

@@ -37,7 +37,7 @@ std::uint32_t MemoryRegistry::add(std::byte* base, std::size_t size, std::uint32
 void MemoryRegistry::remove(std::uint32_t rkey) {
     if (records_.erase(rkey) == 0) return;
     for (auto& [block, window] : windows_) {
-        if (!window.bound || window.binding.region != rkey) continue;
+        if (!window.bound || window.binding.region != rkey || window.binding.length == 0) continue;
         assert(!"a memory region was destroyed while a window was bound over it");
         window.bound = false;
     }
@@ -48,28 +48,29 @@ void MemoryRegistry::clear() {
     windows_.clear();
 }
 
-std::uint32_t MemoryRegistry::add_window() {
+std::uint32_t MemoryRegistry::add_window(bool fabric_wide) {
     for (;;) {
         const std::uint32_t key = draw_key();
         const std::uint32_t block = key >> 8;
         if (block == 0 || region_blocks_.contains(block) || window_blocks_.contains(block)) continue;
         window_blocks_.insert(block);
-        windows_.emplace(block, Window{});
+        windows_.emplace(block, Window{0, false, fabric_wide, WindowBinding{}});
         return key;
     }
 }
 
 bool MemoryRegistry::bind_window(std::uint32_t key, const WindowBinding& binding) {
     const auto window = windows_.find(key >> 8);
-    if (window == windows_.end() || window->second.bound) return false;
+    if (window == windows_.end() || (window->second.bound && !window->second.fabric_wide)) return false;
     const auto region = records_.find(binding.region);
     if (region == records_.end()) return false;
+    if (binding.length == 0 && !window->second.fabric_wide) return false;
     const Record& record = region->second;
     if (binding.base < record.base || binding.length > record.size ||
         binding.base - record.base > static_cast<std::ptrdiff_t>(record.size - binding.length)) {
         return false;
     }
-    window->second = Window{key, true, binding};
+    window->second = Window{key, true, window->second.fabric_wide, binding};
     return true;
 }
 
@@ -77,7 +78,9 @@ bool MemoryRegistry::invalidate(std::uint32_t key, std::uint64_t connection) {
     const auto window = windows_.find(key >> 8);
     if (window == windows_.end()) return false;
     Window& record = window->second;
-    if (!record.bound || record.key != key || record.binding.connection != connection) return false;
+    if (!record.bound || record.fabric_wide || record.key != key || record.binding.connection != connection) {
+        return false;
+    }
     record.bound = false;
     return true;
 }
@@ -109,7 +112,8 @@ std::byte* MemoryRegistry::resolve(std::uint32_t rkey, std::uint64_t addr, std::
     const auto window = windows_.find(rkey >> 8);
     if (window == windows_.end()) return nullptr;
     const Window& record = window->second;
-    if (!record.bound || record.key != rkey || record.binding.connection != connection) return nullptr;
+    if (!record.bound || record.key != rkey || record.binding.length == 0) return nullptr;
+    if (!record.fabric_wide && record.binding.connection != connection) return nullptr;
     if ((record.binding.access & needed) != needed) return nullptr;
     const WindowBinding& binding = record.binding;
     const std::uint64_t offset =

@@ -14,7 +14,10 @@
 // key can only come back to life through its own window's wrap-around.
 // A bound window is tied to the connection that bound it: only requests arriving on that
 // connection resolve through it, and only that connection (or its peer's send with invalidate
-// arriving on it) can invalidate it.
+// arriving on it) can invalidate it. A fabric-wide window (verbs type 1) is tied to no connection:
+// it resolves for requests arriving on any connection of the node, may be bound while bound (the
+// old key dies), is revoked by a zero-length bind (its key stays, valid for nothing), and cannot be
+// invalidated.
 #pragma once
 
 #include <cstddef>
@@ -71,20 +74,21 @@ public:
     std::size_t size() const { return records_.size(); }
 
     // A fresh, free window; returns its initial key (its first bind takes the next one).
-    std::uint32_t add_window();
+    std::uint32_t add_window(bool fabric_wide);
     // Forgets the window that owns `key`'s block; unknown ones are ignored.
     void remove_window(std::uint32_t key) { windows_.erase(key >> 8); }
     // Executes a bind of the window owning `key`'s block to `binding`, with `key` as its key.
-    // False (and nothing changes) if the window is gone or bound, or the region is gone or does
-    // not cover the range.
+    // False (and nothing changes) if the window is gone or bound (unless fabric-wide), or the
+    // region is gone or does not cover the range. A zero-length binding revokes a fabric-wide
+    // window.
     bool bind_window(std::uint32_t key, const WindowBinding& binding);
-    // Executes an invalidation: true if `key` is a window's current key, bound over `connection`;
-    // the window is free afterwards. False (nothing changes) for any other key.
+    // Executes an invalidation: true if `key` is a connection window's current key, bound over
+    // `connection`; the window is free afterwards. False (nothing changes) for any other key.
     bool invalidate(std::uint32_t key, std::uint64_t connection);
 
     // The local address of `length` bytes at remote address `addr` under `rkey` for a request
     // arriving on `connection`, if the key is registered (or a window's current key, bound over
-    // that connection), the range lies inside its buffer (window range) and it grants `needed`
+    // that connection or fabric-wide, and not revoked), the range lies inside its buffer (window range) and it grants `needed`
     // access; nullptr otherwise. A zero-length range needs a valid key and an in-bounds address.
     std::byte* resolve(std::uint32_t rkey, std::uint64_t addr, std::uint64_t length,
                        std::uint32_t needed, std::uint64_t connection) const;
@@ -98,7 +102,8 @@ private:
     struct Window {
         std::uint32_t key = 0;  // the current key while bound
         bool bound = false;
-        WindowBinding binding;
+        bool fabric_wide = false;
+        WindowBinding binding;  // length 0: a revoked fabric-wide window
     };
 
     std::uint32_t draw_key();
@@ -141,13 +146,17 @@ private:
 
 class SimMemoryWindow final : public MemoryWindow {
 public:
-    explicit SimMemoryWindow(MemoryRegistry& registry) : registry_(registry), key_(registry.add_window()) {}
+    SimMemoryWindow(MemoryRegistry& registry, bool fabric_wide)
+        : registry_(registry), key_(registry.add_window(fabric_wide)), fabric_wide_(fabric_wide) {}
     ~SimMemoryWindow() override { registry_.remove_window(key_); }
     SimMemoryWindow(const SimMemoryWindow&) = delete;
     SimMemoryWindow& operator=(const SimMemoryWindow&) = delete;
 
     std::uint32_t rkey() const override { return bound_once_ ? key_ : 0; }
     const MemoryRegistry& registry() const { return registry_; }
+    bool fabric_wide() const { return fabric_wide_; }
+    // The key a revocation keeps (the newest bind's).
+    std::uint32_t current_key() const { return key_; }
     // The key the next bind gets.
     std::uint32_t next_key() const { return next_window_key(key_); }
     // A bind with `key` (next_key()) was posted.
@@ -159,6 +168,7 @@ public:
 private:
     MemoryRegistry& registry_;
     std::uint32_t key_;  // the newest bind's key; before the first, the window's initial key
+    bool fabric_wide_;
     bool bound_once_ = false;
 };
 

@@ -93,7 +93,12 @@ Expected<std::unique_ptr<MemoryRegion>, Errc> Node::register_memory(std::byte* d
 
 Expected<std::unique_ptr<MemoryWindow>, Errc> Node::allocate_window() {
     if (crashed_) return unexpected(Errc::no_resources);
-    return std::unique_ptr<MemoryWindow>(std::make_unique<SimMemoryWindow>(memory_));
+    return std::unique_ptr<MemoryWindow>(std::make_unique<SimMemoryWindow>(memory_, false));
+}
+
+Expected<std::unique_ptr<MemoryWindow>, Errc> Node::allocate_fabric_window() {
+    if (crashed_) return unexpected(Errc::no_resources);
+    return std::unique_ptr<MemoryWindow>(std::make_unique<SimMemoryWindow>(memory_, true));
 }
 
 void Node::crash() {

@@ -26,8 +26,10 @@
 //                        registration_failed (injected, or node crashed).
 //     supports_invalidation() true: sends with invalidate, local invalidation and type-2
 //                        memory windows, modelled exactly (see memory.hpp).
-//     allocate_window()  Errors: no_resources (node crashed). Unlimited otherwise. A crash
-//                        frees every window; window objects user code still holds stay inert.
+//     allocate_window(), allocate_fabric_window() (supports_fabric_windows() true: type-1
+//                        windows, node-wide) Errors: no_resources (node crashed). Unlimited
+//                        otherwise. A crash frees every window; window objects user code still
+//                        holds stay inert.
 //
 // FAULTS
 //     crash()            silent death: endpoints, listeners, registrations and timers vanish with
@@ -86,6 +88,8 @@ public:
                                                                   std::uint32_t access) override;
     bool supports_invalidation() const override { return true; }
     Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override;
+    bool supports_fabric_windows() const override { return true; }
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_fabric_window() override;
     std::size_t poll(std::size_t budget) override;
 
     // ---- identity ----

@@ -138,20 +138,27 @@ Status<Errc> Connection::post_local_invalidate(std::uint64_t context, std::uint3
     return post_to_send_queue(wr);
 }
 
-// A type-2 bind (IBV_WR_BIND_MW): no scatter-gather entries, no immediate (rxe refuses both).
-// The window is not zero-based: peers address it by the region's virtual addresses.
+// A bind (IBV_WR_BIND_MW, of a type-2 or a type-1 window): no scatter-gather entries, no
+// immediate (rxe refuses both). The window is not zero-based: peers address it by the region's
+// virtual addresses. A type-1 revocation (length 0) keeps the window's key.
 Expected<RemoteKey, Errc> Connection::post_bind_window(std::uint64_t context, MemoryWindow& window,
                                                        const WindowBind& bind) {
     if (state_ != State::connected) return unexpected(Errc::not_connected);
-    if (!device_.windows_supported()) return unexpected(Errc::not_supported);
     auto* own_window = dynamic_cast<VerbsMemoryWindow*>(&window);
+    if (own_window == nullptr) {
+        if (!device_.windows_supported() && !device_.type1_windows_supported()) {
+            return unexpected(Errc::not_supported);
+        }
+        return unexpected(Errc::invalid_argument);
+    }
     const auto* region = dynamic_cast<const VerbsMemoryRegion*>(bind.mr);
-    if (own_window == nullptr || &own_window->device() != &device_ || region == nullptr ||
-        &region->device() != &device_ || !window_bind_is_valid(bind)) {
+    const bool revoke = own_window->fabric_wide() && window_revoke_is_valid(bind);
+    if (&own_window->device() != &device_ || region == nullptr || &region->device() != &device_ ||
+        (!revoke && !window_bind_is_valid(bind))) {
         return unexpected(Errc::invalid_argument);
     }
     if (send_ring_.push(context, kOpBindWindow, 0) == nullptr) return unexpected(Errc::queue_full);
-    const std::uint32_t key = own_window->next_key();
+    const std::uint32_t key = revoke ? own_window->mw()->rkey : own_window->next_key();
     ibv_send_wr wr{};
     wr.opcode = IBV_WR_BIND_MW;
     wr.bind_mw.mw = own_window->mw();

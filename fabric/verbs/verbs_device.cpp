@@ -157,6 +157,11 @@ void RdmaDevice::probe_windows() {
     const int error = errno;
     if (probe != nullptr) ibv_dealloc_mw(probe);
     windows_supported_ = probe != nullptr;
+    ibv_mw* type1_probe = ibv_alloc_mw(pd_, IBV_MW_TYPE_1);
+    if (type1_probe != nullptr) ibv_dealloc_mw(type1_probe);
+    type1_windows_supported_ = type1_probe != nullptr;
+    verbs_log().debug("{} (vendor {:#x}): type-1 memory windows {}", name(), attr_.vendor_id,
+                      type1_windows_supported_ ? "usable" : "not usable");
     verbs_log().debug("{} (vendor {:#x}): type-2 memory windows {} (cap flags: window {}, type 2A {}, 2B {}, "
                       "mem mgt ext {}; max_mw {}){}{}", name(), attr_.vendor_id, windows_supported_ ? "usable" : "not usable",
                       (flags & IBV_DEVICE_MEM_WINDOW) != 0, (flags & IBV_DEVICE_MEM_WINDOW_TYPE_2A) != 0,

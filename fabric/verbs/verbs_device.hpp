@@ -55,6 +55,7 @@ public:
     std::uint32_t sge_limit() const { return sge_limit_; }
     // Whether the device allocates type-2 memory windows (probed at open).
     bool windows_supported() const { return windows_supported_; }
+    bool type1_windows_supported() const { return type1_windows_supported_; }
     // The ibv_wc.wc_flags bits that mean "this receive invalidated a key" on this device:
     // IBV_WC_WITH_INV, and on rxe also the kernel's IB_WC_WITH_INVALIDATE (see verbs_device.cpp).
     unsigned invalidation_wc_flags() const { return invalidation_wc_flags_; }
@@ -106,6 +107,7 @@ private:
     ibv_device_attr attr_{};
     std::uint32_t sge_limit_ = 1;
     bool windows_supported_ = false;
+    bool type1_windows_supported_ = false;
     unsigned invalidation_wc_flags_ = IBV_WC_WITH_INV;
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<VerbsListener*> listeners_;

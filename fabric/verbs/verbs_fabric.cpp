@@ -94,7 +94,17 @@ bool VerbsFabric::supports_invalidation() const {
 }
 
 Expected<std::unique_ptr<MemoryWindow>, Errc> VerbsFabric::allocate_window() {
-    auto window = VerbsMemoryWindow::create(*device_);
+    auto window = VerbsMemoryWindow::create(*device_, false);
+    if (!window) return unexpected(window.error());
+    return std::unique_ptr<MemoryWindow>(std::move(*window));
+}
+
+bool VerbsFabric::supports_fabric_windows() const {
+    return device_->type1_windows_supported();
+}
+
+Expected<std::unique_ptr<MemoryWindow>, Errc> VerbsFabric::allocate_fabric_window() {
+    auto window = VerbsMemoryWindow::create(*device_, true);
     if (!window) return unexpected(window.error());
     return std::unique_ptr<MemoryWindow>(std::move(*window));
 }

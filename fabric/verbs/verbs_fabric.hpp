@@ -136,6 +136,11 @@
 //       - post_local_invalidate() posts IBV_WR_LOCAL_INV, post_send_invalidate()
 //         IBV_WR_SEND_WITH_INV (its key in invalidate_rkey); a receive completion with
 //         IBV_WC_WITH_INV reports has_invalidated_rkey and wc.invalidated_rkey.
+//     supports_fabric_windows() is true when the device allocates a type-1 window (probed at
+//     create() too; rxe does): allocate_fabric_window() is ibv_alloc_mw(IBV_MW_TYPE_1), bound by
+//     the same IBV_WR_BIND_MW work request (what ibv_bind_mw() posts); a revocation is a bind of
+//     length 0 that names the region (rxe's provider reads its lkey) and keeps the key. rxe checks
+//     a type-1 key against the protection domain only, which is the fabric's.
 //     Errors as fabric.hpp says: a failed bind completes with IBV_WC_MW_BIND_ERR, a failed local
 //     invalidate with IBV_WC_LOC_QP_OP_ERR (both local_error, the QP goes to the error state); a
 //     bad key in a send with invalidate fails the target's receive with IBV_WC_REM_INV_REQ_ERR
@@ -279,6 +284,8 @@ public:
     // See KEY INVALIDATION AND MEMORY WINDOWS above.
     bool supports_invalidation() const override;
     Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_window() override;
+    bool supports_fabric_windows() const override;
+    Expected<std::unique_ptr<MemoryWindow>, Errc> allocate_fabric_window() override;
 
     // Order within one call: expired timers, the event channels (when they may hold something),
     // then every connection's completions and outcomes.

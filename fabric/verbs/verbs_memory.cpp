@@ -64,12 +64,15 @@ VerbsMemoryWindow::~VerbsMemoryWindow() {
     device_.count_memory_window(-1);
 }
 
-Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> VerbsMemoryWindow::create(RdmaDevice& device) {
-    if (!device.windows_supported()) return unexpected(Errc::not_supported);
-    ibv_mw* mw = ibv_alloc_mw(device.pd(), IBV_MW_TYPE_2);
+Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> VerbsMemoryWindow::create(RdmaDevice& device,
+                                                                             bool fabric_wide) {
+    if (!(fabric_wide ? device.type1_windows_supported() : device.windows_supported())) {
+        return unexpected(Errc::not_supported);
+    }
+    ibv_mw* mw = ibv_alloc_mw(device.pd(), fabric_wide ? IBV_MW_TYPE_1 : IBV_MW_TYPE_2);
     if (mw == nullptr) {
-        verbs_log().warn("ibv_alloc_mw(type 2) on {}: {} (max_mw {})", device.name(), errno_text(errno),
-                         device.attr().max_mw);
+        verbs_log().warn("ibv_alloc_mw(type {}) on {}: {} (max_mw {})", fabric_wide ? 1 : 2, device.name(),
+                         errno_text(errno), device.attr().max_mw);
         return unexpected(Errc::no_resources);
     }
     return std::unique_ptr<VerbsMemoryWindow>(new VerbsMemoryWindow(device, mw));

@@ -43,14 +43,16 @@ private:
 
 class VerbsMemoryWindow final : public MemoryWindow {
 public:
-    // Errors: not_supported (the device has no type-2 windows), no_resources (ibv_alloc_mw failed).
-    static Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> create(RdmaDevice& device);
+    // A type-2 window, or with `fabric_wide` a type-1 window. Errors: not_supported (the device
+    // has no windows of that type), no_resources (ibv_alloc_mw failed).
+    static Expected<std::unique_ptr<VerbsMemoryWindow>, Errc> create(RdmaDevice& device, bool fabric_wide);
     // ibv_dealloc_mw: invalidates the key at once.
     ~VerbsMemoryWindow() override;
 
     std::uint32_t rkey() const override { return bound_once_ ? mw_->rkey : 0; }
     ibv_mw* mw() const { return mw_; }
     const RdmaDevice& device() const { return device_; }
+    bool fabric_wide() const { return mw_->type == IBV_MW_TYPE_1; }
     // The key the next bind gets: ibv_inc_rkey() of the newest bind's (or the initial) key.
     std::uint32_t next_key() const { return ibv_inc_rkey(mw_->rkey); }
     // A bind to `key` was posted. Providers name the window by mw->rkey in the next bind (rxe

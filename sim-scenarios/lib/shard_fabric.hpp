@@ -109,6 +109,19 @@ private:
                                        fabric::RemoteKey remote) override {
             return inner->post_read(context, owner.translate(sges, buffer), remote);
         }
+        Status<fabric::Errc> post_send_invalidate(std::uint64_t context, std::span<const fabric::Sge> sges,
+                                                  std::uint32_t rkey) override {
+            return inner->post_send_invalidate(context, owner.translate(sges, buffer), rkey);
+        }
+        Status<fabric::Errc> post_local_invalidate(std::uint64_t context, std::uint32_t rkey) override {
+            return inner->post_local_invalidate(context, rkey);
+        }
+        Expected<fabric::RemoteKey, fabric::Errc> post_bind_window(std::uint64_t context, fabric::MemoryWindow& window,
+                                                                   const fabric::WindowBind& bind) override {
+            fabric::WindowBind inner_bind = bind;
+            inner_bind.mr = owner.inner_region(bind.mr);
+            return inner->post_bind_window(context, window, inner_bind);
+        }
         void disconnect() override { inner->disconnect(); }
         bool connected() const override { return inner->connected(); }
         const fabric::Address& peer_address() const override { return inner->peer_address(); }
@@ -117,6 +130,14 @@ private:
         std::unique_ptr<fabric::Endpoint> inner;
         std::array<fabric::Sge, fabric::kMaxSge + 1> buffer{};
     };
+
+    // The simulator's region behind a view's (a region of no view stays as it is).
+    const fabric::MemoryRegion* inner_region(const fabric::MemoryRegion* region) {
+        const auto found = registry_.regions.find(region);
+        if (found == registry_.regions.end()) return region;
+        if (found->second.view != this) ++foreign_entries;
+        return found->second.inner;
+    }
 
     std::span<const fabric::Sge> translate(std::span<const fabric::Sge> sges,
                                            std::array<fabric::Sge, fabric::kMaxSge + 1>& out) {

@@ -76,6 +76,14 @@ inline int rejected_with(Cluster& cluster, const wire::ConnReq& req) {
     return conn->reject_status;
 }
 
+// A server for rogue sessions that expect one fixed key for every chunk and responses as
+// writes with immediate: always_invalidate off (the rotating keys have tests of their own).
+inline ServerConfig fixed_key_server_config() {
+    ServerConfig config = test_server_config();
+    config.always_invalidate = false;
+    return config;
+}
+
 // A complete rogue session: cid 0 + one IO connection, INFO exchanged, chunk table known.
 class RogueSession {
 public:

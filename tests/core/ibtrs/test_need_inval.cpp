@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_SUITE(need_inval)
 
 BOOST_AUTO_TEST_CASE(a_need_inval_read_gets_data_then_invalidation_then_w_inv_response) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     fill_disk(cluster);
     RogueSession rogue(cluster, "kernel");
     BOOST_REQUIRE(rogue.ready());
@@ -163,7 +163,7 @@ BOOST_AUTO_TEST_CASE(a_need_inval_read_gets_data_then_invalidation_then_w_inv_re
 
 BOOST_AUTO_TEST_CASE(an_error_response_still_invalidates_the_key) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     RogueSession rogue(cluster, "kernel");
     BOOST_REQUIRE(rogue.ready());
     ReadBuffer buffer(cluster, rogue);
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(an_error_response_still_invalidates_the_key) {
 
 BOOST_AUTO_TEST_CASE(an_access_through_the_invalidated_key_fails_and_closes_only_that_path) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     fill_disk(cluster);
     Bystander bystander(cluster);
     RogueSession rogue(cluster, "kernel");
@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(an_access_through_the_invalidated_key_fails_and_closes_only
 
 BOOST_AUTO_TEST_CASE(a_read_with_flags_zero_is_one_write_with_immediate) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     fill_disk(cluster);
     RogueSession rogue(cluster, "ibnbd");
     BOOST_REQUIRE(rogue.ready());
@@ -217,10 +217,10 @@ BOOST_AUTO_TEST_CASE(a_read_with_flags_zero_is_one_write_with_immediate) {
 
 // With key responses (the kernel server's always_invalidate=Y format) the immediate rides on a
 // send carrying the chunk's RKEY_RSP, after the invalidation (rtrs-srv.c rdma_write_sg).
-BOOST_AUTO_TEST_CASE(with_key_responses_the_rkey_send_follows_the_invalidation) {
+BOOST_AUTO_TEST_CASE(with_always_invalidate_the_rkey_send_follows_the_invalidation) {
     Cluster cluster;
     ServerConfig config = test_server_config();
-    config.key_responses = true;
+    config.always_invalidate = true;
     cluster.start_server(config);
     fill_disk(cluster);
     RogueSession rogue(cluster, "kernel", 0, 0x77, wire::kRkeyRspSize);
@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(without_invalidation_on_the_fabric_a_plain_response_is_coun
     Cluster cluster;
     NoInvalidation fabric(cluster.server_node);
     const ServerBeforeFabric server_first{cluster};
-    auto created = Server::create(fabric, test_server_config(), cluster.target);
+    auto created = Server::create(fabric, fixed_key_server_config(), cluster.target);
     BOOST_REQUIRE(created.has_value());
     cluster.server = std::move(created.value());
     BOOST_REQUIRE(cluster.server->listen({server_address(0), 1234}).has_value());
@@ -332,7 +332,7 @@ BOOST_AUTO_TEST_CASE(the_client_completes_requests_answered_with_w_inv) {
     Cluster cluster;
     WInvFabric fabric(cluster.server_node);
     const ServerBeforeFabric server_first{cluster};
-    auto created = Server::create(fabric, test_server_config(), cluster.target);
+    auto created = Server::create(fabric, fixed_key_server_config(), cluster.target);
     BOOST_REQUIRE(created.has_value());
     cluster.server = std::move(created.value());
     BOOST_REQUIRE(cluster.server->listen({server_address(0), 1234}).has_value());

@@ -10,7 +10,7 @@ using namespace ibnbd::ibtrs::test;
 
 BOOST_AUTO_TEST_CASE(handshake_violations_are_rejected_with_their_errno) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     Bystander bystander(cluster);
 
     auto bad_magic = rogue_request(1, 1, 0, 1, true);
@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_CASE(handshake_violations_are_rejected_with_their_errno) {
 
 BOOST_AUTO_TEST_CASE(the_129th_path_of_a_session_is_rejected) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     std::vector<std::string> addresses;
     for (int i = 0; i < 129; ++i) addresses.push_back("10.9." + std::to_string(i / 100) + "." + std::to_string(i % 100));
     fabric::sim::Node& many = cluster.world.add_node("many", addresses);
@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(the_129th_path_of_a_session_is_rejected) {
 
 BOOST_AUTO_TEST_CASE(bad_session_names_close_the_path) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     Bystander bystander(cluster);
     RogueSession slash(cluster, "a/b", 0, 0x10);
     BOOST_TEST(!slash.ready());
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(bad_session_names_close_the_path) {
 
 BOOST_AUTO_TEST_CASE(a_well_formed_rogue_session_works) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     RogueSession rogue(cluster, "rogue");
     BOOST_REQUIRE(rogue.ready());
     BOOST_TEST(rogue.queue_depth == 32u);
@@ -93,7 +93,7 @@ namespace {
 void expect_violation_closes_path(const std::function<void(Cluster&, RogueSession&)>& send,
                                   std::uint16_t queue_depth = 32) {
     Cluster cluster;
-    ServerConfig config = test_server_config();
+    ServerConfig config = fixed_key_server_config();
     config.queue_depth = queue_depth;
     cluster.start_server(config);
     Bystander bystander(cluster);
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(request_violations_close_only_the_offending_path) {
 
 BOOST_AUTO_TEST_CASE(unknown_immediate_types_are_ignored) {
     Cluster cluster;
-    cluster.start_server();
+    cluster.start_server(fixed_key_server_config());
     RogueSession rogue(cluster, "rogue");
     BOOST_REQUIRE(rogue.ready());
     rogue.send(0, 0, {}, wire::imm_encode(static_cast<wire::ImmType>(5), 123));

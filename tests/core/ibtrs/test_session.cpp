@@ -102,18 +102,26 @@ BOOST_AUTO_TEST_CASE(oversized_and_malformed_requests_are_refused_at_once) {
     session.put_permit(permit);
 }
 
-BOOST_AUTO_TEST_CASE(every_io_costs_exactly_two_network_operations) {
-    fabric::sim::WorldConfig world_config;
-    Cluster cluster(7, world_config);
-    cluster.start_server();
+namespace {
+
+struct IoCosts {
+    std::uint64_t reads = 0, writes = 0, network = 0, key = 0;
+};
+
+// Verified IO over two paths with no heartbeat traffic; what it cost on the wire and in keys.
+IoCosts measure_io_costs(bool always_invalidate) {
+    Cluster cluster(7, fabric::sim::WorldConfig{});
     ClientConfig config = test_client_config();
     config.heartbeat.interval = 3600 * kSecond;  // no heartbeat traffic in the window
     ServerConfig server_config = test_server_config();
     server_config.heartbeat.interval = 3600 * kSecond;
-    cluster.server.reset();
+    server_config.always_invalidate = always_invalidate;
     cluster.start_server(server_config);
     cluster.open(2, config);
     IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(2000, 16), cluster.target.disk);
+    const auto key_ops = [&](const fabric::sim::WorldStats& stats) {
+        return stats.posted_of(fabric::sim::OpKind::bind_window) + stats.posted_of(fabric::sim::OpKind::local_invalidate);
+    };
     const auto before = cluster.world.stats();
     BOOST_REQUIRE(cluster.drive(driver));
     const auto after = cluster.world.stats();
@@ -121,8 +129,25 @@ BOOST_AUTO_TEST_CASE(every_io_costs_exactly_two_network_operations) {
     BOOST_TEST(driver.verify_failures == 0u);
     BOOST_TEST(driver.reads > 0u);
     BOOST_TEST(driver.writes > 0u);
-    const std::uint64_t operations = after.network_operations() - before.network_operations();
-    BOOST_TEST(operations == 2 * driver.completed);
+    BOOST_TEST(driver.completed == driver.reads + driver.writes);
+    return {driver.reads, driver.writes, after.network_operations() - before.network_operations(),
+            key_ops(after) - key_ops(before)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_io_costs_exactly_two_network_operations) {
+    const IoCosts costs = measure_io_costs(false);
+    BOOST_TEST(costs.network == 2 * (costs.reads + costs.writes));
+    BOOST_TEST(costs.key == 0u);
+}
+
+// With always_invalidate a read's immediate rides on the send carrying the chunk's next key,
+// after the data (the kernel's format), and every IO revokes and binds its chunk's key once.
+BOOST_AUTO_TEST_CASE(with_always_invalidate_an_io_costs_two_key_operations_and_a_read_one_more_message) {
+    const IoCosts costs = measure_io_costs(true);
+    BOOST_TEST(costs.network == 2 * costs.writes + 3 * costs.reads);
+    BOOST_TEST(costs.key == 2 * (costs.reads + costs.writes));
 }
 
 BOOST_AUTO_TEST_CASE(queue_depth_exhaustion_no_wait_fails_and_wait_resumes) {
@@ -193,7 +218,7 @@ BOOST_AUTO_TEST_CASE(responses_that_carry_chunk_keys_are_understood) {
     // writes of every size, every response's key applied and counted.
     Cluster cluster;
     ServerConfig server_config = test_server_config();
-    server_config.key_responses = true;
+    server_config.always_invalidate = true;
     cluster.start_server(server_config);
     cluster.open(2);
     IoDriver::Options options = cluster.io_options(2000, 16);
