@@ -41,6 +41,7 @@ struct Options {
     std::uint32_t spin_polls = runtime::ReactorConfig{}.spin_polls;
     std::uint32_t max_pending_handshakes = ibtrs::ServerConfig{}.max_pending_handshakes;
     std::uint32_t handshake_timeout_ms = 10000;
+    std::string always_invalidate;  // on, off, or empty: on where the fabric can rotate keys
     int verbosity = 0;
 };
 
@@ -93,7 +94,17 @@ Expected<std::unique_ptr<ReactorPart>, int> open_reactor_part(const Options& opt
     part->mailbox = std::make_unique<runtime::ReactorMailbox>(reactor);
     part->blocks = std::make_unique<block::BlockServer>(*part->storage,
                                                          block::BlockServerConfig{options.dev_search_path, &ledger});
+    const bool windows = part->fabric.fabric->supports_fabric_windows();
+    if (options.always_invalidate == "on" && !windows) {
+        fmt::print(stderr, "ibnbd-server: --always-invalidate on needs memory windows to rotate chunk keys, which "
+                           "fabric {} does not have (libfabric has none): use --always-invalidate off, or --fabric "
+                           "verbs on a device with type-1 memory windows\n", part->fabric.fabric->name());
+        return unexpected(2);
+    }
     ibtrs::ServerConfig config;
+    config.always_invalidate = options.always_invalidate.empty() ? windows : options.always_invalidate == "on";
+    log().info("ibnbd-server: always_invalidate {} on fabric {}", config.always_invalidate ? "on" : "off",
+               part->fabric.fabric->name());
     config.queue_depth = options.queue_depth;
     config.chunk_size = options.chunk_size;
     config.heartbeat = {std::uint64_t{options.hb_interval_ms} * ibtrs::kMillisecond, options.hb_missed};
@@ -244,6 +255,12 @@ int main(int argc, char** argv) {
                    "empty reactor rounds polled after the last work before sleeping (a bounded busy-poll that "
                    "keeps wake-ups off closely spaced requests; 0: sleep at once)")
         ->check(CLI::Range(0u, 1000000u));
+    app.add_option("--always-invalidate", options.always_invalidate,
+                   "on: every request revokes its chunk's key and its response gives the next one (the kernel's "
+                   "default), so a client writes into a chunk only through the key of its current request; needs "
+                   "memory windows (verbs). off: one fixed key per path. Default: on where the fabric has memory "
+                   "windows (verbs), off where not (ofi)")
+        ->check(CLI::IsMember({"on", "off"}));
     app.add_flag("-v,--verbose", options.verbosity, "-v: info, -vv: debug (every state transition)");
     CLI11_PARSE(app, argc, argv);
     if (auto usable = ibnbd::daemon::check_fabric_choice(options.fabric, options.provider); !usable) {

@@ -52,6 +52,8 @@ Json stats_of(const ServerPart& part) {
             {"connections_dropped", part.server.dropped_connections()},
             {"reads_invalidated", t.reads_invalidated},
             {"invalidations_unsupported", t.invalidations_unsupported},
+            {"keys_revoked", t.keys_revoked},
+            {"keys_rotated", t.keys_rotated},
             {"slot_transitions", t.slot_transitions}};
 }
 
