@@ -197,6 +197,7 @@ void Cluster::start_server(Server& server) {
     config.reactors = settings.server_reactors;
     config.transport.queue_depth = settings.queue_depth;
     config.transport.chunk_size = settings.chunk_size;
+    config.transport.always_invalidate = settings.always_invalidate;
     config.transport.heartbeat = {
         settings.server_heartbeat_interval ? settings.server_heartbeat_interval : settings.heartbeat_interval,
         settings.server_heartbeat_missed_max ? settings.server_heartbeat_missed_max : settings.heartbeat_missed_max};

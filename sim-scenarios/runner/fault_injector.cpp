@@ -210,6 +210,9 @@ RogueStats FaultInjector::rogue_stats() const {
         total.closed_by_server += s.closed_by_server;
         total.responses += s.responses;
         total.opens_granted += s.opens_granted;
+        total.stale_writes += s.stale_writes;
+        total.stale_writes_refused += s.stale_writes_refused;
+        total.stale_writes_landed += s.stale_writes_landed;
     }
     return total;
 }

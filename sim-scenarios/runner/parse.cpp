@@ -36,6 +36,7 @@ void parse_settings(const YAML::Node& node, ParseErrors& errors, Settings& out) 
     map.u32("io_connections", out.io_connections, 1, 64);
     map.u32("io_shards", out.io_shards, 1, 8);
     map.u32("server_reactors", out.server_reactors, 1, 8);
+    map.boolean("always_invalidate", out.always_invalidate);
     if (const YAML::Node heartbeat = map.child("heartbeat"); heartbeat.IsDefined()) {
         MapReader hb(heartbeat, map.key_path("heartbeat"), errors);
         hb.duration("interval", out.heartbeat_interval);
@@ -147,6 +148,7 @@ void parse_expectations(const YAML::Node& node, ParseErrors& errors, Expectation
     map.u64("min_failovers", out.min_failovers);
     map.u64("min_reconnects", out.min_reconnects);
     map.u64("min_remaps", out.min_remaps);
+    map.u64("min_stale_keys_refused", out.min_stale_keys_refused);
     map.duration("liveness_deadline", out.liveness_deadline);
     map.boolean("no_errors_with_healthy_path", out.no_errors_with_healthy_path);
     map.boolean("no_errors_with_usable_path", out.no_errors_with_usable_path);

@@ -105,10 +105,11 @@ void parse_type_keys(MapReader& map, FaultSpec& fault) {
             map.string("server", fault.target);
             fault.period = 2 * kMs;
             map.duration("period", fault.period);
-            map.custom("mode", "a rogue mode (handshake, requests, mixed)", [&](const std::string& text) {
+            map.custom("mode", "a rogue mode (handshake, requests, mixed, keys)", [&](const std::string& text) {
                 if (text == "handshake") fault.rogue = RogueMode::handshake;
                 else if (text == "requests") fault.rogue = RogueMode::requests;
                 else if (text == "mixed") fault.rogue = RogueMode::mixed;
+                else if (text == "keys") fault.rogue = RogueMode::keys;
                 else return false;
                 return true;
             });

@@ -69,6 +69,10 @@ void print_report(std::FILE* out, const Scenario& scenario, const RunResult& r) 
     if (r.rogue.attacks) {
         fmt::print(out, "rogue client: {} attacks, {} connects rejected, {} sessions, {} closed by the server, {} responses\n",
                    r.rogue.attacks, r.rogue.rejected, r.rogue.sessions, r.rogue.closed_by_server, r.rogue.responses);
+        if (r.rogue.stale_writes != 0) {
+            fmt::print(out, "rogue client: {} writes through a revoked or stale chunk key: {} refused, {} landed\n",
+                       r.rogue.stale_writes, r.rogue.stale_writes_refused, r.rogue.stale_writes_landed);
+        }
     }
     const bool verified = std::none_of(r.failures.begin(), r.failures.end(),
                                        [](const std::string& f) { return f.rfind("oracle", 0) == 0; });

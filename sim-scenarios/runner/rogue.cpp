@@ -14,9 +14,13 @@ constexpr std::size_t kStaging = 0;            // 8 rotating 1 KiB slots for out
 constexpr std::size_t kInfoReq = 8 << 10;
 constexpr std::size_t kInfoRsp = 12 << 10;
 constexpr std::size_t kOpenRsp = 16 << 10;
+constexpr std::size_t kKeyRecvs = 20 << 10;    // kReceives 8-byte receives of the IO connection
 constexpr std::size_t kMaxStrays = 8;
+constexpr std::uint32_t kReceives = 64;
 constexpr std::uint64_t kInfoContext = 1;
 constexpr std::uint64_t kEmptyRecv = 2;
+constexpr std::uint64_t kStaleWrite = 12;
+constexpr std::uint64_t kKeyRecv = 100;  // + the receive's index
 
 }  // namespace
 
@@ -73,6 +77,7 @@ void RogueClient::attack() {
     ++stats_.attacks;
     const bool handshake = mode_ == RogueMode::handshake || (mode_ == RogueMode::mixed && draw(3) == 0);
     if (handshake || !buffer_.valid()) return handshake_attack();
+    if (mode_ == RogueMode::keys) return key_attack();
     request_attack();
 }
 
@@ -138,6 +143,7 @@ void RogueClient::reset_session() {
     stage_ = Stage::none;
     open_chunk_ = UINT32_MAX;
     granted_device_ = UINT32_MAX;
+    key_chunk_ = UINT32_MAX;
 }
 
 void RogueClient::on_event(Conn& conn, const fabric::CmEvent& event) {
@@ -170,9 +176,10 @@ void RogueClient::on_event(Conn& conn, const fabric::CmEvent& event) {
 void RogueClient::send_info() {
     const fabric::Sge rsp = buffer_.sge(kInfoRsp, 4096);
     (void)service_->endpoint->post_recv(kInfoContext, {&rsp, 1});
-    for (int i = 0; i < 64; ++i) {
+    for (std::uint32_t i = 0; i < kReceives; ++i) {
         (void)service_->endpoint->post_recv(kEmptyRecv, {});
-        (void)io_->endpoint->post_recv(kEmptyRecv, {});
+        const fabric::Sge key = buffer_.sge(kKeyRecvs + i * wire::kRkeyRspSize, wire::kRkeyRspSize);
+        (void)io_->endpoint->post_recv(kKeyRecv + i, {&key, 1});
     }
     const auto written = wire::encode_info_req({"rogue" + std::to_string(session_number_++)},
                                                buffer_.span().subspan(kInfoReq, 4096));
@@ -191,13 +198,19 @@ void RogueClient::on_info(std::uint32_t length) {
 }
 
 void RogueClient::on_completion(Conn& conn, const fabric::Completion& completion) {
+    if (completion.context == kStaleWrite && completion.status != fabric::WcStatus::flushed) {
+        ++(completion.status == fabric::WcStatus::success ? stats_.stale_writes_landed : stats_.stale_writes_refused);
+        return;
+    }
     if (completion.status != fabric::WcStatus::success) return;
     if (&conn == service_.get() && completion.context == kInfoContext && stage_ == Stage::info) {
         on_info(completion.byte_len);
         return;
     }
     if (completion.opcode == fabric::Opcode::recv_rdma_with_imm || completion.opcode == fabric::Opcode::recv) {
-        if (completion.recv_consumed || completion.opcode == fabric::Opcode::recv) {
+        if (completion.context >= kKeyRecv && completion.context < kKeyRecv + kReceives) {
+            on_key_response(completion);
+        } else if (completion.recv_consumed || completion.opcode == fabric::Opcode::recv) {
             (void)conn.endpoint->post_recv(kEmptyRecv, {});
         }
         const wire::Imm imm = wire::imm_decode(completion.imm);
@@ -269,12 +282,7 @@ void RogueClient::request_attack() {
             for (auto& b : usr) b = static_cast<std::byte>(draw(256));
             return send_write(chunk, usr, static_cast<std::uint32_t>(draw(513)));
         }
-        case 3: {  // IO for a device this session never opened
-            std::array<std::byte, wire::kRnbdIoSize> usr{};
-            (void)wire::encode_rnbd_io({static_cast<std::uint32_t>(draw(4)), draw(64),
-                                        wire::rnbd_rw(wire::RnbdOp::write, 0), 512, 0}, usr);
-            return send_write(chunk, usr, 512);
-        }
+        case 3: return send_unopened_io(chunk);
         case 4: return send_open(chunk, draw(2) ? "../../etc/passwd" : "/etc/shadow");
         case 5:
             if (victims_.empty()) return;
@@ -297,6 +305,43 @@ void RogueClient::request_attack() {
             return send_write(chunk, usr, 512);
         }
     }
+}
+
+void RogueClient::send_unopened_io(std::uint32_t chunk) {
+    std::array<std::byte, wire::kRnbdIoSize> usr{};
+    (void)wire::encode_rnbd_io({static_cast<std::uint32_t>(draw(4)), draw(64), wire::rnbd_rw(wire::RnbdOp::write, 0),
+                                512, 0},
+                               usr);
+    send_write(chunk, usr, 512);
+}
+
+// A receive of the IO connection: re-posted as it was; a response that carries a chunk's next key
+// (RKEY_RSP) gives the rogue that key, as a client would use it.
+void RogueClient::on_key_response(const fabric::Completion& completion) {
+    const auto index = static_cast<std::uint32_t>(completion.context - kKeyRecv);
+    const std::size_t offset = kKeyRecvs + std::size_t{index} * wire::kRkeyRspSize;
+    const fabric::Sge key = buffer_.sge(offset, wire::kRkeyRspSize);
+    (void)io_->endpoint->post_recv(completion.context, {&key, 1});
+    if (completion.opcode != fabric::Opcode::recv || completion.byte_len != wire::kRkeyRspSize) return;
+    const auto message = wire::decode_rkey_rsp(buffer_.span().subspan(offset, wire::kRkeyRspSize));
+    if (message && message->buf_id < chunks_.size()) chunks_[message->buf_id].rkey = message->rkey;
+}
+
+// One attack request, then one write through its key: the key is revoked from the request's
+// arrival on, and stale once the response gave the chunk's next key.
+void RogueClient::key_attack() {
+    if (stage_ == Stage::none) return begin_session();
+    if (stage_ != Stage::ready || !io_ || !io_->established) return;
+    if (key_chunk_ == UINT32_MAX) {
+        key_chunk_ = static_cast<std::uint32_t>(draw(chunks_.size()));
+        stale_key_ = chunks_[key_chunk_];
+        return send_unopened_io(key_chunk_);
+    }
+    const std::size_t slot = kStaging + (stats_.attacks % 8) * 1024;
+    std::memset(buffer_.data() + slot, 0xA5, 256);
+    const fabric::Sge sge = buffer_.sge(slot, 256);
+    if (io_->endpoint->post_write(kStaleWrite, {&sge, 1}, {stale_key_.addr, stale_key_.rkey})) ++stats_.stale_writes;
+    key_chunk_ = UINT32_MAX;
 }
 
 }  // namespace ibnbd::scenario

@@ -12,6 +12,13 @@
 //              the search path, and OPEN read-write of the devices the victims have mapped; if
 //              such an OPEN ever succeeded it writes garbage there (the data oracle would see it)
 //   mixed      either, at random
+//   keys       on a rogue session: a request on a chunk, and at the next attack a write into that
+//              chunk through the key the request used - revoked while the server works on the
+//              chunk, stale after the response gave the next key (always_invalidate). The server
+//              must refuse it (remote access error, the rogue's connection cut) and nothing may
+//              land; with fixed keys (always_invalidate off) it lands, and the oracle says so
+// The rogue's IO connection takes 8-byte receives, so a response that carries a chunk's next key
+// (RKEY_RSP) arrives; the rogue uses the newest key of each chunk for its other attacks.
 // Every draw comes from the rogue node's random stream (deterministic).
 #pragma once
 
@@ -34,6 +41,9 @@ struct RogueStats {
     std::uint64_t closed_by_server = 0; // rogue connections the server closed
     std::uint64_t responses = 0;        // IO responses received
     std::uint64_t opens_granted = 0;    // OPENs of victim devices that succeeded (must stay 0)
+    std::uint64_t stale_writes = 0;         // keys: writes through a request's (revoked or stale) key
+    std::uint64_t stale_writes_refused = 0;  // ... that failed with a remote access error
+    std::uint64_t stale_writes_landed = 0;   // ... that completed (must stay 0 with always_invalidate)
 };
 
 class RogueClient final : private fabric::TimerHandler {
@@ -58,6 +68,10 @@ private:
     void attack();
     void handshake_attack();
     void request_attack();
+    void key_attack();
+    void on_key_response(const fabric::Completion& completion);
+    // RNBD IO for a device this session never opened: answered with an error, no storage work.
+    void send_unopened_io(std::uint32_t chunk);
     Conn* connect(std::span<const std::byte> private_data);
     void on_event(Conn& conn, const fabric::CmEvent& event);
     void on_completion(Conn& conn, const fabric::Completion& completion);
@@ -91,6 +105,8 @@ private:
     std::uint32_t open_chunk_ = UINT32_MAX;  // chunk of an OPEN in flight
     std::uint32_t granted_device_ = UINT32_MAX;
     std::uint32_t session_number_ = 0;
+    std::uint32_t key_chunk_ = UINT32_MAX;  // keys: the chunk of the request whose key goes stale
+    wire::RemoteChunk stale_key_{};
     RogueStats stats_;
 };
 

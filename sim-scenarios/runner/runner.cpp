@@ -350,8 +350,16 @@ void Run::check_expectations() {
     if (result_.remaps < expect.min_remaps) {
         fail(fmt::format("expectation: {} remaps, at least {} expected", result_.remaps, expect.min_remaps));
     }
+    if (result_.rogue.stale_writes_refused < expect.min_stale_keys_refused) {
+        fail(fmt::format("expectation: {} rogue writes through stale keys refused, at least {} expected",
+                         result_.rogue.stale_writes_refused, expect.min_stale_keys_refused));
+    }
     if (result_.rogue.opens_granted != 0) {
         fail(fmt::format("oracle: the rogue client opened a victim's device read-write {} times", result_.rogue.opens_granted));
+    }
+    if (result_.rogue.stale_writes_landed != 0) {
+        fail(fmt::format("oracle: the rogue client wrote into a chunk through a revoked or stale key {} times "
+                         "({} refused)", result_.rogue.stale_writes_landed, result_.rogue.stale_writes_refused));
     }
     if (!expect.no_errors_with_healthy_path) return;
     for (std::size_t w = 0; w < workloads_.size(); ++w) {

@@ -133,6 +133,7 @@ private:
         pair("io_connections", st.io_connections);
         pair("io_shards", st.io_shards);
         pair("server_reactors", st.server_reactors);
+        pair("always_invalidate", st.always_invalidate);
         heartbeat("heartbeat", st.heartbeat_interval, st.heartbeat_missed_max);
         if (st.server_heartbeat_interval != 0 || st.server_heartbeat_missed_max != 0) {
             heartbeat("server_heartbeat", st.server_heartbeat_interval,
@@ -264,6 +265,7 @@ private:
         pair("min_failovers", e.min_failovers);
         pair("min_reconnects", e.min_reconnects);
         pair("min_remaps", e.min_remaps);
+        pair("min_stale_keys_refused", e.min_stale_keys_refused);
         pair("liveness_deadline", exact_duration(e.liveness_deadline));
         pair("no_errors_with_healthy_path", e.no_errors_with_healthy_path);
         pair("no_errors_with_usable_path", e.no_errors_with_usable_path);

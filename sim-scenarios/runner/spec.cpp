@@ -51,6 +51,7 @@ std::string_view to_string(RogueMode mode) {
         case RogueMode::handshake: return "handshake";
         case RogueMode::requests: return "requests";
         case RogueMode::mixed: return "mixed";
+        case RogueMode::keys: return "keys";
     }
     return "?";
 }

@@ -70,6 +70,8 @@ struct Settings {
     std::uint32_t io_connections = 1;
     std::uint32_t io_shards = 1;  // IO shards per client session (reactors on real backends)
     std::uint32_t server_reactors = 1;  // reactors of every server (ibnbd-server --reactors)
+    // Servers rotate chunk keys per request (ibnbd-server --always-invalidate, on by default).
+    bool always_invalidate = true;
     Nanos heartbeat_interval = 20 * kMs;
     std::uint32_t heartbeat_missed_max = 3;
     // The servers' own heartbeat; 0: the same as the clients'.
@@ -132,7 +134,7 @@ enum class FaultType : std::uint8_t {
     rogue_client,      // a rogue client attacks a server
 };
 
-enum class RogueMode : std::uint8_t { handshake, requests, mixed };
+enum class RogueMode : std::uint8_t { handshake, requests, mixed, keys };
 
 struct FaultSpec {
     FaultType type = FaultType::link_down;
@@ -157,6 +159,8 @@ struct Expectations {
     std::uint64_t min_failovers = 0;
     std::uint64_t min_reconnects = 0;
     std::uint64_t min_remaps = 0;
+    // Rogue writes through a revoked or stale chunk key that the server refused (mode keys).
+    std::uint64_t min_stale_keys_refused = 0;
     Nanos liveness_deadline = 10 * kSec;             // after the last fault ends
     // Devices of a session that kept one path no fault ever touched see no IO error.
     bool no_errors_with_healthy_path = true;

@@ -154,7 +154,7 @@ private:
                 break;
             case FaultType::rogue_client:
                 fault.target = spec(session).server;
-                fault.rogue = static_cast<RogueMode>(rng_.below(3));
+                fault.rogue = static_cast<RogueMode>(rng_.below(4));
                 fault.period = kMs + rng_.below(4 * kMs);
                 break;
             case FaultType::cm_reject:
