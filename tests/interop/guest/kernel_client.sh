@@ -10,6 +10,9 @@
 # a silent path after 30-35 s), and the devices are unmapped. The kernel client sets NEED_INVAL on
 # every READ and sends FLUSH as a READ: this is what ibnbd's server must get right
 # (docs/protocol.md §1.7.4, decision 7). INTEROP_QUICK=1: no path removal, no idle (lib.sh).
+# Usage: kernel_client.sh [MODE...]: the server's --always-invalidate for each round (default: on).
+# A round after the first runs the short list (as INTEROP_QUICK). With on, every request revokes its
+# chunk's key and every response carries the next (RKEY_RSP): the client must follow the keys.
 set -u
 cd /tests && . ./lib.sh
 SESS=k2u
@@ -24,18 +27,24 @@ mkdir -p "$W/vols"
 truncate -s 64M "$W/vols/vol0"
 new_loop 0 "$W/blk0.img" 64 || { finish; exit; }
 mknod "$W/vols/blk0" b 7 0
-$T/ibnbd-server --fabric verbs --listen "$A:$PORT" --listen "$B:$PORT" --dev-search-path "$W/vols" --reactors 1 \
-    --control-socket "$W/server.sock" -v > "$W/server.log" 2>&1 &
-SERVER=$!
-wait_for 30 grep -q serving "$W/server.log" || { fail "ibnbd-server did not start"; cat "$W/server.log"; finish; exit; }
 server_stats() { timeout 10 $T/ibnbd --control-socket "$W/server.sock" --json stats --session any 2>&1 | tr -d ' \n'; }
+FULL_QUICK=$QUICK
+
+one_round() {  # MODE: the server's --always-invalidate
+local MODE=$1
+phase "ibnbd-server --always-invalidate $MODE"
+$T/ibnbd-server --fabric verbs --listen "$A:$PORT" --listen "$B:$PORT" --dev-search-path "$W/vols" --reactors 1 \
+    --always-invalidate "$MODE" --control-socket "$W/server.sock" -v > "$W/server.log" 2>&1 &
+SERVER=$!
+wait_for 30 grep -q serving "$W/server.log" || { fail "ibnbd-server did not start"; cat "$W/server.log"; return 1; }
+check "the server says always_invalidate $MODE" grep -q "always_invalidate $MODE on fabric verbs" "$W/server.log"
 
 phase "map vol0 (file) and blk0 (block device), two paths"
 PATHS=("ip:$A@ip:$A" "ip:$B@ip:$B")
 VOL=$(kmap $SESS vol0 $PORT "${PATHS[@]}") && pass "map vol0" || fail "map vol0 (SESS_INFO/OPEN unanswered?)"
 BLK=$(kmap $SESS blk0 $PORT "${PATHS[@]}") && pass "map blk0" || fail "map blk0"
 if [ -z "$VOL" ] || [ -z "$BLK" ]; then
-    dmesg | grep -iE 'rtrs|rnbd' | tail -20; tail -20 "$W/server.log"; finish; exit
+    dmesg | grep -iE 'rtrs|rnbd' | tail -20; tail -20 "$W/server.log"; stop $SERVER ibnbd-server; return 1
 fi
 check "both paths connected" wait_for 30 kpaths_connected $SESS 2
 MAX_IO=$(( $(cat "/sys/block/${VOL#/dev/}/queue/max_hw_sectors_kb") * 1024 ))
@@ -60,6 +69,15 @@ note "ibnbd-server stats: $STATS"
 check "the server invalidated the client's READ keys (reads_invalidated > 0)" \
     test "$(json_sum "$STATS" reads_invalidated)" -gt 0
 check "no protocol violations on the server" test "$(json_sum "$STATS" violations)" = 0
+if [ "$MODE" = on ]; then
+    check "every request revoked its chunk's key and its response bound the next (keys_revoked > 0)" \
+        test "$(json_sum "$STATS" keys_revoked)" -gt 0
+    check "keys bound: one per chunk at the INFO exchange, one per response" \
+        test "$(json_sum "$STATS" keys_rotated)" -gt "$(json_sum "$STATS" keys_revoked)"
+else
+    check "no key revoked or rotated with --always-invalidate off" \
+        test "$(json_sum "$STATS" keys_revoked)$(json_sum "$STATS" keys_rotated)" = 00
+fi
 
 if [ "$QUICK" != 1 ]; then
 phase "35 s idle: heartbeats alone keep both paths"
@@ -76,6 +94,11 @@ check "unmap $VOL" kunmap "$VOL"
 check "unmap $BLK" kunmap "$BLK"
 check "the session's paths are gone" wait_for 30 test ! -d /sys/class/rtrs-client/$SESS
 stop $SERVER ibnbd-server
+QUICK=1  # later rounds: the short list
+}
+
+for mode in "${@:-on}"; do one_round "$mode" || break; done
+QUICK=$FULL_QUICK
 # The 6.1 client WARNs (rtrs-clt.c complete_rdma_req) when a READ's key was not invalidated.
 warnings=$(dmesg | grep -c 'WARNING:')
 check "no kernel warnings ($warnings)" test "$warnings" = 0
