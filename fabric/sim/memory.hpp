@@ -88,8 +88,9 @@ public:
 
     // The local address of `length` bytes at remote address `addr` under `rkey` for a request
     // arriving on `connection`, if the key is registered (or a window's current key, bound over
-    // that connection or fabric-wide, and not revoked), the range lies inside its buffer (window range) and it grants `needed`
-    // access; nullptr otherwise. A zero-length range needs a valid key and an in-bounds address.
+    // that connection or fabric-wide, and not revoked), the range lies inside its buffer (window
+    // range) and it grants `needed` access; nullptr otherwise. A zero-length range needs a valid
+    // key and an in-bounds address.
     std::byte* resolve(std::uint32_t rkey, std::uint64_t addr, std::uint64_t length,
                        std::uint32_t needed, std::uint64_t connection) const;
 
