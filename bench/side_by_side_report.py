@@ -2,7 +2,7 @@
 """Turns side_by_side.sh's JSON results into a Markdown table, an SVG plot of the ratios and a
 summary JSON. Standard library only.
 
-usage: side_by_side_report.py JSON_DIR OUT_PREFIX [--runtime S] [--ramp S] [--repeat N]
+usage: side_by_side_report.py JSON_DIR OUT_PREFIX [--runtime S] [--ramp S] [--repeat N] [--hog N]
 Writes OUT_PREFIX.md, .svg and .json (side_by_side.sh passes bench/results/latest).
 Each (target, workload) has N runs KIND-KEY-rI.json; the run with the median IOPS is reported.
 """
@@ -102,7 +102,9 @@ def markdown(rows, pings, goal, info, args):
              f"{args.ramp} s ramp, one job, median of {args.repeat} run(s) by IOPS, ibnbd and nbdkit alternating; "
              "loopback TCP; ibnbd over libfabric tcp (ibnbd-server, tmpfs file, "
              "queue depth 128, 256 KiB chunks), nbdkit memory plugin through libnbd. Load average (1/5/15 min) "
-             f"before: {info['load_before']}, after: {info['load_after']}.", "",
+             f"before: {info['load_before']}, after: {info['load_after']}." +
+             (f" **Contention: {info.get('hog')} CPU hogs** (busy loops at the daemons' priority) ran throughout."
+              if info.get("hog") else ""), "",
              "| workload | ibnbd IOPS | ibnbd MiB/s | ibnbd avg / p50 / p99 lat (us) | nbdkit IOPS | nbdkit MiB/s "
              "| nbdkit avg / p50 / p99 lat (us) | ibnbd / nbdkit IOPS |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -191,6 +193,7 @@ def main():
     parser.add_argument("--runtime", default="?")
     parser.add_argument("--ramp", default="?")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--hog", type=int, default=0, help="CPU hogs that ran beside the daemons")
     parser.add_argument("--summary", action="store_true",
                         help="JSON_DIR is a summary JSON this script wrote: render its Markdown and SVG again")
     args = parser.parse_args()
@@ -205,6 +208,7 @@ def main():
             info["load_before"] = load_average(args.json_dir, "before")
             info["load_after"] = load_average(args.json_dir, "after")
             info["when"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            info["hog"] = args.hog
     except (OSError, KeyError, json.JSONDecodeError) as e:
         sys.exit(f"side_by_side_report.py: incomplete results in {args.json_dir}: {e}")
     goal = goals(rows, pings)

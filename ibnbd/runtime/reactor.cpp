@@ -12,7 +12,8 @@
 namespace ibnbd::runtime {
 
 Reactor::Reactor(ReactorConfig config)
-    : config_(config), epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    : config_(config), epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      contention_(config_.contention) {
     assert(epoll_fd_ >= 0 && wake_fd_ >= 0);
 }
 
@@ -100,9 +101,11 @@ std::size_t Reactor::run_once(bool may_sleep) {
     if (holes_) std::erase(pollables_, nullptr);
     holes_ = false;
     stats_.events += events;
+    if (stats_.rounds % 64 == 0) tick_contention();  // a clock read: a busy loop makes millions of rounds
+    const std::uint32_t spin_polls = contention_.contended() ? 0 : config_.spin_polls;
     if (events != 0) {
         idle_rounds_ = 0;
-    } else if (may_sleep && ++idle_rounds_ > config_.spin_polls) {
+    } else if (may_sleep && ++idle_rounds_ > spin_polls) {
         sleep();
     }
     return events;
@@ -140,7 +143,13 @@ void Reactor::sleep() {
     }
     // The next round polls everything; if it finds nothing, sleep again at once.
     idle_rounds_ = config_.spin_polls;
+    tick_contention();
     woke_ = true;
+}
+
+void Reactor::tick_contention() {
+    contention_.tick();
+    stats_.contended_periods = contention_.contended_periods();
 }
 
 int Reactor::sleep_timeout_ms() const {

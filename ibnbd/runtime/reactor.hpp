@@ -8,6 +8,10 @@
 //   own eventfd, until the nearest deadline a pollable asked for (at most max_sleep), unless a
 //   pollable's prepare_sleep() says work is pending. A pollable without a wait fd caps the sleep
 //   at fdless_poll, so it is still polled that often. Busy periods never sleep.
+//   Adaptive: while the thread competes for its CPU (ContentionMonitor: the kernel preempts it
+//   often), the reactor does not spin at all and sleeps after the first empty round, since a
+//   spinning thread that shares a core is served only in its scheduler slices, and a sleeping one
+//   is woken at once.
 //   A wake-up that brings no work (a timeout, a signal for something already handled) goes back
 //   to sleep after one round instead of spinning again: an idle reactor makes a few system calls
 //   per wake-up, and wakes only for its sources and deadlines.
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "fabric/expected.hpp"
+#include "ibnbd/runtime/contention.hpp"
 
 namespace ibnbd::runtime {
 
@@ -53,6 +58,7 @@ struct ReactorConfig {
     std::chrono::microseconds fdless_poll{1000};           // longest sleep with a pollable without wait fd
     std::size_t task_queue = 1024;                         // bounded cross-thread queue
     std::size_t poll_budget = 64;                          // events per pollable per round
+    ContentionConfig contention;                           // when spinning stops (contention.hpp)
 };
 
 struct ReactorStats {
@@ -60,6 +66,7 @@ struct ReactorStats {
     std::uint64_t sleeps = 0;
     std::uint64_t events = 0;
     std::uint64_t tasks = 0;
+    std::uint64_t contended_periods = 0;  // periods the thread was contended, so did not spin
 };
 
 class Reactor {
@@ -98,6 +105,7 @@ public:
 private:
     std::size_t run_tasks();
     void sleep();
+    void tick_contention();
     int sleep_timeout_ms() const;
     void rebuild_epoll();
 
@@ -110,6 +118,7 @@ private:
     bool holes_ = false;    // remove() during that loop left nullptr entries
     bool woke_ = true;      // the last round slept: poll everything
     std::uint32_t idle_rounds_ = 0;
+    ContentionMonitor contention_;
     mutable std::mutex mutex_;  // guards tasks_ and stopping_
     std::deque<Task> tasks_;
     bool stopping_ = false;

@@ -236,3 +236,59 @@ BOOST_AUTO_TEST_CASE(a_pollable_without_a_wait_fd_is_still_polled_while_idle) {
     BOOST_TEST(blind.polls >= 20u);
     BOOST_TEST(blind.polls <= 1000u);
 }
+
+namespace {
+
+// Gives the reactor one event, then runs idle rounds until it sleeps; returns the empty rounds it
+// spun (a round after a sleep that finds nothing sleeps at once, whatever the spin budget).
+std::uint64_t rounds_to_sleep(Reactor& reactor, EventSource& source) {
+    source.signal();
+    BOOST_REQUIRE(reactor.run_once(true) == 1u);
+    const std::uint64_t rounds = reactor.stats().rounds;
+    const std::uint64_t sleeps = reactor.stats().sleeps;
+    while (reactor.stats().sleeps == sleeps) reactor.run_once(true);
+    return reactor.stats().rounds - rounds;
+}
+
+}  // namespace
+
+// A reactor whose thread waits for a CPU much of the time (a CPU hog on its core) stops spinning:
+// it sleeps after the first empty round, and spins again once it gets its CPU.
+BOOST_AUTO_TEST_CASE(a_reactor_that_waits_for_its_cpu_stops_spinning_until_it_gets_it) {
+    std::atomic<std::uint64_t> waited_ns{0};
+    ReactorConfig config;
+    config.spin_polls = 100'000;
+    config.max_sleep = std::chrono::microseconds(1000);
+    config.contention.window = std::chrono::microseconds(1000);
+    config.contention.hold = std::chrono::microseconds(20'000);
+    config.contention.runqueue_wait_ns = [&] { return waited_ns.load(); };
+    Reactor reactor(config);
+    EventSource source;
+    reactor.add(source);
+    // Uncontended: a sleep comes only after the spin budget of empty rounds.
+    BOOST_TEST(rounds_to_sleep(reactor, source) > 100'000u);
+    BOOST_TEST(reactor.stats().contended_periods == 0u);
+    // Waiting for a CPU as long as it runs: after the window that sees it, each empty round
+    // sleeps at once.
+    auto last = std::chrono::steady_clock::now();
+    const auto wait_as_long_as_it_ran = [&] {
+        const auto now = std::chrono::steady_clock::now();
+        waited_ns += static_cast<std::uint64_t>(std::chrono::nanoseconds(now - last).count());
+        last = now;
+    };
+    const auto until = last + std::chrono::milliseconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+        wait_as_long_as_it_ran();
+        reactor.run_once(true);
+    }
+    BOOST_TEST(reactor.stats().contended_periods == 1u);
+    for (int i = 0; i < 64; ++i) {
+        wait_as_long_as_it_ran();
+        BOOST_TEST(rounds_to_sleep(reactor, source) == 1u);
+    }
+    // No more waiting: once the hold has passed, it spins again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    for (int i = 0; i < 200; ++i) reactor.run_once(true);  // a round that reads the clock
+    BOOST_TEST(rounds_to_sleep(reactor, source) > 100'000u);
+    BOOST_TEST(reactor.stats().contended_periods == 1u);
+}
