@@ -12,7 +12,6 @@ namespace {
 std::string_view to_string(ChunkKeys::State state) {
     switch (state) {
         case ChunkKeys::State::unbound: return "unbound";
-        case ChunkKeys::State::binding: return "binding";
         case ChunkKeys::State::bound: return "bound";
         case ChunkKeys::State::revoking: return "revoking";
         case ChunkKeys::State::revoked: return "revoked";

@@ -39,8 +39,8 @@ public:
     // What the client may do with a chunk's key on this path.
     enum class State : std::uint8_t {
         unbound,   // before setup, or after close: no key reaches the chunk
-        binding,   // a bind is posted; its key goes to the client after it (INFO_RSP, RKEY_RSP)
-        bound,     // the client holds the current key; the chunk waits for a request
+        bound,     // the bind of the current key is posted, and the INFO_RSP or RKEY_RSP that
+                   // carries it after it: the chunk waits for a request
         revoking,  // a request arrived; its revocation is posted, the request waits for it
         revoked,   // the request runs; no key reaches the chunk until its response
     };
