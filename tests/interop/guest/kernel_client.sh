@@ -32,19 +32,21 @@ FULL_QUICK=$QUICK
 
 one_round() {  # MODE: the server's --always-invalidate
 local MODE=$1
+# A log of its own per round: the last round's says "serving" before this server has even started.
+SERVER_LOG=$W/server-$MODE.log
 phase "ibnbd-server --always-invalidate $MODE"
 $T/ibnbd-server --fabric verbs --listen "$A:$PORT" --listen "$B:$PORT" --dev-search-path "$W/vols" --reactors 1 \
-    --always-invalidate "$MODE" --control-socket "$W/server.sock" -v > "$W/server.log" 2>&1 &
+    --always-invalidate "$MODE" --control-socket "$W/server.sock" -v > "$SERVER_LOG" 2>&1 &
 SERVER=$!
-wait_for 30 grep -q serving "$W/server.log" || { fail "ibnbd-server did not start"; cat "$W/server.log"; return 1; }
-check "the server says always_invalidate $MODE" grep -q "always_invalidate $MODE on fabric verbs" "$W/server.log"
+wait_for 30 grep -q serving "$SERVER_LOG" || { fail "ibnbd-server did not start"; cat "$SERVER_LOG"; return 1; }
+check "the server says always_invalidate $MODE" grep -q "always_invalidate $MODE on fabric verbs" "$SERVER_LOG"
 
 phase "map vol0 (file) and blk0 (block device), two paths"
 PATHS=("ip:$A@ip:$A" "ip:$B@ip:$B")
 VOL=$(kmap $SESS vol0 $PORT "${PATHS[@]}") && pass "map vol0" || fail "map vol0 (SESS_INFO/OPEN unanswered?)"
 BLK=$(kmap $SESS blk0 $PORT "${PATHS[@]}") && pass "map blk0" || fail "map blk0"
 if [ -z "$VOL" ] || [ -z "$BLK" ]; then
-    dmesg | grep -iE 'rtrs|rnbd' | tail -20; tail -20 "$W/server.log"; stop $SERVER ibnbd-server; return 1
+    dmesg | grep -iE 'rtrs|rnbd' | tail -20; tail -20 "$SERVER_LOG"; stop $SERVER ibnbd-server; return 1
 fi
 check "both paths connected" wait_for 30 kpaths_connected $SESS 2
 MAX_IO=$(( $(cat "/sys/block/${VOL#/dev/}/queue/max_hw_sectors_kb") * 1024 ))
@@ -104,6 +106,6 @@ warnings=$(dmesg | grep -c 'WARNING:')
 check "no kernel warnings ($warnings)" test "$warnings" = 0
 if [ "$FAILED" != 0 ]; then
     echo "----- dmesg (rtrs/rnbd)"; dmesg | grep -iE 'rtrs|rnbd|warn' | tail -40
-    echo "----- ibnbd-server log"; tail -40 "$W/server.log"
+    echo "----- ibnbd-server log"; tail -40 "$SERVER_LOG"
 fi
 finish
