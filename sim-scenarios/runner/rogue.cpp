@@ -217,6 +217,7 @@ void RogueClient::on_completion(Conn& conn, const fabric::Completion& completion
         if (imm.type != wire::ImmType::io_rsp && imm.type != wire::ImmType::io_rsp_w_inv) return;
         ++stats_.responses;
         const wire::IoRsp rsp = wire::io_rsp_decode(imm.payload);
+        if (rsp.msg_id == key_chunk_) key_answered_ = true;
         if (rsp.msg_id != open_chunk_) return;
         open_chunk_ = UINT32_MAX;
         if (rsp.status != 0) return;
@@ -327,15 +328,22 @@ void RogueClient::on_key_response(const fabric::Completion& completion) {
     if (message && message->buf_id < chunks_.size()) chunks_[message->buf_id].rkey = message->rkey;
 }
 
-// One attack request, then one write through its key: the key is revoked from the request's
-// arrival on, and stale once the response gave the chunk's next key.
+// One attack request, then, once it was answered, one write through its key: stale, since the
+// response gave the chunk's next key.
 void RogueClient::key_attack() {
     if (stage_ == Stage::none) return begin_session();
     if (stage_ != Stage::ready || !io_ || !io_->established) return;
     if (key_chunk_ == UINT32_MAX) {
         key_chunk_ = static_cast<std::uint32_t>(draw(chunks_.size()));
         stale_key_ = chunks_[key_chunk_];
+        key_answered_ = false;
+        key_waits_ = 0;
         return send_unopened_io(key_chunk_);
+    }
+    constexpr std::uint32_t kMaxKeyWaits = 8;  // a request the server dropped is never answered
+    if (!key_answered_) {
+        if (++key_waits_ == kMaxKeyWaits) key_chunk_ = UINT32_MAX;
+        return;
     }
     const std::size_t slot = kStaging + (stats_.attacks % 8) * 1024;
     std::memset(buffer_.data() + slot, 0xA5, 256);

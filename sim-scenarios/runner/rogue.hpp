@@ -12,11 +12,14 @@
 //              the search path, and OPEN read-write of the devices the victims have mapped; if
 //              such an OPEN ever succeeded it writes garbage there (the data oracle would see it)
 //   mixed      either, at random
-//   keys       on a rogue session: a request on a chunk, and at the next attack a write into that
-//              chunk through the key the request used - revoked while the server works on the
-//              chunk, stale after the response gave the next key (always_invalidate). The server
-//              must refuse it (remote access error, the rogue's connection cut) and nothing may
-//              land; with fixed keys (always_invalidate off) it lands, and the oracle says so
+//   keys       on a rogue session: a request on a chunk, and once its response came, a write into
+//              that chunk through the key the request used - stale, since the response gave the
+//              next key (always_invalidate). The server must refuse it (remote access error, the
+//              rogue's connection cut) and nothing may land; with fixed keys (always_invalidate
+//              off) it lands, and the oracle says so. The write waits for the response because one
+//              that reaches the server between the request and its revocation lands, harmlessly:
+//              the server reads the request only once the revocation executed (a core test checks
+//              that a write during the request's storage IO is refused)
 // The rogue's IO connection takes 8-byte receives, so a response that carries a chunk's next key
 // (RKEY_RSP) arrives; the rogue uses the newest key of each chunk for its other attacks.
 // Every draw comes from the rogue node's random stream (deterministic).
@@ -106,6 +109,8 @@ private:
     std::uint32_t granted_device_ = UINT32_MAX;
     std::uint32_t session_number_ = 0;
     std::uint32_t key_chunk_ = UINT32_MAX;  // keys: the chunk of the request whose key goes stale
+    bool key_answered_ = false;             // keys: that request's response arrived
+    std::uint32_t key_waits_ = 0;           // keys: attacks spent waiting for that response
     wire::RemoteChunk stale_key_{};
     RogueStats stats_;
 };
