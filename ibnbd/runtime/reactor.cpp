@@ -13,7 +13,7 @@ namespace ibnbd::runtime {
 
 Reactor::Reactor(ReactorConfig config)
     : config_(config), epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      contention_(config_.contention) {
+      spin_limit_(config_.spin_polls), spin_budget_(config_.spin_polls), contention_(config_.contention) {
     assert(epoll_fd_ >= 0 && wake_fd_ >= 0);
 }
 
@@ -102,13 +102,34 @@ std::size_t Reactor::run_once(bool may_sleep) {
     holes_ = false;
     stats_.events += events;
     if (stats_.rounds % 64 == 0) tick_contention();  // a clock read: a busy loop makes millions of rounds
-    const std::uint32_t spin_polls = contention_.contended() ? 0 : config_.spin_polls;
+    const std::uint32_t spin_limit = contention_.contended() ? 0 : spin_limit_;
     if (events != 0) {
+        if (spinning_ && idle_rounds_ != 0) end_spin(true);
+        if (idle_rounds_ != 0 || !spinning_) start_spin();
         idle_rounds_ = 0;
-    } else if (may_sleep && ++idle_rounds_ > spin_polls) {
+    } else if (may_sleep && ++idle_rounds_ > spin_limit) {
+        if (spinning_) end_spin(false);
         sleep();
     }
     return events;
+}
+
+void Reactor::start_spin() {
+    spinning_ = true;
+    constexpr std::uint32_t kProbeEvery = 16;
+    spin_limit_ = !config_.adaptive_spin || ++spins_ % kProbeEvery == 0 ? config_.spin_polls : spin_budget_;
+}
+
+void Reactor::end_spin(bool paid) {
+    spinning_ = false;
+    if (paid) {
+        ++stats_.spins_paid;
+        const std::uint64_t enough = 2 * std::uint64_t{idle_rounds_};
+        spin_budget_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(config_.spin_polls, std::max<std::uint64_t>(spin_budget_, enough)));
+    } else {
+        ++stats_.spins_wasted;
+        spin_budget_ /= 2;
+    }
 }
 
 void Reactor::rebuild_epoll() {

@@ -8,10 +8,18 @@
 //   own eventfd, until the nearest deadline a pollable asked for (at most max_sleep), unless a
 //   pollable's prepare_sleep() says work is pending. A pollable without a wait fd caps the sleep
 //   at fdless_poll, so it is still polled that often. Busy periods never sleep.
-//   Adaptive: while the thread competes for its CPU (ContentionMonitor: the kernel preempts it
-//   often), the reactor does not spin at all and sleeps after the first empty round, since a
-//   spinning thread that shares a core is served only in its scheduler slices, and a sleeping one
-//   is woken at once.
+//   Adaptive, twice over:
+//   - The spin follows its payoff. A spin that work ends after k empty rounds was worth it: the
+//     budget becomes at least 2k (at most spin_polls). A spin that runs out and sleeps was not:
+//     the budget halves. Every 16th spin probes with the whole spin_polls, so that a budget
+//     worn down to nothing can come back. A reactor thus spins across the short gaps of its
+//     traffic (the next request of a queue) and sleeps at once across the long ones (a whole
+//     round trip away), where spinning only burns a CPU that a server and a client sharing a
+//     machine both need (bench/README.md, "Same medium").
+//   - While the thread competes for its CPU (ContentionMonitor: the kernel preempts it often),
+//     the reactor does not spin at all and sleeps after the first empty round, since a spinning
+//     thread that shares a core is served only in its scheduler slices, and a sleeping one is
+//     woken at once.
 //   A wake-up that brings no work (a timeout, a signal for something already handled) goes back
 //   to sleep after one round instead of spinning again: an idle reactor makes a few system calls
 //   per wake-up, and wakes only for its sources and deadlines.
@@ -53,7 +61,8 @@ public:
 };
 
 struct ReactorConfig {
-    std::uint32_t spin_polls = 200;                        // empty rounds after work before sleeping
+    std::uint32_t spin_polls = 200;                        // most empty rounds after work before sleeping
+    bool adaptive_spin = true;                             // spin only as long as spinning pays (LOOP)
     std::chrono::microseconds max_sleep{1'000'000};        // longest sleep while idle (a safety net)
     std::chrono::microseconds fdless_poll{1000};           // longest sleep with a pollable without wait fd
     std::size_t task_queue = 1024;                         // bounded cross-thread queue
@@ -67,6 +76,8 @@ struct ReactorStats {
     std::uint64_t events = 0;
     std::uint64_t tasks = 0;
     std::uint64_t contended_periods = 0;  // periods the thread was contended, so did not spin
+    std::uint64_t spins_paid = 0;         // spins that work ended
+    std::uint64_t spins_wasted = 0;       // spins that ran out and slept
 };
 
 class Reactor {
@@ -106,6 +117,8 @@ private:
     std::size_t run_tasks();
     void sleep();
     void tick_contention();
+    void start_spin();
+    void end_spin(bool paid);
     int sleep_timeout_ms() const;
     void rebuild_epoll();
 
@@ -118,6 +131,10 @@ private:
     bool holes_ = false;    // remove() during that loop left nullptr entries
     bool woke_ = true;      // the last round slept: poll everything
     std::uint32_t idle_rounds_ = 0;
+    bool spinning_ = false;       // empty rounds since work, before a sleep
+    std::uint32_t spin_limit_;    // this spin's empty rounds: the budget, or spin_polls for a probe
+    std::uint32_t spin_budget_;   // adapted to the payoff of past spins
+    std::uint32_t spins_ = 0;
     ContentionMonitor contention_;
     mutable std::mutex mutex_;  // guards tasks_ and stopping_
     std::deque<Task> tasks_;

@@ -258,6 +258,7 @@ BOOST_AUTO_TEST_CASE(a_reactor_that_waits_for_its_cpu_stops_spinning_until_it_ge
     std::atomic<std::uint64_t> waited_ns{0};
     ReactorConfig config;
     config.spin_polls = 100'000;
+    config.adaptive_spin = false;  // only the contention rule here: the spins below never pay
     config.max_sleep = std::chrono::microseconds(1000);
     config.contention.window = std::chrono::microseconds(1000);
     config.contention.hold = std::chrono::microseconds(20'000);
@@ -291,4 +292,55 @@ BOOST_AUTO_TEST_CASE(a_reactor_that_waits_for_its_cpu_stops_spinning_until_it_ge
     for (int i = 0; i < 200; ++i) reactor.run_once(true);  // a round that reads the clock
     BOOST_TEST(rounds_to_sleep(reactor, source) > 100'000u);
     BOOST_TEST(reactor.stats().contended_periods == 1u);
+}
+
+namespace {
+
+// Work on every `period`th poll, with no wait fd: a source whose work follows its last work after
+// a fixed number of empty rounds.
+class Periodic : public Pollable {
+public:
+    explicit Periodic(std::uint64_t period) : period_(period) {}
+    std::size_t poll(std::size_t) override { return ++polls_ % period_ == 0 ? 1 : 0; }
+
+private:
+    std::uint64_t period_;
+    std::uint64_t polls_ = 0;
+};
+
+}  // namespace
+
+// Spinning follows its payoff: spins that always run out wear the budget down to sleeping at
+// once (but for a probe every 16th spin), and work that comes within a probe's spin brings the
+// budget back, after which the reactor spins across those gaps without sleeping.
+BOOST_AUTO_TEST_CASE(a_reactor_spins_only_as_long_as_spinning_pays) {
+    ReactorConfig config;
+    config.spin_polls = 10'000;
+    config.max_sleep = std::chrono::microseconds(1000);
+    config.fdless_poll = std::chrono::microseconds(1000);
+    Reactor reactor(config);
+    EventSource source;
+    reactor.add(source);
+    // Work only after sleeps: every spin runs out.
+    std::uint64_t all_rounds = 0, last_16_rounds = 0;
+    for (int i = 0; i < 64; ++i) {
+        const std::uint64_t rounds = rounds_to_sleep(reactor, source);
+        all_rounds += rounds;
+        if (i >= 48) last_16_rounds += rounds;
+    }
+    BOOST_TEST(all_rounds < 64u * 10'000 / 4);          // without adaptation: 64 x 10,001
+    BOOST_TEST(last_16_rounds <= 10'001u + 15 * 2);    // one probe; the other spins sleep at once
+    BOOST_TEST(reactor.stats().spins_wasted >= 60u);
+    BOOST_TEST(reactor.stats().spins_paid == 0u);
+    // Work every 20th round: the next probe finds it after 19 empty rounds, and from then on
+    // every spin pays.
+    Periodic periodic(20);
+    reactor.add(periodic);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (reactor.stats().spins_paid == 0 && std::chrono::steady_clock::now() < until) reactor.run_once(true);
+    BOOST_REQUIRE(reactor.stats().spins_paid == 1u);
+    const std::uint64_t sleeps = reactor.stats().sleeps;
+    for (int i = 0; i < 10'000; ++i) reactor.run_once(true);
+    BOOST_TEST(reactor.stats().sleeps == sleeps);
+    BOOST_TEST(reactor.stats().spins_paid >= 1 + 10'000u / 20 - 1);
 }
