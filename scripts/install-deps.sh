@@ -11,7 +11,7 @@ packages=(
   qemu-system-x86
   libboost-test-dev libbenchmark-dev
   liburing-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
-  libnbd-dev libnbd-bin nbdkit qemu-utils nbd-client
+  libnbd-dev libnbd-bin nbdkit qemu-utils nbd-client fio
   fuse3 e2fsprogs iproute2 util-linux
   python3
 )

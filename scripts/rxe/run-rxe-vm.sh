@@ -66,11 +66,13 @@ command -v "$QEMU" >/dev/null || skip "$QEMU not found (apt-get install qemu-sys
 
 # Guest content: Debian packages unpacked into the initramfs, and kernel modules (with their
 # modules.dep closure; modules built into the kernel are skipped). nbd and ext4 serve the kernel
-# nbd-client test (tests/e2e/e2e_kernel_nbd.sh).
+# nbd-client test (tests/e2e/e2e_kernel_nbd.sh); brd and the NVMe-oF target and host modules the
+# side-by-side benchmark (bench/guest_side_by_side.sh).
 PKGS="busybox-static bash libtinfo6 iproute2 libibverbs1 ibverbs-providers ibverbs-utils librdmacm1 rdmacm-utils
       libc6 libgcc-s1 libstdc++6 libnl-3-200 libnl-route-3-200 libbpf1 libbsd0 libcap2 libelf1 libmd0 libmnl0
       libudev1 zlib1g"
-MODS="crc32_generic rdma_rxe rdma_ucm ib_uverbs ib_umad dummy nbd ext4 crc32c_generic loop ublk_drv"
+MODS="crc32_generic rdma_rxe rdma_ucm ib_uverbs ib_umad dummy nbd ext4 crc32c_generic loop ublk_drv
+      brd nvmet nvmet-rdma nvmet-tcp nvme-rdma nvme-tcp"
 # Modules some kernels do not have (6.12 has no crc32_generic: its crc32 is built in; Debian's 6.1
 # does not build ublk_drv).
 OPTIONAL_MODS="crc32_generic ublk_drv"
