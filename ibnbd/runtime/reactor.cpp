@@ -124,8 +124,8 @@ void Reactor::end_spin(bool paid) {
     spinning_ = false;
     if (paid) {
         ++stats_.spins_paid;
-        const std::uint64_t enough = 2 * std::uint64_t{idle_rounds_};
-        spin_budget_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(config_.spin_polls, std::max<std::uint64_t>(spin_budget_, enough)));
+        const std::uint64_t enough = std::max<std::uint64_t>(spin_budget_, 2 * std::uint64_t{idle_rounds_});
+        spin_budget_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(config_.spin_polls, enough));
     } else {
         ++stats_.spins_wasted;
         spin_budget_ /= 2;
