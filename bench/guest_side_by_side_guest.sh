@@ -12,7 +12,8 @@
 # Each workload runs fio (O_DIRECT, io_uring) on the block device, ibnbd-bench for ibnbd-inproc,
 # with no ramp, so that every IO of the run is counted against the CPU time of the run.
 # Prints one line per measurement: "SBS-RESULT {json}" with the target, the workload, the guest's
-# busy CPU seconds (all CPUs, /proc/stat) and the ibnbd daemons' own CPU seconds (/proc/PID/stat)
+# busy CPU seconds (all CPUs, /proc/stat), for ibnbd the server's and the client's own CPU seconds
+# (/proc/PID/stat of the daemons; ibnbd-bench's from `time` when it is the client)
 # over the run, and the load generator's JSON result. bench/guest_side_by_side_report.py turns
 # them into the table.
 #   BENCH_RUNTIME  seconds per measurement (5)
@@ -34,28 +35,34 @@ die() { echo "BENCH FAILED: $*"; for f in "$SBS"/*.log; do [ -f "$f" ] && { echo
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  # user nice system irq softirq steal
 proc_ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 
-# measure TARGET DEVICE_OR_URL RW BS QD: one run, one SBS-RESULT line. The ibnbd daemons' pids
-# are in DAEMONS.
-DAEMONS=""
+# measure TARGET DEVICE_OR_URL RW BS QD: one run, one SBS-RESULT line: the guest's busy CPU, and
+# for ibnbd the server's and the client's (the client daemon, or ibnbd-bench when it is the
+# client) CPU seconds. The ibnbd daemons' pids are in SERVER_PID and CLIENT_PID.
+SERVER_PID=""
+CLIENT_PID=""
 measure() {
-    local target=$1 dev=$2 rw=$3 bs=$4 qd=$5 b0 b1 d0 d1 out=$SBS/result.json
-    b0=$(busy_ticks); d0=$(proc_ticks $DAEMONS)
+    local target=$1 dev=$2 rw=$3 bs=$4 qd=$5 b0 b1 s0 s1 c0 c1 client_cpu out=$SBS/result.json
+    b0=$(busy_ticks); s0=$(proc_ticks $SERVER_PID); c0=$(proc_ticks $CLIENT_PID)
     if [ "${dev#ibnbd://}" != "$dev" ]; then
         # No block layer splits for the in-process client: 128 KiB does not fit a 128 KiB chunk
         # with its header, so it runs 124 KiB, the size the kernel's block layer splits to anyway.
-        local io_bs=$bs
+        local io_bs=$bs TIMEFORMAT='%U %S'
         [ "$bs" = 128k ] && io_bs=124k
-        within $((RUNTIME + 60)) ibnbd-bench --fabric verbs --rw "$rw" --bs "$io_bs" --iodepth "$qd" --runtime "$RUNTIME" \
-            --size 128m --json -q "$dev" > "$out" 2> "$SBS/bench.log" || die "ibnbd-bench $target $rw $bs QD$qd"
+        # `time`: ibnbd-bench is the client, and its own CPU time is the client's (its own
+        # --runtime and --connect-timeout bound it).
+        { time ibnbd-bench --fabric verbs --rw "$rw" --bs "$io_bs" --iodepth "$qd" --runtime "$RUNTIME" --size 128m \
+              --json -q "$dev" > "$out" 2> "$SBS/bench.log"; } 2> "$SBS/client-time" || die "ibnbd-bench $target $rw $bs QD$qd"
     else
         within $((RUNTIME + 60)) fio --name=sbs --filename="$dev" --direct=1 --ioengine=io_uring --rw="$rw" --bs="$bs" \
             --iodepth="$qd" --size=128m --runtime="$RUNTIME" --time_based --lat_percentiles=1 --clat_percentiles=0 --percentile_list=50:99 \
             --output-format=json > "$out" 2> "$SBS/bench.log" || die "fio $target $rw $bs QD$qd"
     fi
-    b1=$(busy_ticks); d1=$(proc_ticks $DAEMONS)
-    printf 'SBS-RESULT {"target":"%s","workload":"%s-%s-qd%s","busy_cpu_s":%s,"daemon_cpu_s":%s,"tool":"%s","result":%s}\n' \
-        "$target" "$rw" "$bs" "$qd" "$(awk "BEGIN{print ($b1 - $b0) / 100}")" "$(awk "BEGIN{print ($d1 - $d0) / 100}")" \
-        "$([ "${dev#ibnbd://}" != "$dev" ] && echo ibnbd-bench || echo fio)" "$(tr -d '\n' < "$out")"
+    b1=$(busy_ticks); s1=$(proc_ticks $SERVER_PID); c1=$(proc_ticks $CLIENT_PID)
+    if [ "${dev#ibnbd://}" != "$dev" ]; then client_cpu=$(awk '{print $1 + $2}' "$SBS/client-time")
+    else client_cpu=$(awk "BEGIN{print ($c1 - $c0) / 100}"); fi
+    printf 'SBS-RESULT {"target":"%s","workload":"%s-%s-qd%s","busy_cpu_s":%s,"server_cpu_s":%s,"client_cpu_s":%s,"tool":"%s","result":%s}\n' \
+        "$target" "$rw" "$bs" "$qd" "$(awk "BEGIN{print ($b1 - $b0) / 100}")" "$(awk "BEGIN{print ($s1 - $s0) / 100}")" \
+        "$client_cpu" "$([ "${dev#ibnbd://}" != "$dev" ] && echo ibnbd-bench || echo fio)" "$(tr -d '\n' < "$out")"
 }
 # profile TARGET DEVICE_OR_URL: BENCH_PROFILE=1 only: 4 KiB randread QD1 once more under a
 # system-wide perf sample (cpu-clock), printed as "SBS-PROFILE TARGET ..." lines: where the CPU
@@ -145,7 +152,7 @@ ibnbd_targets() {
         > "$SBS/client.log" 2>&1 &
     client=$!
     wait_for 10 test -S "$IBNBD_CONTROL" || die "ibnbd-client"
-    DAEMONS="$server $client"
+    SERVER_PID=$server CLIENT_PID=$client
     ibnbd map --session sbs --device ram0 --path "$A@$A:4321" --ublk > /dev/null || die "map --ublk"
     run_workloads "ibnbd-ublk$suffix" /dev/ublkb0
     ibnbd unmap --session sbs --device ram0 > /dev/null || die "unmap ublk"
@@ -155,11 +162,11 @@ ibnbd_targets() {
     run_workloads "ibnbd-nbd$suffix" /dev/nbd0
     within 30 nbd-client -d /dev/nbd0 > /dev/null
     ibnbd unmap --session sbs --device ram0 > /dev/null || die "unmap nbd"
-    DAEMONS=$server
+    CLIENT_PID=""  # ibnbd-bench is the client
     run_workloads "ibnbd-inproc$suffix" "ibnbd://sbs2/ram0?path=$A@$A:4321"
     kill -TERM "$client" "$server"; wait "$client" "$server"
     rm -f "$IBNBD_CONTROL"
-    DAEMONS=""
+    SERVER_PID=""
 }
 ibnbd_targets ""
 # BENCH_NOSPIN=1: again with no busy polling after work (--spin-polls 0 on both daemons; the

@@ -61,7 +61,8 @@ def parse(log_path):
             figures = reader(record["result"])
             ios = max(figures["ios"], 1)
             figures["cpu_us_per_io"] = record["busy_cpu_s"] * 1e6 / ios
-            figures["daemon_cpu_us_per_io"] = record["daemon_cpu_s"] * 1e6 / ios
+            figures["server_cpu_us_per_io"] = record["server_cpu_s"] * 1e6 / ios
+            figures["client_cpu_us_per_io"] = record["client_cpu_s"] * 1e6 / ios
             rows.setdefault(record["workload"], {})[record["target"]] = figures
     return rows, guest
 
@@ -90,7 +91,9 @@ def matrix(rows):
 def markdown(rows, info):
     out = [f"Guest: {info['guest']}; qemu TCG on the host ({info['host']}); {info['when']}.",
            f"Ratios are to `{REFERENCE}`. CPU/IO: the guest's busy CPU time over the run (all CPUs, "
-           "server, client and load generator together) per IO; ibnbd's daemons' own share in brackets. "
+           "server, client and load generator together) per IO; for ibnbd, in brackets, its server's and its "
+           "client's own (the client daemon, or ibnbd-bench when it is the client): the rest is the "
+           "kernel's (rxe, block layer) and fio's. "
            "fio (O_DIRECT, io_uring) drives the block devices; ibnbd-inproc is ibnbd-bench as the IBNBD "
            "client, with 124 KiB IOs in the 128 KiB rows (the largest that fits a chunk: the block layer "
            "splits 128 KiB the same way for the others).",
@@ -107,8 +110,8 @@ def markdown(rows, info):
             if f is None:
                 continue
             cpu = f"{f['cpu_us_per_io']:.0f}"
-            if target.startswith("ibnbd") and f["daemon_cpu_us_per_io"]:
-                cpu += f" ({f['daemon_cpu_us_per_io']:.0f})"
+            if target.startswith("ibnbd"):
+                cpu += f" ({f['server_cpu_us_per_io']:.0f} + {f['client_cpu_us_per_io']:.0f})"
             iops_ratio = ratio(f["iops"], reference["iops"]) if reference else float("nan")
             cpu_ratio = ratio(f["cpu_us_per_io"], reference["cpu_us_per_io"]) if reference else float("nan")
             out.append(f"| {WORKLOAD_LABELS.get(workload, workload)} | {target} | {f['iops']:.0f} | {f['p50_us']:.0f} | "
