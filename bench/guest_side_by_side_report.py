@@ -8,6 +8,7 @@ Given the summary JSON of an earlier report instead of a log, renders that run a
 """
 import datetime
 import json
+import os
 import platform
 import sys
 
@@ -89,7 +90,7 @@ def matrix(rows):
 
 
 def markdown(rows, info):
-    out = [f"Guest: {info['guest']}; qemu TCG on the host ({info['host']}); {info['when']}.",
+    out = [f"Guest: {info['guest']}; qemu {info.get('accel', 'tcg').upper()} on the host ({info['host']}); {info['when']}.",
            f"Ratios are to `{REFERENCE}`. CPU/IO: the guest's busy CPU time over the run (all CPUs, "
            "server, client and load generator together) per IO; for ibnbd, in brackets, its server's and its "
            "client's own (the client daemon, or ibnbd-bench when it is the client): the rest is the "
@@ -173,6 +174,7 @@ def main():
         return 1
     info = summary["info"] if summary else {
         "guest": guest or "unknown guest", "host": " ".join(platform.uname()[0:3:2]),
+        "accel": os.environ.get("RXE_VM_ACCEL", "tcg"),  # run-rxe-vm.sh's accelerator
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     prefix = sys.argv[2]
     with open(prefix + ".md", "w") as f:

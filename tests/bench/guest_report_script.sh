@@ -44,7 +44,7 @@ grep -q "| 4 KiB randread QD32 | ibnbd-inproc | 20000 | 30 | 90 | 50 (12 + 25) |
     fail "the in-process row (ibnbd-bench JSON): $(grep inproc "$WORK/out.md")"
 grep -q "| 4 KiB randread QD32 | 1.20 / 0.83 | 1.10 / 1.00 | 0.90 / 1.33 | 0.50 / 3.00 | 1.50 / 0.80 | 0.80 / 2.00 | 2.00 / 1.00 |" \
     "$WORK/out.md" || fail "the ratio matrix: $(grep -A3 'IOPS ratio /' "$WORK/out.md")"
-grep -q "Guest: kernel=6.12.0-test cpus=2 fio=fio-3.33" "$WORK/out.md" || fail "the guest line"
+grep -q "Guest: kernel=6.12.0-test cpus=2 fio=fio-3.33; qemu TCG on the host" "$WORK/out.md" || fail "the guest line"
 python3 -c 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); assert len(d.getElementsByTagName("rect")) == 14' \
     "$WORK/out.svg" || fail "the SVG is not well-formed or lacks bars"
 python3 "$SRC/bench/guest_side_by_side_report.py" "$WORK/out.json" "$WORK/again" || fail "re-rendering from the summary"
