@@ -28,7 +28,7 @@ std::uint64_t ContentionMonitor::read_wait() {
 
 void ContentionMonitor::tick() {
     if (config_.wait_fraction <= 0) return;
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = clock_now();
     if (!started_) {  // on the thread that runs the reactor, which need not be the one that made it
         started_ = true;
         if (!config_.runqueue_wait_ns) schedstat_fd_ = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);

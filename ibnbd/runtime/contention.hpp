@@ -25,6 +25,9 @@ struct ContentionConfig {
     std::chrono::microseconds hold{200'000};
     // The calling thread's run-queue wait so far, in nanoseconds; empty: its /proc schedstat.
     std::function<std::uint64_t()> runqueue_wait_ns;
+    // The time windows and holds are measured in; empty: steady_clock (tests set both, so that
+    // what they check does not depend on how the machine schedules them).
+    std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class ContentionMonitor {
@@ -45,6 +48,7 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
     std::uint64_t read_wait();
+    Clock::time_point clock_now() const { return config_.clock ? config_.clock() : Clock::now(); }
 
     ContentionConfig config_;
     int schedstat_fd_ = -1;

@@ -253,43 +253,43 @@ std::uint64_t rounds_to_sleep(Reactor& reactor, EventSource& source) {
 }  // namespace
 
 // A reactor whose thread waits for a CPU much of the time (a CPU hog on its core) stops spinning:
-// it sleeps after the first empty round, and spins again once it gets its CPU.
+// it sleeps after the first empty round, and spins again once it gets its CPU. The monitor's clock
+// and run-queue wait are the test's, so the windows do not depend on how busy the machine is.
 BOOST_AUTO_TEST_CASE(a_reactor_that_waits_for_its_cpu_stops_spinning_until_it_gets_it) {
-    std::atomic<std::uint64_t> waited_ns{0};
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point now{};
+    std::uint64_t waited_ns = 0;
     ReactorConfig config;
     config.spin_polls = 100'000;
     config.adaptive_spin = false;  // only the contention rule here: the spins below never pay
-    config.max_sleep = std::chrono::microseconds(1000);
+    config.max_sleep = std::chrono::microseconds(100);
     config.contention.window = std::chrono::microseconds(1000);
     config.contention.hold = std::chrono::microseconds(20'000);
-    config.contention.runqueue_wait_ns = [&] { return waited_ns.load(); };
+    config.contention.runqueue_wait_ns = [&] { return waited_ns; };
+    config.contention.clock = [&] { return now; };
     Reactor reactor(config);
     EventSource source;
     reactor.add(source);
     // Uncontended: a sleep comes only after the spin budget of empty rounds.
     BOOST_TEST(rounds_to_sleep(reactor, source) > 100'000u);
     BOOST_TEST(reactor.stats().contended_periods == 0u);
-    // Waiting for a CPU as long as it runs: after the window that sees it, each empty round
-    // sleeps at once.
-    auto last = std::chrono::steady_clock::now();
-    const auto wait_as_long_as_it_ran = [&] {
-        const auto now = std::chrono::steady_clock::now();
-        waited_ns += static_cast<std::uint64_t>(std::chrono::nanoseconds(now - last).count());
-        last = now;
+    // Half of each window waiting for a CPU (over the 25% threshold): the window that sees it
+    // starts a contended period, and each empty round sleeps at once.
+    const auto wait_half_of = [&](std::chrono::microseconds span) {
+        now += span;
+        waited_ns += static_cast<std::uint64_t>(std::chrono::nanoseconds(span).count()) / 2;
     };
-    const auto until = last + std::chrono::milliseconds(5);
-    while (std::chrono::steady_clock::now() < until) {
-        wait_as_long_as_it_ran();
-        reactor.run_once(true);
-    }
+    wait_half_of(std::chrono::microseconds(1000));
+    reactor.run_once(true);  // idle after the spin above: sleeps, and the sleep reads the clock
     BOOST_TEST(reactor.stats().contended_periods == 1u);
     for (int i = 0; i < 64; ++i) {
-        wait_as_long_as_it_ran();
+        wait_half_of(std::chrono::microseconds(250));
         BOOST_TEST(rounds_to_sleep(reactor, source) == 1u);
     }
-    // No more waiting: once the hold has passed, it spins again.
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    for (int i = 0; i < 200; ++i) reactor.run_once(true);  // a round that reads the clock
+    BOOST_TEST(reactor.stats().contended_periods == 1u);  // one period, held across the windows
+    // No more waiting: the hold passes, and the next window finds the thread uncontended.
+    now += config.contention.hold + config.contention.window;
+    reactor.run_once(true);
     BOOST_TEST(rounds_to_sleep(reactor, source) > 100'000u);
     BOOST_TEST(reactor.stats().contended_periods == 1u);
 }
@@ -318,6 +318,7 @@ BOOST_AUTO_TEST_CASE(a_reactor_spins_only_as_long_as_spinning_pays) {
     config.spin_polls = 10'000;
     config.max_sleep = std::chrono::microseconds(1000);
     config.fdless_poll = std::chrono::microseconds(1000);
+    config.contention.wait_fraction = 0;  // a busy test machine must not make it stop spinning
     Reactor reactor(config);
     EventSource source;
     reactor.add(source);
