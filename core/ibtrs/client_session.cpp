@@ -195,6 +195,7 @@ void ClientSession::connect_lanes(const ClientPath& path, const wire::ConnReq& r
     connect.cids = static_cast<std::uint16_t>(config_.io_connections);
     connect.params = params_;
     connect.drain_timeout = config_.connect_timeout;
+    connect.fence_timeout = config_.fence_timeout;
     each_shard([connect](IoShard& shard) {
         LaneConnect own = connect;  // shard s's cids: 1 + s·n .. n + s·n
         own.first_cid = static_cast<std::uint16_t>(1 + shard.index() * connect.cids);

@@ -299,8 +299,12 @@ void IoShard::on_response(Lane& lane, std::uint32_t msg_id, int status) {
     }
     RequestSlot& request = slot(msg_id);
     request.response_status = status;
-    // Answered: every earlier request on the chunk is done too (the server runs them in order).
-    request.unanswered_on.reset();
+    // Answered on this path: its earlier copies on this path are done too (one connection delivers
+    // in order, and the server runs a chunk's requests in arrival order). A copy that went out on
+    // another path may still be in the network and arrive after this answer (nothing orders two
+    // paths), so those paths stay marked: the chunk is fenced until each has reconnected, which the
+    // server allows only once it closed the path's old connection.
+    request.unanswered_on.reset(lane.path);
     // The request is done only when our own write has completed too: until then the header
     // buffer may still be read by the fabric (a retransmission), so the permit stays ours.
     if (request.state == RequestSlot::State::written) {

@@ -62,10 +62,12 @@ private:
 };
 
 // One request in flight, indexed by its permit. Pre-allocated for the shard's permits.
-// FENCED: the request ended without the server's answer (no path left took it), so
-// the server may still be working on the chunk; the permit is held back until every path the
-// request went out on has reconnected (the server accepts a path again only once the requests it
-// brought are done, server.hpp) or the server turned out not to know the session any more.
+// FENCED: a copy of the request went out on a path that broke before the server answered there,
+// so the server may still be working on the chunk, or the copy may still be on its way (it can
+// arrive after another path's copy was answered: nothing orders two paths). The permit is held
+// back until every such path has reconnected (the server accepts a path again only once it closed
+// the old connection and the requests it brought are done, server.hpp), ClientConfig::fence_timeout
+// after the path broke, or once the server turned out not to know the session any more.
 // STATES  free → posted → written | answered → free (the request completes once both its own
 //         write-with-imm completed locally and the server's response arrived, in either order);
 //         posted | written → posted (failover re-posts it on another path), → free (no path took
@@ -87,7 +89,7 @@ struct RequestSlot {
     IoHandler* handler = nullptr;
     std::uint64_t cookie = 0;
     PathSet tried;  // paths this request failed on since they last (re)connected (failover)
-    PathSet unanswered_on;  // paths it went out on since the server last answered for the chunk
+    PathSet unanswered_on;  // paths it went out on and was not answered on (since they reconnected)
 };
 
 struct ShardConfig {
@@ -110,11 +112,12 @@ public:
     // ---- IO (see ClientSession) ----
     std::optional<Permit> get_permit() { return permits_.try_get(); }
     std::optional<Permit> get_permit_or_queue(PermitQueueEntry& entry) { return permits_.get_or_queue(entry); }
-    // A permit whose last request ended without the server's answer is fenced (see RequestSlot)
-    // instead of coming back at once.
+    // A permit of whose last request a copy may still land is fenced (see RequestSlot) instead of
+    // coming back at once.
     void put_permit(Permit permit);
     // Whether a copy of the permit's last request, sent on a path that broke before the server
-    // answered, may still reach the server (until every such path has reconnected): the request
+    // answered, may still reach the server (until every such path has reconnected, or
+    // ClientConfig::fence_timeout after it broke): the request
     // must not go out again, on any chunk, before that, or the old copy could land after newer
     // writes. The permit's holder keeps the permit meanwhile.
     bool copies_may_land(Permit permit) const { return slots_[offset(permit)].unanswered_on.any(); }
@@ -174,6 +177,8 @@ private:
     void on_lane_timer(Lane& lane, std::uint64_t kind);
     Status<int> post_empty_recvs(LaneConn& conn, std::uint32_t count);
     void failover(Lane& lane);
+    void forget_copies_on(const Lane& lane);
+    bool any_lane_up() const;
     template <class Report>
     void report(Report&& report);
 

@@ -124,11 +124,10 @@ void IoShard::lane_up(std::uint32_t path, std::uint16_t generation, const std::v
     // The server accepted the path again only once the requests it brought were done: requests
     // may go out on it again, and chunks that waited for it alone are free.
     for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
-        RequestSlot& request = slot(permit);
-        request.tried.reset(path);
-        request.unanswered_on.reset(path);  // also of requests in flight elsewhere now
-        if (request.state == RequestSlot::State::fenced && request.unanswered_on.none()) unfence(permit);
+        slot(permit).tried.reset(path);
     }
+    lane.timers.cancel(Lane::fence_timer);
+    forget_copies_on(lane);
     if (path_watcher_ != nullptr && lane.state == Lane::State::up) path_watcher_->on_path_usable();
 }
 
@@ -156,6 +155,13 @@ void IoShard::on_cm_event(LaneConn& conn, const fabric::CmEvent& event) {
 void IoShard::on_lane_timer(Lane& lane, std::uint64_t kind) {
     switch (kind) {
         case Lane::deferred_fail_timer: return lane_failed(lane, "post failed");
+        case Lane::fence_timer:
+            log().debug("ibtrs session {} shard {}: path {} still down after the fence timeout: its copies "
+                        "can no longer land", config_.session_name, config_.index, lane.path);
+            forget_copies_on(lane);
+            // IO kept for a retry until its copies could no longer land may go out now.
+            if (path_watcher_ != nullptr && any_lane_up()) path_watcher_->on_path_usable();
+            return;
         case Lane::drain_timer:
             if (lane.drain_pending != 0) {
                 log().warn("ibtrs session {} shard {}: drain of path {} timed out, destroying connections",
@@ -224,9 +230,25 @@ void IoShard::finish_drain(Lane& lane) {
     lane.chunks.clear();
     lane.state = Lane::State::idle;
     failover(lane);
+    // Not restarted by the drains of failed reconnect attempts: the bound counts from the break.
+    if (!lane.timers.pending(Lane::fence_timer)) lane.timers.start(Lane::fence_timer, lane.connect.fence_timeout);
     report([shard = config_.index, path = lane.path, generation = lane.generation](ShardEvents& events) {
         events.on_lane_drained(shard, path, generation);
     });
+}
+
+// No copy of a request sent on the lane's old connections can land any more.
+void IoShard::forget_copies_on(const Lane& lane) {
+    for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
+        RequestSlot& request = slot(permit);
+        request.unanswered_on.reset(lane.path);  // also of requests in flight elsewhere now
+        if (request.state == RequestSlot::State::fenced && request.unanswered_on.none()) unfence(permit);
+    }
+}
+
+bool IoShard::any_lane_up() const {
+    return std::any_of(lanes_.begin(), lanes_.end(),
+                       [](const auto& lane) { return lane && lane->state == Lane::State::up; });
 }
 
 void IoShard::failover(Lane& lane) {

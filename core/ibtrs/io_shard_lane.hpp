@@ -30,7 +30,8 @@ struct IoShard::Lane final : fabric::TimerHandler {
     // waiting for lane_up(). up: carries IO. failed: a connection broke; waiting for drain_lane().
     // draining: flushing before failover.
     enum class State : std::uint8_t { idle, connecting, established, up, failed, draining };
-    enum TimerKind : std::uint64_t { drain_timer, deferred_fail_timer, timer_kinds };
+    // fence_timer: from the first drain since the lane was last up, ClientConfig::fence_timeout.
+    enum TimerKind : std::uint64_t { drain_timer, deferred_fail_timer, fence_timer, timer_kinds };
 
     Lane(IoShard& owner, std::uint32_t path) : shard(owner), path(path), timers(owner.fabric_, *this) {}
     void on_timer(std::uint64_t kind) override {

@@ -48,6 +48,7 @@ struct LaneConnect {
     std::uint16_t cids = 1;
     SessionParams params;
     fabric::Nanos drain_timeout = 0;
+    fabric::Nanos fence_timeout = 0;  // ClientConfig::fence_timeout
 };
 
 // Shard -> control. `shard` is the shard's index within its session.

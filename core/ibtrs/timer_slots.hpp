@@ -28,6 +28,7 @@ public:
         if (ids_[kind] != 0) fabric_.cancel_timer(ids_[kind]);
         ids_[kind] = 0;
     }
+    bool pending(std::size_t kind) const { return ids_[kind] != 0; }
     // Call first thing in on_timer(kind): that timer is no longer pending.
     void fired(std::size_t kind) { ids_[kind] = 0; }
 

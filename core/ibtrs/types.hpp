@@ -68,6 +68,13 @@ struct ClientConfig {
     std::int32_t max_reconnect_attempts = -1;
     // Connection establishment and INFO exchange must finish within this (RTRS_CONNECT_TIMEOUT_MS).
     fabric::Nanos connect_timeout = 30 * kSecond;
+    // A request that went out on a path which then broke before the server answered there may
+    // still land later (its copy can outlive the client's view of the path in the network), so
+    // its permit stays fenced, even once another path had it answered, until that path has
+    // reconnected (the server accepts it only after closing the old connection) or, at the latest,
+    // this long after the path broke: the longest a server keeps the connection of a client that
+    // is gone (the kernel's rtrs-srv: 5 missed heartbeats of 5 s; ibnbd-server: its heartbeat).
+    fabric::Nanos fence_timeout = 30 * kSecond;
 };
 
 struct ServerConfig {

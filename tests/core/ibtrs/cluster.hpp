@@ -39,6 +39,7 @@ inline ClientConfig test_client_config(std::string name = "sess") {
     config.reconnect_max_delay = 400 * kMillisecond;
     config.reconnect_jitter = 20 * kMillisecond;
     config.connect_timeout = 2 * kSecond;
+    config.fence_timeout = 3 * kSecond;  // the test server notices a gone client well within it
     return config;
 }
 

@@ -45,7 +45,11 @@ void kill_one_of_two(Kill how, MpPolicy policy, std::uint64_t seed, std::uint64_
     BOOST_TEST(cluster.path(0).stats().failovered > 0u);
     BOOST_TEST(cluster.events.failover_events > 0);
     BOOST_TEST(cluster.path(1).state() == ClientPathState::connected);
-    BOOST_TEST(cluster.session->permits_in_use() == 0u);
+    // Requests answered on path 1 whose copies went out on path 0 stay fenced until path 0 is
+    // back or, where it is not (the link stays down), until the fence timeout has passed.
+    BOOST_TEST(cluster.session->stats().permits_fenced == cluster.session->permits_in_use());
+    BOOST_TEST(cluster.run_until([&] { return cluster.session->permits_in_use() == 0u; },
+                                 config.fence_timeout + kSecond));
     if (digest) *digest = cluster.world.trace_digest();
 }
 
@@ -293,6 +297,40 @@ BOOST_AUTO_TEST_CASE(permits_of_requests_that_failed_unanswered_are_fenced_until
     BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
                                     2 * kSecond));
     BOOST_TEST(cluster.session->stats().permits_fenced == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_answered_on_another_path_stays_fenced_until_the_path_it_left_is_back) {
+    // Path 0's link to the server is clogged for far longer than the client takes to give up on
+    // the path: its requests fail over to path 1 and are answered there while their first copies
+    // are still on the way to the server, where they would land in the same chunks. Those chunks
+    // stay fenced until path 0 has reconnected (the server accepts it only after closing the old
+    // connection, so no old copy can land after that).
+    Cluster cluster;
+    cluster.start_server();
+    ClientConfig config = test_client_config();
+    config.policy = MpPolicy::round_robin;
+    cluster.open(2, config);
+    IoDriver driver(cluster.client_node, *cluster.session, cluster.io_options(2000, 16), cluster.target.disk);
+    driver.pump();
+    cluster.run_for(kMillisecond);
+    cluster.world.clog_link(client_address(0), server_address(0), 2 * kSecond, Direction::a_to_b);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).stats().failovered > 0u; }, 2 * kSecond));
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 20 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(driver.verify_failures == 0u);
+    BOOST_REQUIRE(cluster.path(0).state() != ClientPathState::connected);
+    // Every request that went out on path 0 unanswered was answered on path 1, yet stays fenced.
+    BOOST_TEST(cluster.session->stats().permits_fenced > 0u);
+    BOOST_TEST(cluster.session->stats().permits_fenced == cluster.session->permits_in_use());
+    cluster.world.unclog_link(client_address(0), server_address(0), Direction::a_to_b);
+    BOOST_REQUIRE(cluster.run_until([&] { return cluster.path(0).state() == ClientPathState::connected; },
+                                    10 * kSecond));
+    BOOST_TEST(cluster.session->stats().permits_fenced == 0u);
+    BOOST_TEST(cluster.session->permits_in_use() == 0u);
+    IoDriver after(cluster.client_node, *cluster.session, cluster.io_options(300, 8), cluster.target.disk);
+    BOOST_REQUIRE(cluster.drive(after));
+    BOOST_TEST(after.errors == 0u);
+    BOOST_TEST(after.verify_failures == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_reconnect_waits_until_storage_answered_the_old_paths_requests) {
