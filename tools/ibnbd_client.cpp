@@ -142,6 +142,9 @@ int run(const Options& options) {
         stopping = true;
         stop_ublk_then(home, parts, threads);
     });
+    // Before the control socket exists: once it does, callers may map, and a map must find the ids
+    // and block devices of a dead daemon gone.
+    remove_orphan_ublk_devices();
     const auto slash = options.control_socket.rfind('/');
     if (slash != std::string::npos && slash > 0) ::mkdir(options.control_socket.substr(0, slash).c_str(), 0755);
     auto control = daemon::ControlServer::listen(options.control_socket, [&](const daemon::Json& request, auto respond) {
@@ -154,7 +157,6 @@ int run(const Options& options) {
     }
     home.add(signals);
     home.add(**control);
-    remove_orphan_ublk_devices();
     threads.start();
     fmt::print(stderr, "ibnbd-client: ready on {} (pid {}, {} reactors)\n", options.control_socket, ::getpid(),
                threads.size());
