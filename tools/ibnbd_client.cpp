@@ -40,6 +40,7 @@ struct Options {
     std::uint32_t reconnect_delay_ms = 1000;
     std::int32_t max_reconnect_attempts = -1;
     std::uint32_t wait_while_reconnecting_ms = 0;
+    std::uint32_t copy_lifetime_ms = 0;
     std::size_t reactors = runtime::ReactorThreads::default_count();
     std::uint32_t spin_polls = runtime::ReactorConfig{}.spin_polls;
     int verbosity = 0;
@@ -109,6 +110,7 @@ int run(const Options& options) {
     config.transport.reconnect_jitter = config.transport.reconnect_delay / 4;
     config.transport.max_reconnect_attempts = options.max_reconnect_attempts;
     config.wait_while_reconnecting = std::uint64_t{options.wait_while_reconnecting_ms} * ibtrs::kMillisecond;
+    config.transport.copy_lifetime = std::uint64_t{options.copy_lifetime_ms} * ibtrs::kMillisecond;
     runtime::ReactorConfig reactor_config;
     reactor_config.spin_polls = options.spin_polls;
     runtime::ReactorThreads threads(options.reactors, reactor_config);
@@ -192,6 +194,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(-1, 9999));
     app.add_option("--wait-while-reconnecting-ms", options.wait_while_reconnecting_ms,
                    "how long IO waits for a path to return before failing (0: fail at once)");
+    app.add_option("--copy-lifetime-ms", options.copy_lifetime_ms,
+                   "longest a request's copy may stay in the network after it was posted (retransmissions "
+                   "included): a write whose copy went out on a path that broke completes only once that copy "
+                   "can no longer land, so a newer write cannot be overtaken by it (0: off, as the kernel)")
+        ->check(CLI::Range(0, 3600000));
     app.add_option("--reactors", options.reactors,
                    "reactor threads: each session's IO and NBD connections are spread over them, its control "
                    "runs on the least busy one (default: one per core)")

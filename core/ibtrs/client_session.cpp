@@ -81,7 +81,7 @@ Expected<std::unique_ptr<ClientSession>, int> ClientSession::create(fabric::Fabr
 void ClientSession::add_shards(const ShardLayout& layout) {
     const auto count = static_cast<std::uint32_t>(1 + layout.remote.size());
     const auto shard_config = [&](std::uint32_t index) {
-        return ShardConfig{index, count, config_.session_name, config_.policy};
+        return ShardConfig{index, count, config_.session_name, config_.policy, config_.copy_lifetime};
     };
     shards_.push_back({std::make_unique<IoShard>(fabric_, shard_config(0), relay_, nullptr), nullptr});
     for (std::uint32_t index = 1; index < count; ++index) {
@@ -144,6 +144,7 @@ SessionStats ClientSession::stats() const {
         total.requests_failed += counters.requests_failed.get();
         total.failovers += counters.failovers.get();
         total.permits_fenced += counters.permits_fenced.get();
+        total.completions_held += counters.completions_held.get();
         total.permits_in_use += slot.shard->permits_in_use();
     }
     total.server_session_lost = server_session_lost_;

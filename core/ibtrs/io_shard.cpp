@@ -16,7 +16,7 @@
 namespace ibnbd::ibtrs {
 
 IoShard::IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, Mailbox* home)
-    : fabric_(fabric), config_(std::move(config)), events_(std::move(events)), home_(home) {
+    : fabric_(fabric), config_(std::move(config)), events_(std::move(events)), home_(home), hold_timer_(fabric, *this) {
     lanes_.reserve(kMaxPathsPerSession);
     for (std::uint32_t path = 0; path < kMaxPathsPerSession; ++path) {
         lanes_.push_back(std::make_unique<Lane>(*this, path));
@@ -127,6 +127,7 @@ Status<int> IoShard::request(Dir dir, Permit permit, std::span<const std::byte> 
     request.handler = &handler;
     request.cookie = cookie;
     request.tried.reset();
+    request.lands_by = 0;
     request.response_status = 0;
     encode_header(request, permit, usr);
     if (dispatch(permit)) {  // posted
@@ -184,6 +185,7 @@ Status<int> IoShard::post_request(Lane& lane, Permit permit, RequestSlot& slot) 
     }
     slot.path = lane.path;
     slot.unanswered_on.set(lane.path);
+    if (config_.copy_lifetime != 0) slot.posted_at = fabric_.now();
     slot.cid = conn.cid;
     slot.generation = lane.generation;
     set_state(slot, RequestSlot::State::posted);
@@ -320,7 +322,8 @@ void IoShard::set_state(RequestSlot& request, RequestSlot::State to) {
     const RequestSlot::State from = request.state;
     [[maybe_unused]] const bool allowed =
         (from == free && (to == posted || to == fenced)) || (from == posted && to != fenced) ||
-        (from == written && (to == posted || to == free)) || (from == answered && to == free) ||
+        (from == written && (to == posted || to == free || to == held)) ||
+        (from == answered && (to == free || to == held)) || (from == held && to == free) ||
         (from == fenced && to == free);
     assert(allowed);
     request.state = to;
@@ -329,6 +332,17 @@ void IoShard::set_state(RequestSlot& request, RequestSlot::State to) {
 
 void IoShard::complete(Permit permit, int status) {
     RequestSlot& request = slot(permit);
+    if (!must_hold(request, status)) return finish(permit, status);
+    request.response_status = status;
+    set_state(request, RequestSlot::State::held);
+    counters_.completions_held.add(1);
+    log().debug("ibtrs session {} shard {}: write on permit {} done; its completion waits {} ns for a late copy",
+                config_.session_name, config_.index, permit, request.lands_by - fabric_.now());
+    arm_hold_timer();
+}
+
+void IoShard::finish(Permit permit, int status) {
+    RequestSlot& request = slot(permit);
     set_state(request, RequestSlot::State::free);
     if (status == 0) {
         counters_.requests_completed_ok.add(1);
@@ -336,6 +350,39 @@ void IoShard::complete(Permit permit, int status) {
         counters_.requests_failed.add(1);
     }
     request.handler->on_io_complete(request.cookie, status);
+}
+
+// ---- held completions --------------------------------------------------------------------------
+
+// Only writes that succeeded: a late read changes nothing the caller can see (its chunk stays
+// fenced), and a failure goes back to the block layer at once, which acts on it while that is
+// right: it waits for a path (wait_while_reconnecting, keeping the permit until the copies cannot
+// land), re-opens the device (-ENOTCONN), or fails the IO while no path is usable.
+bool IoShard::must_hold(const RequestSlot& request, int status) const {
+    return request.dir == Dir::write && status == 0 && request.unanswered_on.any() &&
+           request.lands_by > fabric_.now();
+}
+
+void IoShard::release_held(Permit permit) { finish(permit, slot(permit).response_status); }
+
+void IoShard::arm_hold_timer() {
+    fabric::Nanos earliest = 0;
+    for (const RequestSlot& request : slots_) {
+        if (request.state != RequestSlot::State::held) continue;
+        if (earliest == 0 || request.lands_by < earliest) earliest = request.lands_by;
+    }
+    if (earliest == 0) return hold_timer_.cancel(0);
+    const fabric::Nanos now = fabric_.now();
+    hold_timer_.start(0, earliest > now ? earliest - now : 0);
+}
+
+void IoShard::on_timer(std::uint64_t kind) {
+    hold_timer_.fired(kind);
+    const fabric::Nanos now = fabric_.now();
+    for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
+        if (slot(permit).state == RequestSlot::State::held && slot(permit).lands_by <= now) release_held(permit);
+    }
+    arm_hold_timer();
 }
 
 // ---- fenced permits ----------------------------------------------------------------------------
@@ -366,6 +413,7 @@ void IoShard::unfence(Permit permit) {
 void IoShard::unfence_all() {
     for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
         if (slot(permit).state == RequestSlot::State::fenced) unfence(permit);
+        if (slot(permit).state == RequestSlot::State::held) release_held(permit);
     }
 }
 

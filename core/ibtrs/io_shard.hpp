@@ -29,6 +29,7 @@
 #include "core/ibtrs/permit_pool.hpp"
 #include "core/ibtrs/registered_buffer.hpp"
 #include "core/ibtrs/shard_control.hpp"
+#include "core/ibtrs/timer_slots.hpp"
 #include "core/ibtrs/types.hpp"
 #include "fabric/fabric.hpp"
 
@@ -68,12 +69,17 @@ private:
 // back until every such path has reconnected (the server accepts a path again only once it closed
 // the old connection and the requests it brought are done, server.hpp), ClientConfig::fence_timeout
 // after the path broke, or once the server turned out not to know the session any more.
-// STATES  free → posted → written | answered → free (the request completes once both its own
-//         write-with-imm completed locally and the server's response arrived, in either order);
-//         posted | written → posted (failover re-posts it on another path), → free (no path took
-//         it); free → fenced → free (unfence). Asserted in IoShard::set_state.
+// HELD: a write answered with success whose copy on a broken path may still land
+// (ShardConfig::copy_lifetime): its completion waits until that path reconnected or the copy's
+// lifetime is over, so that a newer write sent once the caller saw the completion cannot be
+// overtaken by the old copy.
+// STATES  free → posted → written | answered → free | held (the request completes once both its
+//         own write-with-imm completed locally and the server's response arrived, in either
+//         order; held: a successful write whose copy may still land); posted | written → posted
+//         (failover re-posts it on another path), → free (no path took it); held → free (its late
+//         copies cannot land); free → fenced → free (unfence). Asserted in IoShard::set_state.
 struct RequestSlot {
-    enum class State : std::uint8_t { free, posted, written, answered, fenced };
+    enum class State : std::uint8_t { free, posted, written, answered, held, fenced };
     State state = State::free;
     Dir dir = Dir::write;
     bool in_flight() const { return state == State::posted || state == State::written || state == State::answered; }
@@ -90,6 +96,8 @@ struct RequestSlot {
     std::uint64_t cookie = 0;
     PathSet tried;  // paths this request failed on since they last (re)connected (failover)
     PathSet unanswered_on;  // paths it went out on and was not answered on (since they reconnected)
+    fabric::Nanos posted_at = 0;  // its latest post (kept only with a copy_lifetime)
+    fabric::Nanos lands_by = 0;   // a copy on a path that broke cannot land after this; 0: none
 };
 
 struct ShardConfig {
@@ -97,15 +105,16 @@ struct ShardConfig {
     std::uint32_t count = 1;   // shards of the session
     std::string session_name;  // for logs
     MpPolicy policy = MpPolicy::min_inflight;
+    fabric::Nanos copy_lifetime = 0;  // ClientConfig::copy_lifetime
 };
 
-class IoShard {
+class IoShard : private fabric::TimerHandler {
 public:
     // `home` carries reports to the session's thread; nullptr when the session runs on this
     // shard's thread (reports are then calls). Every report task holds `events`, so it may stay
     // valid after the session is gone. Touches no fabric until connect_lane().
     IoShard(fabric::Fabric& fabric, ShardConfig config, std::shared_ptr<ShardEvents> events, Mailbox* home);
-    ~IoShard();
+    ~IoShard() override;
     IoShard(const IoShard&) = delete;
     IoShard& operator=(const IoShard&) = delete;
 
@@ -156,6 +165,7 @@ public:
         SharedCounter<std::uint64_t> requests_submitted, requests_completed_ok, requests_failed, failovers;
         SharedCounter<std::uint64_t> slot_transitions;  // RequestSlot state changes
         SharedCounter<std::uint32_t> permits_fenced;
+        SharedCounter<std::uint64_t> completions_held;  // writes that waited for a late copy
     };
     std::uint32_t permits_in_use() const { return permits_.in_use(); }
     const Counters& counters() const { return counters_; }
@@ -201,6 +211,12 @@ private:
     void on_request_posted_done(Lane& lane, Permit permit);
     void on_response(Lane& lane, std::uint32_t msg_id, int status);
     void complete(Permit permit, int status);
+    void finish(Permit permit, int status);
+    // Held completions (copy_lifetime): released once their late copies cannot land.
+    bool must_hold(const RequestSlot& request, int status) const;
+    void release_held(Permit permit);
+    void arm_hold_timer();
+    void on_timer(std::uint64_t kind) override;
     void set_state(RequestSlot& request, RequestSlot::State to);
     void unfence(Permit permit);
     std::span<const PathView> path_views();
@@ -220,6 +236,7 @@ private:
     PathSelector selector_;
     PathWatcher* path_watcher_ = nullptr;
     Counters counters_;
+    TimerSlots<1> hold_timer_;  // the earliest lands_by of a held request
 };
 
 }  // namespace ibnbd::ibtrs

@@ -237,12 +237,18 @@ void IoShard::finish_drain(Lane& lane) {
     });
 }
 
-// No copy of a request sent on the lane's old connections can land any more.
+// No copy of a request sent on the lane's old connections can land any more. Held completions
+// go last: the IO they complete may send new requests, on this lane too, whose copies count.
 void IoShard::forget_copies_on(const Lane& lane) {
-    for (Permit permit = permits_.base(); permit < permits_.base() + permits_.capacity(); ++permit) {
+    const Permit end = permits_.base() + permits_.capacity();
+    for (Permit permit = permits_.base(); permit < end; ++permit) {
         RequestSlot& request = slot(permit);
         request.unanswered_on.reset(lane.path);  // also of requests in flight elsewhere now
         if (request.state == RequestSlot::State::fenced && request.unanswered_on.none()) unfence(permit);
+    }
+    for (Permit permit = permits_.base(); permit < end; ++permit) {
+        const RequestSlot& request = slot(permit);
+        if (request.state == RequestSlot::State::held && request.unanswered_on.none()) release_held(permit);
     }
 }
 
@@ -262,6 +268,9 @@ void IoShard::failover(Lane& lane) {
             continue;
         }
         request.tried.set(lane.path);
+        if (config_.copy_lifetime != 0 && request.dir == Dir::write) {
+            request.lands_by = std::max(request.lands_by, request.posted_at + config_.copy_lifetime);
+        }
         if (dispatch(permit)) {
             lane.counters.failovered.add(1);
             counters_.failovers.add(1);

@@ -75,6 +75,18 @@ struct ClientConfig {
     // this long after the path broke: the longest a server keeps the connection of a client that
     // is gone (the kernel's rtrs-srv: 5 missed heartbeats of 5 s; ibnbd-server: its heartbeat).
     fabric::Nanos fence_timeout = 30 * kSecond;
+    // The longest a copy of a request may stay in the network after it was posted (the fabric's
+    // packet lifetime; 0 = the client assumes none outlives the path, as the kernel's rtrs-clt).
+    // A write whose copy went out on a path that then broke, done on another path, completes only
+    // once that copy can no longer land: the path reconnected, or this long after the copy went
+    // out. Without it a copy that outlives the client's view of its path can land after a newer
+    // write the caller sent once it saw the completion, and undo it. It delays only such writes,
+    // and only by what is left of this bound when the path broke. A write that fails (no path took
+    // it, or the server's error) is reported at once, as before, so that the block layer acts on
+    // it in time (waits for a path, re-opens the device, or fails the IO while no path is usable);
+    // while it waits for a path it keeps the permit until the copies cannot land, but a write that
+    // failed for good can still have its copy land after a later write to the same sectors.
+    fabric::Nanos copy_lifetime = 0;
 };
 
 struct ServerConfig {
@@ -118,6 +130,7 @@ struct SessionStats {
     std::uint64_t failovers = 0;
     std::uint64_t permits_in_use = 0;
     std::uint64_t permits_fenced = 0;   // held back: the server may still use their chunks
+    std::uint64_t completions_held = 0;  // writes whose completion waited for a late copy (copy_lifetime)
     std::uint64_t server_session_lost = 0;  // times a path found the server without our session
 };
 

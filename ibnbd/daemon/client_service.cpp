@@ -376,6 +376,7 @@ Json ClientService::stats(const Session& session) const {
                              {"requests_failed", counters.requests_failed.get()},
                              {"failovers", counters.failovers.get()},
                              {"permits_fenced", counters.permits_fenced.get()},
+                             {"completions_held", counters.completions_held.get()},
                              {"slot_transitions", counters.slot_transitions.get()},
                              {"io_transitions", session.client->block_shard(shard).io_transitions()}});
     }
@@ -389,6 +390,7 @@ Json ClientService::stats(const Session& session) const {
             {"requests_failed", totals.requests_failed},
             {"failovers", totals.failovers},
             {"permits_fenced", totals.permits_fenced},
+            {"completions_held", totals.completions_held},
             {"server_session_lost", totals.server_session_lost},
             {"io_shards", io_shards},
             {"paths", paths}};

@@ -72,6 +72,8 @@ public:
         }
     }
     bool done() const { return (issued_ >= options_.total_ios || stopped_) && outstanding_ == 0; }
+    // What the workload's blocks hold after every write acknowledged so far.
+    std::span<const std::byte> shadow() const { return shadow_; }
 
     std::uint64_t completed = 0;
     std::uint64_t errors = 0;

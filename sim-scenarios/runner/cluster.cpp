@@ -229,6 +229,7 @@ Expected<void, std::string> Cluster::start(Nanos timeout) {
         config.transport.reconnect_jitter = settings.reconnect_jitter;
         config.transport.max_reconnect_attempts = settings.max_reconnect_attempts;
         config.transport.connect_timeout = settings.connect_timeout;
+        config.transport.copy_lifetime = settings.copy_lifetime;
         config.wait_while_reconnecting = settings.wait_while_reconnecting;
         std::vector<ibtrs::PathSpec> specs;
         for (std::uint32_t p : session->paths) {

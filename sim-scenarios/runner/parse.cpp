@@ -56,6 +56,7 @@ void parse_settings(const YAML::Node& node, ParseErrors& errors, Settings& out) 
     }
     map.duration("connect_timeout", out.connect_timeout);
     map.duration("wait_while_reconnecting", out.wait_while_reconnecting);
+    map.duration("copy_lifetime", out.copy_lifetime);
     if (const YAML::Node network = map.child("network"); network.IsDefined()) {
         MapReader net(network, map.key_path("network"), errors);
         net.duration("transport_timeout", out.transport_timeout);

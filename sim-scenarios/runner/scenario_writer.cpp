@@ -147,6 +147,7 @@ private:
         out_ << YAML::EndMap;
         pair("connect_timeout", exact_duration(st.connect_timeout));
         pair("wait_while_reconnecting", exact_duration(st.wait_while_reconnecting));
+        pair("copy_lifetime", exact_duration(st.copy_lifetime));
         out_ << YAML::Key << "network" << YAML::Value << YAML::Flow << YAML::BeginMap;
         pair("transport_timeout", exact_duration(st.transport_timeout));
         pair("retransmit_interval", exact_duration(st.retransmit_interval));

@@ -83,6 +83,7 @@ struct Settings {
     std::int32_t max_reconnect_attempts = -1;
     Nanos connect_timeout = 2 * kSec;
     Nanos wait_while_reconnecting = 0;    // block layer: IO waits this long for a remap
+    Nanos copy_lifetime = 0;  // clients: ibtrs::ClientConfig::copy_lifetime (0: off, as the kernel)
     // The simulated network (fabric/sim/config.hpp).
     Nanos transport_timeout = 20 * kMs;
     Nanos retransmit_interval = 2 * kMs;

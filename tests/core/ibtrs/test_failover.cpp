@@ -333,6 +333,73 @@ BOOST_AUTO_TEST_CASE(a_request_answered_on_another_path_stays_fenced_until_the_p
     BOOST_TEST(after.verify_failures == 0u);
 }
 
+namespace {
+
+// The shape of sim-scenarios/scenarios/late-copy-after-answer.yaml: path 0's answers are lost for
+// half a millisecond, so the transport sends its requests again, into a clog (73 ms each way)
+// that outlasts the client's patience (3 missed 10 ms heartbeats) but not the server's (2 missed
+// 100 ms). The requests fail over to path 1 and are answered there; a newer write to the same
+// block goes out once one is acknowledged; then the first copy lands. Returns how many blocks a
+// read-back, once every copy landed, finds differing from the acknowledged writes; `held` gets
+// the completions that waited for a late copy.
+std::uint64_t blocks_undone_by_late_copies(fabric::Nanos copy_lifetime, std::uint64_t* held) {
+    fabric::sim::WorldConfig world_config;
+    world_config.transport_timeout = 15 * kMillisecond;
+    world_config.retransmit_interval = 2 * kMillisecond;
+    Cluster cluster(7, world_config);
+    ServerConfig server_config = test_server_config();
+    server_config.heartbeat = {100 * kMillisecond, 2};
+    cluster.start_server(server_config);
+    ClientConfig config = test_client_config();
+    config.policy = MpPolicy::round_robin;
+    config.heartbeat = {10 * kMillisecond, 3};
+    config.copy_lifetime = copy_lifetime;
+    cluster.open(2, config);
+    IoDriver::Options options = cluster.io_options(12000, 8);
+    options.blocks = 8;  // every block is written again soon
+    options.read_percent = 20;
+    IoDriver driver(cluster.client_node, *cluster.session, options, cluster.target.disk);
+    driver.pump();
+    cluster.run_for(kMillisecond);
+    cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::b_to_a);
+    cluster.run_for(kMillisecond / 2);
+    cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::b_to_a);
+    cluster.run_for(kMillisecond / 2);
+    cluster.world.clog_link(client_address(0), server_address(0), 73 * kMillisecond, Direction::both);
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 20 * kSecond));
+    BOOST_TEST(driver.errors == 0u);
+    BOOST_TEST(cluster.path(0).stats().failovered > 0u);
+    cluster.world.unclog_link(client_address(0), server_address(0), Direction::both);
+    cluster.run_for(2 * kSecond);  // every copy has landed or been dropped
+    IoDriver::Options read_back = options;
+    read_back.total_ios = 400;
+    read_back.read_percent = 100;
+    read_back.random_sizes = false;
+    IoDriver check(cluster.client_node, *cluster.session, read_back, driver.shadow());
+    BOOST_REQUIRE(cluster.drive(check));
+    BOOST_TEST(check.errors == 0u);
+    *held = cluster.session->stats().completions_held;
+    BOOST_TEST_MESSAGE("undone " << driver.verify_failures << "+" << check.verify_failures << " held " << *held);
+    return driver.verify_failures + check.verify_failures;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_late_copy_of_an_answered_write_lands_after_a_newer_write_without_a_copy_lifetime) {
+    // The kernel's behaviour (and the default): the client assumes no copy outlives the path.
+    std::uint64_t held = 0;
+    BOOST_TEST(blocks_undone_by_late_copies(0, &held) > 0u);
+    BOOST_TEST(held == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_whose_copy_may_still_land_completes_only_once_the_copy_cannot) {
+    // copy_lifetime covers the clog and the transport's retransmissions: the writes answered on
+    // path 1 complete only once their copies on path 0 can no longer land.
+    std::uint64_t held = 0;
+    BOOST_TEST(blocks_undone_by_late_copies(200 * kMillisecond, &held) == 0u);
+    BOOST_TEST(held > 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_reconnect_waits_until_storage_answered_the_old_paths_requests) {
     // Path 0 dies while storage holds requests that came through it; path 1 keeps the session.
     // The server refuses path 0's reconnect (-EBUSY) until storage has answered them: until then

@@ -3,7 +3,7 @@
 # and a message that says why (libfabric's verbs provider takes 55 bytes of connect private data,
 # RTRS needs 56) and what to use instead, before they create anything (no control socket). The
 # server refuses --always-invalidate on over ofi (no memory windows) the same way, and without the
-# option follows the fabric.
+# option follows the fabric. The client refuses a --copy-lifetime-ms out of range.
 # Usage: daemon_args.sh BIN_DIR
 set -u
 BIN=$1
@@ -52,5 +52,15 @@ grep -q "always_invalidate off on fabric ofi" "$W/out" "$W/err" ||
 kill -0 $server 2>/dev/null || fail "the server with the default did not keep serving"
 kill $server; wait $server
 echo "ok: the default follows the fabric (off over ofi)"
+# --copy-lifetime-ms is a duration of 0..3600000 ms: anything else is refused, naming the option.
+for bad in 3600001 -5 soon; do
+    timeout 20 "$BIN/ibnbd-client" --copy-lifetime-ms "$bad" --control-socket "$W/control.sock" --nbd-dir "$W" \
+        > "$W/out" 2> "$W/err"
+    rc=$?
+    [ $rc != 0 ] && grep -q -- "--copy-lifetime-ms" "$W/err" ||
+        fail "--copy-lifetime-ms $bad: exit code $rc, message: $(cat "$W/err")"
+    [ ! -e "$W/control.sock" ] || fail "--copy-lifetime-ms $bad: created its control socket before refusing"
+    echo "ok: --copy-lifetime-ms $bad -> $(head -c 100 "$W/err")"
+done
 [ $failures = 0 ] && echo "all refused as expected"
 exit $((failures != 0))
