@@ -341,8 +341,10 @@ namespace {
 // 100 ms). The requests fail over to path 1 and are answered there; a newer write to the same
 // block goes out once one is acknowledged; then the first copy lands. Returns how many blocks a
 // read-back, once every copy landed, finds differing from the acknowledged writes; `held` gets
-// the completions that waited for a late copy.
-std::uint64_t blocks_undone_by_late_copies(fabric::Nanos copy_lifetime, std::uint64_t* held) {
+// the completions that waited for a late copy. `path_comes_back` false: path 0's link goes down
+// once the copies have landed, before it can reconnect, so only the lifetime ends a hold.
+std::uint64_t blocks_undone_by_late_copies(fabric::Nanos copy_lifetime, std::uint64_t* held,
+                                           bool path_comes_back = true) {
     fabric::sim::WorldConfig world_config;
     world_config.transport_timeout = 15 * kMillisecond;
     world_config.retransmit_interval = 2 * kMillisecond;
@@ -366,7 +368,13 @@ std::uint64_t blocks_undone_by_late_copies(fabric::Nanos copy_lifetime, std::uin
     cluster.world.set_link_state(client_address(0), server_address(0), true, Direction::b_to_a);
     cluster.run_for(kMillisecond / 2);
     cluster.world.clog_link(client_address(0), server_address(0), 73 * kMillisecond, Direction::both);
-    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, 20 * kSecond));
+    if (!path_comes_back) {
+        cluster.run_for(100 * kMillisecond);
+        cluster.world.set_link_state(client_address(0), server_address(0), false, Direction::both);
+    }
+    // Without the path, well before the fence timeout (3 s), which would end the holds too.
+    BOOST_REQUIRE(cluster.run_until([&] { return driver.done(); }, path_comes_back ? 20 * kSecond : kSecond));
+    if (!path_comes_back) BOOST_TEST(cluster.path(0).stats().reconnects_ok == 0u);
     BOOST_TEST(driver.errors == 0u);
     BOOST_TEST(cluster.path(0).stats().failovered > 0u);
     cluster.world.unclog_link(client_address(0), server_address(0), Direction::both);
@@ -397,6 +405,13 @@ BOOST_AUTO_TEST_CASE(a_write_whose_copy_may_still_land_completes_only_once_the_c
     // path 1 complete only once their copies on path 0 can no longer land.
     std::uint64_t held = 0;
     BOOST_TEST(blocks_undone_by_late_copies(200 * kMillisecond, &held) == 0u);
+    BOOST_TEST(held > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_write_completes_once_its_copy_lifetime_is_over_when_the_path_stays_down) {
+    // Path 0 never reconnects: the held completions come at the end of the copies' lifetime.
+    std::uint64_t held = 0;
+    BOOST_TEST(blocks_undone_by_late_copies(200 * kMillisecond, &held, false) == 0u);
     BOOST_TEST(held > 0u);
 }
 
